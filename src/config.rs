@@ -1,0 +1,199 @@
+//! Layered settings (CONTRACT §6): built-in defaults < `--config FILE` (TOML or YAML) <
+//! environment `CANARYD__SECTION__KEY`. Secrets are never logged: [`Settings`] prints them
+//! redacted.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// All settings.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// HTTP server.
+    pub server: ServerSettings,
+    /// Persistence.
+    pub store: StoreSettings,
+    /// Metric sources by name.
+    pub sources: BTreeMap<String, SourceSettings>,
+    /// Where templates are loaded from at start.
+    pub templates: TemplateSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub listen: String,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            listen: "127.0.0.1:8080".into(),
+        }
+    }
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    /// `sqlite://FILE` or `postgres://...`.
+    pub url: String,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            url: "sqlite://canaryd.db".into(),
+        }
+    }
+}
+
+/// `[templates]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TemplateSettings {
+    /// Directory of templates loaded at start.
+    pub dir: String,
+}
+
+impl Default for TemplateSettings {
+    fn default() -> Self {
+        TemplateSettings {
+            dir: "analysis-templates".into(),
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `tracing` filter directive, e.g. `info` or `canaryd=debug`; `RUST_LOG` wins when set.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            level: "info".into(),
+            format: "text".into(),
+        }
+    }
+}
+
+/// `[sources.NAME]`: one metric backend.
+#[derive(Clone, Deserialize, Serialize, Default)]
+#[serde(default)]
+pub struct SourceSettings {
+    /// `prometheus`, `influxdb`, `graphite`, `datadog`, `file`.
+    pub kind: String,
+    /// Base URL of the backend (or path, for `file`).
+    pub url: String,
+    /// Per-query timeout.
+    pub timeout_seconds: Option<f64>,
+    /// Anything else the backend takes (credentials, headers, database...).
+    #[serde(flatten)]
+    pub options: BTreeMap<String, serde_json::Value>,
+}
+
+impl std::fmt::Debug for SourceSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Options may hold credentials: show their names only.
+        f.debug_struct("SourceSettings")
+            .field("kind", &self.kind)
+            .field("url", &self.url)
+            .field("timeout_seconds", &self.timeout_seconds)
+            .field("options", &self.options.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Why settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Reading or merging the layers failed.
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (when given), then `CANARYD__SECTION__KEY` variables.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        Self::load_with_env(file, std::env::vars())
+    }
+
+    /// As [`Settings::load`], with the environment given explicitly (for tests).
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        let defaults = config::Config::try_from(&Settings::default())?;
+        let mut builder = config::Config::builder().add_source(defaults);
+        if let Some(path) = file {
+            builder = builder.add_source(config::File::from(path).required(true));
+        }
+        let env: std::collections::HashMap<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("CANARYD__"))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("CANARYD")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(env)),
+        );
+        Ok(builder.build()?.try_deserialize()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_file_env_layering() {
+        let dir = std::env::temp_dir().join(format!("canaryd-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(
+            &file,
+            "[server]\nlisten = \"127.0.0.1:9999\"\n[store]\nurl = \"sqlite://x.db\"\n",
+        )
+        .unwrap();
+        let s = Settings::load_with_env(Some(&file), vec![]).unwrap();
+        assert_eq!(s.server.listen, "127.0.0.1:9999");
+        assert_eq!(s.log.level, "info");
+        let env = vec![(
+            "CANARYD__SERVER__LISTEN".to_string(),
+            "0.0.0.0:1".to_string(),
+        )];
+        let s = Settings::load_with_env(Some(&file), env).unwrap();
+        assert_eq!(s.server.listen, "0.0.0.0:1");
+        assert_eq!(s.store.url, "sqlite://x.db");
+        let d = Settings::load_with_env(None, vec![]).unwrap();
+        assert_eq!(d.server.listen, "127.0.0.1:8080");
+        assert_eq!(d.store.url, "sqlite://canaryd.db");
+    }
+
+    #[test]
+    fn unknown_key_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("canaryd-config-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(&file, "[server]\nlisten_addr = \"x\"\n").unwrap();
+        let err = Settings::load_with_env(Some(&file), vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("listen_addr"), "{err}");
+    }
+}

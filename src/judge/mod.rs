@@ -1,0 +1,1 @@
+//! Per-metric classification, group scoring, the verdict and its reasons (CONTRACT §4, §5).

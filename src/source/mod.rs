@@ -1,0 +1,3 @@
+//! Metric sources: where baseline and canary series come from.
+
+pub mod recorded;

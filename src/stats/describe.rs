@@ -1,0 +1,117 @@
+//! Descriptive statistics of one sample: count, mean, median, min, max and the sample standard
+//! deviation (denominator n - 1, as R's `sd`). Means use compensated (Neumaier) summation.
+
+use serde::Serialize;
+
+use super::percentile::percentile_sorted;
+
+/// Count, mean, median, min, max and sample standard deviation of a sample.
+///
+/// All but `count` are `None` for an empty sample; `std` is `None` below two values
+/// (R's `sd` gives NA there).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// Number of values.
+    pub count: usize,
+    /// Arithmetic mean.
+    pub mean: Option<f64>,
+    /// Median (R-7 50th percentile).
+    pub median: Option<f64>,
+    /// Smallest value.
+    pub min: Option<f64>,
+    /// Largest value.
+    pub max: Option<f64>,
+    /// Sample standard deviation (n - 1 denominator).
+    pub std: Option<f64>,
+}
+
+/// Neumaier's compensated sum: exact enough that the mean of equal values is that value.
+pub(crate) fn sum(values: &[f64]) -> f64 {
+    let mut s = 0.0_f64;
+    let mut c = 0.0_f64;
+    for &v in values {
+        let t = s + v;
+        if s.abs() >= v.abs() {
+            c += (s - t) + v;
+        } else {
+            c += (v - t) + s;
+        }
+        s = t;
+    }
+    s + c
+}
+
+/// Mean of a sample, `None` when empty.
+pub fn mean(values: &[f64]) -> Option<f64> {
+    if values.is_empty() {
+        None
+    } else {
+        Some(sum(values) / values.len() as f64)
+    }
+}
+
+/// Describes a sample of finite values.
+pub fn describe(values: &[f64]) -> Summary {
+    let count = values.len();
+    if count == 0 {
+        return Summary {
+            count,
+            mean: None,
+            median: None,
+            min: None,
+            max: None,
+            std: None,
+        };
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let m = sum(values) / count as f64;
+    let std = if count >= 2 {
+        let squares: Vec<f64> = values.iter().map(|v| (v - m) * (v - m)).collect();
+        Some((sum(&squares) / (count - 1) as f64).sqrt())
+    } else {
+        None
+    };
+    Summary {
+        count,
+        mean: Some(m),
+        median: percentile_sorted(&sorted, 0.5),
+        min: sorted.first().copied(),
+        max: sorted.last().copied(),
+        std,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_r() {
+        // R: x <- c(2, 4, 4, 4, 5, 5, 7, 9); mean 5, median 4.5, sd 2.13808993529939
+        let s = describe(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]);
+        assert_eq!(s.count, 8);
+        assert_eq!(s.mean, Some(5.0));
+        assert_eq!(s.median, Some(4.5));
+        assert_eq!(s.min, Some(2.0));
+        assert_eq!(s.max, Some(9.0));
+        let sd = s.std.unwrap();
+        assert!((sd - 2.138_089_935_299_39).abs() < 1e-12);
+    }
+
+    #[test]
+    fn mean_of_equal_values_is_exact() {
+        let v = vec![0.1; 1000];
+        assert_eq!(mean(&v), Some(0.1));
+    }
+
+    #[test]
+    fn empty_and_single() {
+        let e = describe(&[]);
+        assert_eq!(e.count, 0);
+        assert_eq!(e.mean, None);
+        let one = describe(&[3.0]);
+        assert_eq!(one.std, None);
+        assert_eq!(one.median, Some(3.0));
+    }
+}
