@@ -1,1 +1,43 @@
 //! Per-metric classification, group scoring, the verdict and its reasons (CONTRACT §4, §5).
+//!
+//! The judge knows nothing of where the numbers came from: it takes a [`Template`] and one
+//! [`Observation`] per metric, and returns a [`Report`].
+
+pub mod classify;
+pub mod format;
+pub mod report;
+pub mod score;
+pub mod text;
+
+use std::collections::BTreeMap;
+
+use crate::source::Observation;
+use crate::template::Template;
+
+pub use classify::classify_metric;
+pub use report::{
+    Classification, GroupScore, MetricReport, Report, TestReport, Thresholds, Verdict,
+};
+
+/// Judges every metric of `template` and scores the whole. A metric absent from
+/// `observations` has no data.
+pub fn judge(template: &Template, observations: &BTreeMap<String, Observation>) -> Report {
+    let metrics: Vec<MetricReport> = template
+        .metrics
+        .iter()
+        .map(|m| classify_metric(m, observations.get(&m.name)))
+        .collect();
+    let (score, verdict, reason, groups) = score::score_judgment(template, &metrics);
+    Report {
+        verdict,
+        score,
+        reason,
+        template: template.name.clone(),
+        thresholds: Thresholds {
+            pass: template.scoring.pass,
+            marginal: template.scoring.marginal,
+        },
+        groups,
+        metrics,
+    }
+}

@@ -11,15 +11,14 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct MetricData {
     /// Baseline values.
-    #[serde(default)]
     pub baseline: Vec<Option<f64>>,
     /// Canary values.
-    #[serde(default)]
     pub canary: Vec<Option<f64>>,
 }
 
 /// A recorded scenario: data for each metric by name.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct RecordedData {
     /// Metric name to its data.
     pub metrics: BTreeMap<String, MetricData>,
@@ -79,6 +78,14 @@ mod tests {
         let m = &d.metrics["m"];
         assert_eq!(m.baseline, vec![Some(0.21), Some(0.19), None]);
         assert_eq!(m.canary, vec![Some(1.0), Some(0.002)]);
+    }
+
+    #[test]
+    fn a_missing_side_is_an_error() {
+        let err = RecordedData::parse(r#"{"metrics": {"m": {"baseline": [1]}}}"#, "d.json")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing field `canary`"), "{err}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Descriptive statistics of one sample: count, mean, median, min, max and the sample standard
 //! deviation (denominator n - 1, as R's `sd`). Means use compensated (Neumaier) summation.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::percentile::percentile_sorted;
 
@@ -9,7 +9,7 @@ use super::percentile::percentile_sorted;
 ///
 /// All but `count` are `None` for an empty sample; `std` is `None` below two values
 /// (R's `sd` gives NA there).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Number of values.
     pub count: usize,

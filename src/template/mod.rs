@@ -83,3 +83,20 @@ pub fn resolve_args(
     let _ = (template, given);
     Ok(BTreeMap::new())
 }
+
+/// Every problem of every file (placeholder until the loader lands).
+pub fn check_files(paths: &[std::path::PathBuf]) -> Vec<Diagnostic> {
+    paths
+        .iter()
+        .filter_map(|p| match load_template(p) {
+            Ok(_) => None,
+            Err(e) => Some(Diagnostic {
+                file: p.display().to_string(),
+                line: 1,
+                column: 1,
+                field: String::new(),
+                message: e.to_string(),
+            }),
+        })
+        .collect()
+}

@@ -1,0 +1,413 @@
+//! Per-metric classification (CONTRACT §5): missing values, outliers, the test, and a reason a
+//! user can act on without reading the numbers.
+
+use crate::source::Observation;
+use crate::stats::{self, describe, mann_whitney, MannWhitney, Method, Summary};
+use crate::template::{JudgeSpec, MetricSpec, NanStrategy, TestKind};
+
+use super::format::{num, percent_of, ratio};
+use super::report::{Classification, Dropped, MetricReport, QueryReport, TestReport};
+
+/// The two samples of a metric, ready for a test.
+struct Prepared {
+    baseline: Vec<f64>,
+    canary: Vec<f64>,
+    dropped: Dropped,
+}
+
+/// Applies the metric's missing-value strategy and outlier removal to both sides.
+fn prepare(obs: &Observation, spec: &JudgeSpec) -> Prepared {
+    let mut dropped = Dropped::default();
+    let mut side = |values: &[Option<f64>], missing: &mut usize| -> Vec<f64> {
+        let mut out = Vec::with_capacity(values.len());
+        for v in values {
+            match v {
+                Some(x) if x.is_finite() => out.push(*x),
+                _ => match spec.nan {
+                    NanStrategy::Remove => *missing += 1,
+                    NanStrategy::Replace => {
+                        dropped.replaced += 1;
+                        out.push(0.0)
+                    }
+                },
+            }
+        }
+        out
+    };
+    let mut baseline_missing = 0;
+    let mut canary_missing = 0;
+    let mut baseline = side(&obs.baseline, &mut baseline_missing);
+    let mut canary = side(&obs.canary, &mut canary_missing);
+    dropped.baseline_missing = baseline_missing;
+    dropped.canary_missing = canary_missing;
+    if spec.outliers.remove {
+        let before = (baseline.len(), canary.len());
+        baseline = stats::outliers::remove_outliers(&baseline, spec.outliers.factor);
+        canary = stats::outliers::remove_outliers(&canary, spec.outliers.factor);
+        dropped.baseline_outliers = before.0 - baseline.len();
+        dropped.canary_outliers = before.1 - canary.len();
+    }
+    Prepared {
+        baseline,
+        canary,
+        dropped,
+    }
+}
+
+/// Canary mean over baseline mean; `None` when a side is empty or the baseline mean is 0.
+fn mean_ratio(baseline: &Summary, canary: &Summary) -> Option<f64> {
+    match (baseline.mean, canary.mean) {
+        (Some(b), Some(c)) if b != 0.0 => Some(c / b),
+        _ => None,
+    }
+}
+
+/// Judges one metric of a template against its observation (`None`: absent from the data).
+pub fn classify_metric(metric: &MetricSpec, obs: Option<&Observation>) -> MetricReport {
+    let spec = &metric.judge;
+    let empty = Observation::default();
+    let obs_ref = obs.unwrap_or(&empty);
+    let prepared = prepare(obs_ref, spec);
+    let baseline = describe(&prepared.baseline);
+    let canary = describe(&prepared.canary);
+    let mut report = MetricReport {
+        name: metric.name.clone(),
+        group: metric.group_name().to_string(),
+        classification: Classification::Pass,
+        critical: false,
+        reason: String::new(),
+        mean_ratio: mean_ratio(&baseline, &canary),
+        baseline,
+        canary,
+        test: None,
+        dropped: prepared.dropped,
+        query: obs_ref.provenance.as_ref().map(|p| QueryReport {
+            baseline: p.baseline_query.clone(),
+            canary: p.canary_query.clone(),
+            baseline_points: p.baseline_points,
+            canary_points: p.canary_points,
+        }),
+    };
+
+    let (classification, reason) = if let Some(message) = &obs_ref.error {
+        (
+            Classification::Error,
+            format!("could not fetch the data: {message}"),
+        )
+    } else if obs.is_none() {
+        (
+            nodata(spec),
+            "no data: the metric is absent from the data".to_string(),
+        )
+    } else if let Some(why) = missing_side(&prepared, spec.test) {
+        (nodata(spec), format!("no data: {why}"))
+    } else {
+        match spec.test {
+            TestKind::MannWhitney => judge_mann_whitney(&prepared, spec, &mut report),
+            TestKind::Threshold => judge_threshold(spec, &mut report),
+            other => (
+                Classification::Error,
+                format!(
+                    "test '{}' is not supported by this version of canaryd; use mann-whitney or threshold",
+                    other.as_str()
+                ),
+            ),
+        }
+    };
+    let mut reason = reason;
+    for note in &obs_ref.notes {
+        reason.push_str("; ");
+        reason.push_str(note);
+    }
+    report.critical = spec.critical && classification != Classification::Pass;
+    if report.critical {
+        reason.push_str(" [critical metric]");
+    }
+    report.classification = classification;
+    report.reason = reason;
+    report
+}
+
+/// `nodata_fail` when the metric must have data and is not critical, else `nodata`.
+fn nodata(spec: &JudgeSpec) -> Classification {
+    if spec.must_have_data && !spec.critical {
+        Classification::NodataFail
+    } else {
+        Classification::Nodata
+    }
+}
+
+/// Which side is empty, in words; `None` when the test can run. A threshold judge with only
+/// absolute bounds needs no baseline.
+fn missing_side(p: &Prepared, test: TestKind) -> Option<String> {
+    let describe_side = |name: &str, missing: usize, outliers: usize| {
+        let mut s = format!("the {name} has no values");
+        if missing > 0 {
+            s.push_str(&format!(" ({missing} missing)"));
+        }
+        if outliers > 0 {
+            s.push_str(&format!(" ({outliers} removed as outliers)"));
+        }
+        s
+    };
+    let baseline_needed = test != TestKind::Threshold;
+    let c = p.canary.is_empty();
+    let b = p.baseline.is_empty() && baseline_needed;
+    match (b, c) {
+        (false, false) => None,
+        (true, false) => Some(describe_side(
+            "baseline",
+            p.dropped.baseline_missing,
+            p.dropped.baseline_outliers,
+        )),
+        (false, true) => Some(describe_side(
+            "canary",
+            p.dropped.canary_missing,
+            p.dropped.canary_outliers,
+        )),
+        (true, true) => Some(format!(
+            "{} and {}",
+            describe_side(
+                "baseline",
+                p.dropped.baseline_missing,
+                p.dropped.baseline_outliers
+            ),
+            describe_side(
+                "canary",
+                p.dropped.canary_missing,
+                p.dropped.canary_outliers
+            )
+        )),
+    }
+}
+
+/// Mann-Whitney classification: `high` when an increase is bad, the interval lies above 0 and the
+/// mean ratio reaches `allowed_increase`; `low` symmetrically; otherwise `pass`.
+fn judge_mann_whitney(
+    p: &Prepared,
+    spec: &JudgeSpec,
+    report: &mut MetricReport,
+) -> (Classification, String) {
+    let mw = match mann_whitney(&p.canary, &p.baseline, spec.confidence) {
+        Ok(mw) => mw,
+        Err(e) => {
+            return (
+                Classification::Error,
+                format!("Mann-Whitney test failed: {e}"),
+            )
+        }
+    };
+    report.test = Some(TestReport::MannWhitney {
+        method: match mw.method {
+            Method::Exact => "exact".into(),
+            Method::Normal => "normal".into(),
+        },
+        statistic: mw.statistic,
+        p_value: mw.p_value,
+        estimate: mw.estimate,
+        ci: [mw.ci.0, mw.ci.1],
+        confidence: mw.confidence,
+    });
+    let r = report.mean_ratio;
+    let shift = describe_shift(&mw, report.baseline.median);
+    let ratio_text = match r {
+        Some(r) => format!("mean ratio {}", ratio(r)),
+        None => "mean ratio unknown (baseline mean is 0)".to_string(),
+    };
+    let identical = p.baseline.len() == p.canary.len() && {
+        let (mut b, mut c) = (p.baseline.clone(), p.canary.clone());
+        b.sort_by(f64::total_cmp);
+        c.sort_by(f64::total_cmp);
+        b == c
+    };
+    if identical {
+        return (
+            Classification::Pass,
+            "canary and baseline samples are identical".into(),
+        );
+    }
+    let (lo, hi) = mw.ci;
+    if lo > 0.0 {
+        if !spec.direction.allows_increase() {
+            return (
+                Classification::Pass,
+                format!("higher in the canary ({shift}), but only a decrease is bad"),
+            );
+        }
+        match r {
+            Some(r) if r < spec.allowed_increase => (
+                Classification::Pass,
+                format!(
+                    "higher in the canary ({shift}), but {ratio_text} is within allowed_increase {}",
+                    ratio(spec.allowed_increase)
+                ),
+            ),
+            _ => (
+                Classification::High,
+                format!("significant increase: {shift}; {ratio_text}"),
+            ),
+        }
+    } else if hi < 0.0 {
+        if !spec.direction.allows_decrease() {
+            return (
+                Classification::Pass,
+                format!("lower in the canary ({shift}), but only an increase is bad"),
+            );
+        }
+        match r {
+            Some(r) if r > spec.allowed_decrease => (
+                Classification::Pass,
+                format!(
+                    "lower in the canary ({shift}), but {ratio_text} is within allowed_decrease {}",
+                    ratio(spec.allowed_decrease)
+                ),
+            ),
+            _ => (
+                Classification::Low,
+                format!("significant decrease: {shift}; {ratio_text}"),
+            ),
+        }
+    } else {
+        (
+            Classification::Pass,
+            format!("no significant change: {shift}; {ratio_text}"),
+        )
+    }
+}
+
+/// "canary - baseline = +0.021 (+10.5% of the baseline median), 95% interval [0.012, 0.031],
+/// p = 0.0003".
+fn describe_shift(mw: &MannWhitney, baseline_median: Option<f64>) -> String {
+    let pct = baseline_median
+        .and_then(|m| percent_of(mw.estimate, m))
+        .map(|p| format!(" ({p} of the baseline median)"))
+        .unwrap_or_default();
+    format!(
+        "canary - baseline = {}{pct}, {}% interval [{}, {}], p = {}",
+        signed(mw.estimate),
+        num(mw.confidence * 100.0),
+        num(mw.ci.0),
+        num(mw.ci.1),
+        num(mw.p_value)
+    )
+}
+
+fn signed(v: f64) -> String {
+    if v > 0.0 {
+        format!("+{}", num(v))
+    } else {
+        num(v)
+    }
+}
+
+/// Threshold classification: the canary mean against absolute bounds and against the baseline
+/// mean. A broken upper bound is `high`, a broken lower bound `low` (both: `high`).
+fn judge_threshold(spec: &JudgeSpec, report: &mut MetricReport) -> (Classification, String) {
+    let canary_mean = report.canary.mean.unwrap_or(f64::NAN);
+    let baseline_mean = report.baseline.mean;
+    let mut broken = Vec::new();
+    let mut high = Vec::new();
+    let mut low = Vec::new();
+    let mut ok = Vec::new();
+    if let Some(max) = spec.max {
+        if canary_mean > max {
+            broken.push("max".to_string());
+            high.push(format!(
+                "canary mean {} is above max {}",
+                num(canary_mean),
+                num(max)
+            ));
+        } else {
+            ok.push(format!("<= max {}", num(max)));
+        }
+    }
+    if let Some(min) = spec.min {
+        if canary_mean < min {
+            broken.push("min".to_string());
+            low.push(format!(
+                "canary mean {} is below min {}",
+                num(canary_mean),
+                num(min)
+            ));
+        } else {
+            ok.push(format!(">= min {}", num(min)));
+        }
+    }
+    let wants_ratio = spec.max_increase_ratio.is_some() || spec.max_decrease_ratio.is_some();
+    // Ratio of means; a zero baseline mean with a positive canary mean is an infinite increase.
+    let r = match baseline_mean {
+        Some(b) if b != 0.0 => Some(canary_mean / b),
+        Some(_) if canary_mean > 0.0 => Some(f64::INFINITY),
+        Some(_) if canary_mean < 0.0 => Some(f64::NEG_INFINITY),
+        Some(_) => Some(1.0),
+        None => None,
+    };
+    let mut notes: Vec<String> = Vec::new();
+    match (wants_ratio, r, baseline_mean) {
+        (true, None, _) => {
+            notes.push("the baseline has no values: ratio bounds not checked".into())
+        }
+        (true, Some(r), Some(b)) => {
+            let shown = if r.is_finite() {
+                format!("{} the baseline mean {}", ratio(r), num(b))
+            } else {
+                format!("{} against a baseline mean of 0", num(canary_mean))
+            };
+            if let Some(limit) = spec.max_increase_ratio {
+                if r > limit {
+                    broken.push("max_increase_ratio".into());
+                    high.push(format!(
+                        "canary mean is {shown}, above max_increase_ratio {}",
+                        ratio(limit)
+                    ));
+                } else {
+                    ok.push(format!("ratio {} <= {}", ratio(r), ratio(limit)));
+                }
+            }
+            if let Some(limit) = spec.max_decrease_ratio {
+                if r < limit {
+                    broken.push("max_decrease_ratio".into());
+                    low.push(format!(
+                        "canary mean is {shown}, below max_decrease_ratio {}",
+                        ratio(limit)
+                    ));
+                } else {
+                    ok.push(format!("ratio {} >= {}", ratio(r), ratio(limit)));
+                }
+            }
+        }
+        _ => {}
+    }
+    report.test = Some(TestReport::Threshold {
+        canary_mean,
+        min: spec.min,
+        max: spec.max,
+        max_increase_ratio: spec.max_increase_ratio,
+        max_decrease_ratio: spec.max_decrease_ratio,
+        broken,
+    });
+    let mut reason;
+    let class = if !high.is_empty() {
+        reason = high.join("; ");
+        if !low.is_empty() {
+            reason.push_str("; ");
+            reason.push_str(&low.join("; "));
+        }
+        Classification::High
+    } else if !low.is_empty() {
+        reason = low.join("; ");
+        Classification::Low
+    } else {
+        reason = format!(
+            "canary mean {} within bounds ({})",
+            num(canary_mean),
+            ok.join(", ")
+        );
+        Classification::Pass
+    };
+    for n in notes {
+        reason.push_str("; ");
+        reason.push_str(&n);
+    }
+    (class, reason)
+}

@@ -1,0 +1,206 @@
+//! The report of CONTRACT §4: what `judge`, the REST API and the gates return.
+
+use serde::{Deserialize, Serialize};
+
+use crate::stats::Summary;
+
+/// The verdict of a judgment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Score at or above the pass threshold.
+    Pass,
+    /// Score at or above the marginal threshold.
+    Marginal,
+    /// Anything else.
+    Fail,
+}
+
+impl Verdict {
+    /// `pass`, `marginal` or `fail`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Marginal => "marginal",
+            Verdict::Fail => "fail",
+        }
+    }
+
+    /// Exit status of `canaryd judge` (CONTRACT §1): 0 pass, 2 marginal, 3 fail.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Verdict::Pass => 0,
+            Verdict::Marginal => 2,
+            Verdict::Fail => 3,
+        }
+    }
+}
+
+/// How one metric was classified (CONTRACT §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Classification {
+    /// No significant bad change.
+    Pass,
+    /// Significantly higher, in a direction that is bad.
+    High,
+    /// Significantly lower, in a direction that is bad.
+    Low,
+    /// A side had no data; left out of the score.
+    Nodata,
+    /// A side had no data and the metric must have data: counts as a failure.
+    NodataFail,
+    /// The data could not be obtained; left out of the score.
+    Error,
+}
+
+impl Classification {
+    /// The name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Classification::Pass => "pass",
+            Classification::High => "high",
+            Classification::Low => "low",
+            Classification::Nodata => "nodata",
+            Classification::NodataFail => "nodata_fail",
+            Classification::Error => "error",
+        }
+    }
+}
+
+/// A group's weight and score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupScore {
+    /// Group name.
+    pub name: String,
+    /// Weight out of 100.
+    pub weight: f64,
+    /// 0..100, rounded to 2 decimals.
+    pub score: f64,
+}
+
+/// The statistical test behind a metric's classification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum TestReport {
+    /// Mann-Whitney U: R's `wilcox.test(canary, baseline, conf.int = TRUE)`.
+    #[serde(rename = "mann-whitney")]
+    MannWhitney {
+        /// `exact` or `normal`.
+        method: String,
+        /// R's W.
+        statistic: f64,
+        /// Two-sided p-value.
+        p_value: f64,
+        /// Hodges-Lehmann shift canary - baseline.
+        estimate: f64,
+        /// Confidence interval of the shift.
+        ci: [f64; 2],
+        /// Confidence level of `ci` (R's, adjusted when not achievable).
+        confidence: f64,
+    },
+    /// Bounds on the canary's mean.
+    #[serde(rename = "threshold")]
+    Threshold {
+        /// Canary mean.
+        canary_mean: f64,
+        /// Absolute lower bound.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        min: Option<f64>,
+        /// Absolute upper bound.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        max: Option<f64>,
+        /// Largest tolerated canary/baseline mean ratio.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        max_increase_ratio: Option<f64>,
+        /// Smallest tolerated canary/baseline mean ratio.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        max_decrease_ratio: Option<f64>,
+        /// The bounds broken, e.g. `max`, `max_increase_ratio`.
+        broken: Vec<String>,
+    },
+}
+
+/// What was fetched for a metric (live sources only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueryReport {
+    /// Rendered baseline query.
+    pub baseline: String,
+    /// Rendered canary query.
+    pub canary: String,
+    /// Points fetched for the baseline.
+    pub baseline_points: usize,
+    /// Points fetched for the canary.
+    pub canary_points: usize,
+}
+
+/// The judgment of one metric.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricReport {
+    /// Metric name.
+    pub name: String,
+    /// Group it scores in.
+    pub group: String,
+    /// pass | high | low | nodata | nodata_fail | error.
+    pub classification: Classification,
+    /// True when this result is a critical failure (forces the score to 0).
+    pub critical: bool,
+    /// Plain-language explanation: which way it moved, by how much, with what confidence.
+    pub reason: String,
+    /// Baseline statistics after missing-value and outlier handling.
+    pub baseline: Summary,
+    /// Canary statistics after missing-value and outlier handling.
+    pub canary: Summary,
+    /// The test, when one ran.
+    pub test: Option<TestReport>,
+    /// Canary mean / baseline mean; null when the baseline mean is 0 or a side is empty.
+    pub mean_ratio: Option<f64>,
+    /// Values dropped as missing (null/NaN) on each side, and as outliers.
+    pub dropped: Dropped,
+    /// The queries behind the data (live sources).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub query: Option<QueryReport>,
+}
+
+/// How many values were left out of a metric's samples, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Dropped {
+    /// Missing baseline values removed (nan: remove).
+    pub baseline_missing: usize,
+    /// Missing canary values removed.
+    pub canary_missing: usize,
+    /// Missing values counted as 0 (nan: replace), both sides.
+    pub replaced: usize,
+    /// Baseline outliers removed.
+    pub baseline_outliers: usize,
+    /// Canary outliers removed.
+    pub canary_outliers: usize,
+}
+
+/// A whole judgment (CONTRACT §4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// pass | marginal | fail.
+    pub verdict: Verdict,
+    /// 0..100, rounded to 2 decimals.
+    pub score: f64,
+    /// Why, in plain language.
+    pub reason: String,
+    /// Template name.
+    pub template: String,
+    /// Pass and marginal thresholds used.
+    pub thresholds: Thresholds,
+    /// Group scores, in order of first appearance.
+    pub groups: Vec<GroupScore>,
+    /// Metric results, in template order.
+    pub metrics: Vec<MetricReport>,
+}
+
+/// Score thresholds in a report.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    /// Pass threshold.
+    pub pass: f64,
+    /// Marginal threshold.
+    pub marginal: f64,
+}

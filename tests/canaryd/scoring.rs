@@ -1,0 +1,405 @@
+//! The scoring rules of CONTRACT §5, one by one, on templates built in code. Threshold judges
+//! make each metric's classification certain, so that only the scoring is under test.
+
+use std::collections::BTreeMap;
+
+use canaryd::judge::{judge, Classification, Report, Verdict};
+use canaryd::source::Observation;
+use canaryd::template::{GroupWeight, JudgeSpec, MetricSpec, Scoring, Template, TestKind};
+
+/// A metric judged by `max: 1.0`: canary values 0 pass, 5 are high.
+fn metric(name: &str, group: Option<&str>) -> MetricSpec {
+    MetricSpec {
+        name: name.into(),
+        group: group.map(String::from),
+        query: format!("{name}{{version=\"${{scope}}\"}}"),
+        judge: JudgeSpec {
+            test: TestKind::Threshold,
+            max: Some(1.0),
+            ..JudgeSpec::default()
+        },
+    }
+}
+
+fn template(metrics: Vec<MetricSpec>, groups: &[(&str, f64)]) -> Template {
+    Template {
+        name: "t".into(),
+        description: String::new(),
+        source: "prometheus".into(),
+        args: BTreeMap::new(),
+        step_seconds: 60,
+        scoring: Scoring::default(),
+        groups: groups
+            .iter()
+            .map(|(n, w)| GroupWeight {
+                name: n.to_string(),
+                weight: *w,
+            })
+            .collect(),
+        metrics,
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Outcome {
+    Pass,
+    Fail,
+    NoData,
+    Error,
+}
+
+fn run(t: &Template, outcomes: &[(&str, Outcome)]) -> Report {
+    let obs: BTreeMap<String, Observation> = outcomes
+        .iter()
+        .map(|(name, o)| {
+            let v = |x: f64| vec![Some(x); 10];
+            let ob = match o {
+                Outcome::Pass => Observation::from_values(v(0.0), v(0.0)),
+                Outcome::Fail => Observation::from_values(v(0.0), v(5.0)),
+                Outcome::NoData => Observation::from_values(v(0.0), vec![None; 10]),
+                Outcome::Error => Observation {
+                    error: Some("connection reset".into()),
+                    ..Observation::default()
+                },
+            };
+            (name.to_string(), ob)
+        })
+        .collect();
+    judge(t, &obs)
+}
+
+fn class(r: &Report, name: &str) -> Classification {
+    r.metrics
+        .iter()
+        .find(|m| m.name == name)
+        .map(|m| m.classification)
+        .unwrap()
+}
+
+#[test]
+fn group_weights_are_applied() {
+    let t = template(
+        vec![
+            metric("lat", Some("latency")),
+            metric("err", Some("errors")),
+        ],
+        &[("latency", 60.0), ("errors", 40.0)],
+    );
+    let r = run(&t, &[("lat", Outcome::Fail), ("err", Outcome::Pass)]);
+    assert_eq!(r.score, 40.0);
+    assert_eq!(r.verdict, Verdict::Fail);
+    assert_eq!(r.groups[0].name, "latency");
+    assert_eq!((r.groups[0].weight, r.groups[0].score), (60.0, 0.0));
+    assert_eq!((r.groups[1].weight, r.groups[1].score), (40.0, 100.0));
+    let r = run(&t, &[("lat", Outcome::Pass), ("err", Outcome::Fail)]);
+    assert_eq!(r.score, 60.0);
+}
+
+#[test]
+fn unlisted_groups_share_what_is_left() {
+    // a: 50 listed; b and c (a metric without a group is its own group) share 50.
+    let t = template(
+        vec![
+            metric("m1", Some("a")),
+            metric("m2", Some("b")),
+            metric("m3", None),
+        ],
+        &[("a", 50.0)],
+    );
+    let r = run(
+        &t,
+        &[
+            ("m1", Outcome::Pass),
+            ("m2", Outcome::Fail),
+            ("m3", Outcome::Pass),
+        ],
+    );
+    let w: Vec<(String, f64)> = r
+        .groups
+        .iter()
+        .map(|g| (g.name.clone(), g.weight))
+        .collect();
+    assert_eq!(
+        w,
+        vec![("a".into(), 50.0), ("b".into(), 25.0), ("m3".into(), 25.0)]
+    );
+    assert_eq!(r.score, 75.0);
+    assert_eq!(r.verdict, Verdict::Marginal);
+}
+
+#[test]
+fn no_groups_at_all_means_equal_weights() {
+    let t = template(
+        vec![metric("a", None), metric("b", None), metric("c", None)],
+        &[],
+    );
+    let r = run(
+        &t,
+        &[
+            ("a", Outcome::Pass),
+            ("b", Outcome::Pass),
+            ("c", Outcome::Fail),
+        ],
+    );
+    assert_eq!(r.score, 66.67, "2 of 3 equal groups, rounded to 2 decimals");
+}
+
+#[test]
+fn group_score_is_the_pass_share_rounded() {
+    let t = template(
+        vec![
+            metric("a", Some("g")),
+            metric("b", Some("g")),
+            metric("c", Some("g")),
+        ],
+        &[],
+    );
+    let r = run(
+        &t,
+        &[
+            ("a", Outcome::Pass),
+            ("b", Outcome::Pass),
+            ("c", Outcome::Fail),
+        ],
+    );
+    assert_eq!(r.groups[0].score, 66.67);
+    assert_eq!(r.score, 66.67);
+    let r = run(
+        &t,
+        &[
+            ("a", Outcome::Pass),
+            ("b", Outcome::Fail),
+            ("c", Outcome::Fail),
+        ],
+    );
+    assert_eq!(r.score, 33.33);
+}
+
+#[test]
+fn a_critical_failure_forces_zero() {
+    let mut crit = metric("err", Some("errors"));
+    crit.judge.critical = true;
+    let t = template(
+        vec![
+            metric("lat", Some("latency")),
+            metric("lat2", Some("latency")),
+            crit,
+        ],
+        &[("latency", 90.0), ("errors", 10.0)],
+    );
+    let r = run(
+        &t,
+        &[
+            ("lat", Outcome::Pass),
+            ("lat2", Outcome::Pass),
+            ("err", Outcome::Fail),
+        ],
+    );
+    assert_eq!(r.score, 0.0);
+    assert_eq!(r.verdict, Verdict::Fail);
+    let m = r.metrics.iter().find(|m| m.name == "err").unwrap();
+    assert!(m.critical);
+    assert!(
+        r.reason.contains("critical") && r.reason.contains("err"),
+        "{}",
+        r.reason
+    );
+    // The same metric passing: no critical flag, full score.
+    let r = run(
+        &t,
+        &[
+            ("lat", Outcome::Pass),
+            ("lat2", Outcome::Pass),
+            ("err", Outcome::Pass),
+        ],
+    );
+    assert_eq!(r.score, 100.0);
+    assert!(r.metrics.iter().all(|m| !m.critical));
+}
+
+#[test]
+fn critical_nodata_is_a_critical_failure() {
+    let mut crit = metric("err", None);
+    crit.judge.critical = true;
+    crit.judge.must_have_data = true; // critical wins: nodata, not nodata_fail
+    let t = template(
+        vec![
+            metric("a", None),
+            metric("b", None),
+            metric("c", None),
+            crit,
+        ],
+        &[],
+    );
+    let r = run(
+        &t,
+        &[
+            ("a", Outcome::Pass),
+            ("b", Outcome::Pass),
+            ("c", Outcome::Pass),
+            ("err", Outcome::NoData),
+        ],
+    );
+    assert_eq!(class(&r, "err"), Classification::Nodata);
+    assert!(r.metrics[3].critical);
+    assert_eq!(r.score, 0.0);
+}
+
+#[test]
+fn nodata_is_left_out_but_must_have_data_fails() {
+    let t = template(
+        vec![
+            metric("a", Some("g")),
+            metric("b", Some("g")),
+            metric("c", Some("g")),
+            metric("d", Some("g")),
+        ],
+        &[],
+    );
+    let outcomes = [
+        ("a", Outcome::Pass),
+        ("b", Outcome::Pass),
+        ("c", Outcome::Pass),
+        ("d", Outcome::NoData),
+    ];
+    let r = run(&t, &outcomes);
+    assert_eq!(class(&r, "d"), Classification::Nodata);
+    assert_eq!(r.score, 100.0, "nodata is left out of the group score");
+    let mut t2 = t.clone();
+    t2.metrics[3].judge.must_have_data = true;
+    let r = run(&t2, &outcomes);
+    assert_eq!(class(&r, "d"), Classification::NodataFail);
+    assert_eq!(r.score, 75.0, "nodata_fail counts as a failure");
+    assert!(!r.metrics[3].critical);
+}
+
+#[test]
+fn half_or_more_unreadable_scores_zero() {
+    let t = template(
+        vec![
+            metric("a", Some("g")),
+            metric("b", Some("g")),
+            metric("c", Some("g")),
+            metric("d", Some("g")),
+        ],
+        &[],
+    );
+    // One nodata and one error: 2 of 4 is half.
+    let r = run(
+        &t,
+        &[
+            ("a", Outcome::Pass),
+            ("b", Outcome::Pass),
+            ("c", Outcome::NoData),
+            ("d", Outcome::Error),
+        ],
+    );
+    assert_eq!(class(&r, "d"), Classification::Error);
+    assert!(r.metrics[3].reason.contains("connection reset"));
+    assert_eq!(r.score, 0.0);
+    assert_eq!(r.verdict, Verdict::Fail);
+    assert!(r.reason.contains("2 of 4 metrics"), "{}", r.reason);
+    // One of four is not half: the score is that of the readable metrics.
+    let r = run(
+        &t,
+        &[
+            ("a", Outcome::Pass),
+            ("b", Outcome::Pass),
+            ("c", Outcome::Pass),
+            ("d", Outcome::Error),
+        ],
+    );
+    assert_eq!(r.score, 100.0);
+    assert_eq!(r.verdict, Verdict::Pass);
+}
+
+#[test]
+fn a_metric_absent_from_the_data_has_no_data() {
+    let t = template(
+        vec![metric("a", None), metric("b", None), metric("c", None)],
+        &[],
+    );
+    let r = run(&t, &[("a", Outcome::Pass), ("b", Outcome::Pass)]);
+    assert_eq!(class(&r, "c"), Classification::Nodata);
+    assert!(
+        r.metrics[2].reason.contains("absent"),
+        "{}",
+        r.metrics[2].reason
+    );
+    assert_eq!(r.score, 100.0);
+}
+
+#[test]
+fn a_group_with_nothing_left_counts_100() {
+    let t = template(
+        vec![
+            metric("a", Some("x")),
+            metric("b", Some("y")),
+            metric("c", Some("y")),
+        ],
+        &[("x", 50.0), ("y", 50.0)],
+    );
+    let r = run(
+        &t,
+        &[
+            ("a", Outcome::NoData),
+            ("b", Outcome::Pass),
+            ("c", Outcome::Pass),
+        ],
+    );
+    assert_eq!(r.groups[0].score, 100.0);
+    assert_eq!(r.score, 100.0);
+}
+
+#[test]
+fn thresholds_are_inclusive_on_the_rounded_score() {
+    use canaryd::judge::score::verdict_for;
+    let s = Scoring {
+        pass: 95.0,
+        marginal: 75.0,
+    };
+    assert_eq!(verdict_for(95.0, s), Verdict::Pass);
+    assert_eq!(verdict_for(94.99, s), Verdict::Marginal);
+    assert_eq!(verdict_for(75.0, s), Verdict::Marginal);
+    assert_eq!(verdict_for(74.99, s), Verdict::Fail);
+    // 19 of 20 pass in one group: exactly 95.
+    let metrics: Vec<MetricSpec> = (0..20)
+        .map(|i| metric(&format!("m{i}"), Some("g")))
+        .collect();
+    let names: Vec<String> = (0..20).map(|i| format!("m{i}")).collect();
+    let t = template(metrics, &[]);
+    let outcomes: Vec<(&str, Outcome)> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            (
+                n.as_str(),
+                if i == 0 { Outcome::Fail } else { Outcome::Pass },
+            )
+        })
+        .collect();
+    let r = run(&t, &outcomes);
+    assert_eq!(r.score, 95.0);
+    assert_eq!(r.verdict, Verdict::Pass);
+}
+
+#[test]
+fn score_stays_in_range_and_reason_names_failures() {
+    let t = template(
+        vec![metric("a", Some("g")), metric("b", Some("h"))],
+        &[("g", 30.0)],
+    );
+    let r = run(&t, &[("a", Outcome::Fail), ("b", Outcome::Pass)]);
+    assert_eq!(r.score, 70.0);
+    assert!(
+        r.reason.starts_with("score 70.0 < marginal threshold 75"),
+        "{}",
+        r.reason
+    );
+    assert!(r.reason.contains("a high"), "{}", r.reason);
+    assert!(
+        r.reason.contains("canary mean 5 is above max 1"),
+        "{}",
+        r.reason
+    );
+}
