@@ -1,3 +1,5 @@
 //! The one integration-test binary: one module per area.
 
+mod cli;
+mod judge_metrics;
 mod scoring;

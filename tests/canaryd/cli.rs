@@ -1,0 +1,370 @@
+//! The `canaryd` binary end to end: the recorded scenarios of fixtures/ with their expected
+//! verdicts and exit codes (CONTRACT §1), and the errors a user gets for bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn canaryd(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_canaryd"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the canaryd binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn temp_file(name: &str, contents: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("canaryd-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, contents).unwrap();
+    p
+}
+
+fn expected() -> serde_json::Map<String, Value> {
+    let text = std::fs::read_to_string(root().join("fixtures/scenarios/expected.json")).unwrap();
+    serde_json::from_str::<Value>(&text)
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn every_recorded_scenario_gets_its_expected_verdict() {
+    let scenarios = expected();
+    assert!(scenarios.len() >= 6);
+    for (name, want) in &scenarios {
+        let template = want["template"].as_str().unwrap();
+        let data = format!("fixtures/scenarios/{name}.json");
+        let out = canaryd(&[
+            "judge",
+            "--template",
+            template,
+            "--data",
+            &data,
+            "--format",
+            "json",
+        ]);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{name}: stdout is not one JSON document ({e}): {}",
+                stderr(&out)
+            )
+        });
+        let verdict = report["verdict"].as_str().unwrap();
+        assert_eq!(
+            verdict,
+            want["verdict"].as_str().unwrap(),
+            "{name}: {}",
+            report["reason"]
+        );
+        let code = match verdict {
+            "pass" => 0,
+            "marginal" => 2,
+            "fail" => 3,
+            other => panic!("{name}: verdict {other}"),
+        };
+        assert_eq!(out.status.code(), Some(code), "{name}: exit status");
+        if let Some(score) = want.get("score") {
+            assert_eq!(report["score"], *score, "{name}: {}", report["reason"]);
+        }
+        let metrics = report["metrics"].as_array().unwrap();
+        let find = |m: &str| {
+            metrics
+                .iter()
+                .find(|r| r["name"] == m)
+                .unwrap_or_else(|| panic!("{name}: no {m}"))
+        };
+        if let Some(classes) = want.get("classifications").and_then(Value::as_object) {
+            for (metric, class) in classes {
+                let r = find(metric);
+                assert_eq!(
+                    r["classification"], *class,
+                    "{name}/{metric}: {}",
+                    r["reason"]
+                );
+            }
+        }
+        if let Some(critical) = want.get("critical").and_then(Value::as_array) {
+            for metric in critical {
+                let r = find(metric.as_str().unwrap());
+                assert_eq!(r["critical"], true, "{name}/{metric}");
+                assert!(
+                    report["reason"].as_str().unwrap().contains("critical"),
+                    "{name}"
+                );
+            }
+        }
+        // Every metric explains itself, and the report carries the contract's fields.
+        for r in metrics {
+            assert!(!r["reason"].as_str().unwrap().is_empty());
+            for field in [
+                "name",
+                "group",
+                "classification",
+                "critical",
+                "baseline",
+                "canary",
+                "mean_ratio",
+            ] {
+                assert!(r.get(field).is_some(), "{name}: metric lacks {field}");
+            }
+        }
+        assert!(report["groups"].as_array().is_some_and(|g| !g.is_empty()));
+    }
+}
+
+#[test]
+fn the_spiky_canary_kayenta_passes_is_caught() {
+    let out = canaryd(&[
+        "judge",
+        "--template",
+        "fixtures/templates/latency-spikes.yaml",
+        "--data",
+        "fixtures/scenarios/latency-spikes.json",
+        "--format",
+        "json",
+    ]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let m = &report["metrics"][0];
+    // The rank test alone (what Kayenta runs) sees no shift of the median...
+    assert_eq!(m["classification"], "pass");
+    assert_eq!(m["test"]["kind"], "mann-whitney");
+    // ...the mean ratio sees the spikes.
+    let mean = &report["metrics"][1];
+    assert_eq!(mean["classification"], "high", "{}", mean["reason"]);
+    assert!(mean["reason"]
+        .as_str()
+        .unwrap()
+        .contains("above max_increase_ratio"));
+}
+
+#[test]
+fn text_format_is_a_table_with_reasons() {
+    let out = canaryd(&[
+        "judge",
+        "--template",
+        "analysis-templates/http-golden-signals.yaml",
+        "--data",
+        "fixtures/scenarios/latency-regression.json",
+        "--format",
+        "text",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("FAIL  score "), "{text}");
+    assert!(
+        text.contains("metric") && text.contains("shift [interval]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("p99_latency") && text.contains("high"),
+        "{text}"
+    );
+    assert!(text.contains("reason: score"), "{text}");
+}
+
+#[test]
+fn json_is_the_default_when_stdout_is_not_a_terminal() {
+    let out = canaryd(&[
+        "judge",
+        "--template",
+        "analysis-templates/http-golden-signals.yaml",
+        "--data",
+        "fixtures/scenarios/clean-canary.json",
+    ]);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(report["verdict"], "pass", "{}", report["reason"]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn a_missing_file_is_exit_1_naming_it() {
+    let out = canaryd(&[
+        "judge",
+        "--template",
+        "no/such/template.yaml",
+        "--data",
+        "fixtures/scenarios/clean-canary.json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no/such/template.yaml"),
+        "{}",
+        stderr(&out)
+    );
+    let out = canaryd(&[
+        "judge",
+        "--template",
+        "analysis-templates/http-golden-signals.yaml",
+        "--data",
+        "no/such/data.json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no/such/data.json"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn malformed_json_is_exit_1_with_line_and_column() {
+    let bad = temp_file(
+        "bad.json",
+        "{\"metrics\": {\n  \"p99_latency\": {\"baseline\": [1, 2,], \"canary\": [1]}\n}}\n",
+    );
+    let out = canaryd(&[
+        "judge",
+        "--template",
+        "analysis-templates/http-golden-signals.yaml",
+        "--data",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("bad.json") && err.contains("line 2 column"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_value_that_is_not_a_number_is_exit_1() {
+    let bad = temp_file(
+        "str.json",
+        r#"{"metrics": {"p99_latency": {"baseline": [1, "fast"], "canary": [1]}}}"#,
+    );
+    let out = canaryd(&[
+        "judge",
+        "--template",
+        "analysis-templates/http-golden-signals.yaml",
+        "--data",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("line 1 column"), "{}", stderr(&out));
+}
+
+#[test]
+fn malformed_yaml_is_exit_1_with_line_and_column() {
+    let bad = temp_file(
+        "bad.yaml",
+        "name: x\nmetrics:\n  - name: a\n    query: [unclosed\n",
+    );
+    let out = canaryd(&[
+        "judge",
+        "--template",
+        bad.to_str().unwrap(),
+        "--data",
+        "fixtures/scenarios/clean-canary.json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("bad.yaml:"), "{err}");
+}
+
+#[test]
+fn data_for_a_metric_the_template_lacks_is_exit_1() {
+    let bad = temp_file(
+        "extra.json",
+        r#"{"metrics": {"p99_latncy": {"baseline": [1], "canary": [1]}}}"#,
+    );
+    let out = canaryd(&[
+        "judge",
+        "--template",
+        "analysis-templates/http-golden-signals.yaml",
+        "--data",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("'p99_latncy'") && err.contains("p99_latency"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_metric_missing_a_side_is_exit_1() {
+    let bad = temp_file(
+        "side.json",
+        r#"{"metrics": {"p99_latency": {"baseline": [1, 2]}}}"#,
+    );
+    let out = canaryd(&[
+        "judge",
+        "--template",
+        "analysis-templates/http-golden-signals.yaml",
+        "--data",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("missing field `canary`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn usage_errors_are_exit_1_not_marginal() {
+    let out = canaryd(&["judge", "--data", "x.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = canaryd(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn template_check_accepts_the_shipped_templates() {
+    let mut files: Vec<String> = std::fs::read_dir(root().join("analysis-templates"))
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .filter(|p| p.ends_with(".yaml") || p.ends_with(".yml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3);
+    files.push("fixtures/templates/latency-spikes.yaml".into());
+    files.push("fixtures/templates/checkout-service.yaml".into());
+    let mut args = vec!["template", "check"];
+    args.extend(files.iter().map(String::as_str));
+    let out = canaryd(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn template_check_reports_every_problem_with_position() {
+    let bad = temp_file(
+        "problems.yaml",
+        "name: bad name\nscoring: { pass: 50, marginal: 80 }\nmetrics:\n  - name: a\n    query: up{v=\"${scope}\"}\n    judge: { confidence: 1.5 }\n  - name: a\n    query: up{v=\"${scope}\"}\n",
+    );
+    let out = canaryd(&["template", "check", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let path = bad.display().to_string();
+    for (line, field) in [(1, "name"), (6, "confidence"), (7, "name")] {
+        let prefix = format!("{path}:{line}:");
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&prefix) && l.contains(field)),
+            "no problem at line {line} about {field} in:\n{text}"
+        );
+    }
+    assert!(text.contains("pass") && text.contains("marginal"), "{text}");
+}
