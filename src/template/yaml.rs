@@ -335,7 +335,15 @@ impl Builder {
             Some(Frame::Map { entries, key, .. }) => {
                 match key.take() {
                     None => *key = Some(node),
-                    Some(k) => entries.push((k, node)),
+                    Some(k) => {
+                        // An empty value is marked where the next token is, often the next
+                        // line; its key is where a reader looks for it.
+                        let mut node = node;
+                        if node.value == Value::Null && node.pos.line > k.pos.line {
+                            node.pos = k.pos;
+                        }
+                        entries.push((k, node));
+                    }
                 }
                 Ok(())
             }

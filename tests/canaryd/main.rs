@@ -1,1 +1,3 @@
 //! The one integration-test binary: shared helpers and one module per area.
+
+mod templates;
