@@ -174,7 +174,7 @@ impl Ctx<'_> {
                 DOCUMENT_FIELD,
                 format!(
                     "a template is a mapping with at least `name` and `metrics`, found {}",
-                    root.value.kind()
+                    describe(&root.value)
                 ),
             );
             return None;
@@ -452,7 +452,7 @@ impl Ctx<'_> {
                 self.report(
                     node.pos,
                     "metrics",
-                    format!("expected a list of metrics, found {}", other.kind()),
+                    format!("expected a list of metrics, found {}", describe(other)),
                 );
                 return None;
             }
@@ -496,7 +496,7 @@ impl Ctx<'_> {
                 path,
                 format!(
                     "expected a metric (a mapping with `name` and `query`), found {}",
-                    node.value.kind()
+                    describe(&node.value)
                 ),
             );
             return (nothing, None);
@@ -821,7 +821,7 @@ impl Ctx<'_> {
                 self.report(
                     node.pos,
                     display_path(path),
-                    format!("expected a mapping, found {}", other.kind()),
+                    format!("expected a mapping, found {}", describe(other)),
                 );
                 return None;
             }
@@ -1041,6 +1041,26 @@ impl Ctx<'_> {
             ),
         );
         None
+    }
+}
+
+/// The node's kind, and a plain scalar's text, for "found ..." in messages.
+fn describe(value: &Value) -> String {
+    match value {
+        Value::Scalar {
+            text,
+            quoted: false,
+        } => format!("`{}`", shorten(text)),
+        Value::Scalar { text, quoted: true } => format!("the string \"{}\"", shorten(text)),
+        other => other.kind().to_string(),
+    }
+}
+
+/// At most 40 characters of `text`, so that a stray query does not flood a message.
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(40) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text.to_string(),
     }
 }
 

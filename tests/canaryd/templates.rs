@@ -260,7 +260,7 @@ fn odd_yaml_gives_diagnostics_not_panics() {
     only_problem("", 1, 1, "(document)", "empty");
     only_problem("# only a comment\n", 1, 1, "(document)", "empty");
     only_problem("- a\n- b\n", 1, 1, "(document)", "found a list");
-    only_problem("just text\n", 1, 1, "(document)", "found a scalar");
+    only_problem("just text\n", 1, 1, "(document)", "found `just text`");
     only_problem(
         &format!("{BASE}---\nname: u\n"),
         5,
@@ -989,5 +989,42 @@ fn resolve_args_names_every_missing_and_unknown_arg() {
     ) {
         Err(TemplateError::UnknownArgs(unknown)) => assert_eq!(unknown, ["servce", "zone"]),
         other => panic!("expected UnknownArgs, got {other:?}"),
+    }
+}
+
+// ----- robustness -----
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// Any text made of YAML's punctuation and template words gives a template or diagnostics
+    /// with real positions, never a panic.
+    #[test]
+    fn arbitrary_yaml_never_panics(
+        text in proptest::string::string_regex(
+            "([-:{}\\[\\],&*!?|>'\"#%@ \n\t~]|name|metrics|query|judge|test|\\$\\{scope\\}|0\\.5|x){0,60}"
+        ).expect("valid regex")
+    ) {
+        if let Err(TemplateError::Invalid(found)) = parse_template(&text, "t.yaml") {
+            proptest::prop_assert!(!found.is_empty());
+            for d in &found {
+                proptest::prop_assert!(d.line >= 1 && d.column >= 1, "{}", d);
+            }
+        }
+    }
+
+    /// Small edits of a valid template (a character dropped or doubled) never panic either.
+    #[test]
+    fn mutated_contract_example_never_panics(at in 0usize..2000, double in proptest::bool::ANY) {
+        let mut text: Vec<char> = CONTRACT_EXAMPLE.chars().collect();
+        let at = at % text.len();
+        if double {
+            let c = text[at];
+            text.insert(at, c);
+        } else {
+            text.remove(at);
+        }
+        let text: String = text.into_iter().collect();
+        let _ = parse_template(&text, "t.yaml");
     }
 }
