@@ -209,8 +209,21 @@ impl Ctx<'_> {
             Some(node) => self.groups(node),
             None => Some(Vec::new()),
         };
-        let declared_args: Option<BTreeSet<String>> =
-            args.as_ref().map(|a| a.keys().cloned().collect());
+        // Every name written under `args`, even one with a problem of its own, so that a
+        // broken arg does not also make each query using it look like it misses one.
+        let declared_args: Option<BTreeSet<String>> = match fields.get("args").map(|n| &n.value) {
+            None | Some(Value::Null) => Some(BTreeSet::new()),
+            Some(Value::Map(entries)) => Some(
+                entries
+                    .iter()
+                    .filter_map(|(k, _)| match &k.value {
+                        Value::Scalar { text, .. } => Some(text.clone()),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            Some(_) => None,
+        };
         let metrics = match fields.get("metrics") {
             Some(node) => self.metrics(node, declared_args.as_ref()),
             None => {
@@ -947,7 +960,12 @@ impl Ctx<'_> {
                 None => format!("expected a number, found `{text}`"),
             },
             Value::Scalar { text, quoted: true } => {
-                format!("expected a number, found the string \"{text}\" (remove the quotes)")
+                let hint = if parse_yaml_number(text).is_some() {
+                    " (remove the quotes)"
+                } else {
+                    ""
+                };
+                format!("expected a number, found the string \"{text}\"{hint}")
             }
             other => format!("expected a number, found {}", other.kind()),
         };
@@ -994,7 +1012,12 @@ impl Ctx<'_> {
                 _ => format!("expected true or false, found `{text}`"),
             },
             Value::Scalar { text, quoted: true } => {
-                format!("expected true or false, found the string \"{text}\" (remove the quotes)")
+                let hint = if matches!(text.to_ascii_lowercase().as_str(), "true" | "false") {
+                    " (remove the quotes)"
+                } else {
+                    ""
+                };
+                format!("expected true or false, found the string \"{text}\"{hint}")
             }
             other => format!("expected true or false, found {}", other.kind()),
         };

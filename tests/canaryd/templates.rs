@@ -638,6 +638,14 @@ fn queries_need_scope_and_declared_args() {
         "metrics[0].query",
         "did you mean `${service}`?",
     );
+    // A broken arg still counts as declared; other missing args are still found.
+    let found = problems(
+        "name: t\nargs: { svc: { default: [1] } }\nmetrics:\n  - name: m\n    \
+         query: q{v=\"${scope}\",s=\"${svc}\",z=\"${zone}\"}\n",
+    );
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert_eq!(found[0].field, "args.svc.default");
+    assert!(found[1].message.contains("`${zone}`"), "{}", found[1]);
     // What is not `${identifier}` is literal, so it is neither missing nor an error.
     parse_ok("name: t\nmetrics:\n  - name: m\n    query: q{v=\"${scope}\"} $1 ${ x }\n");
 }
