@@ -1,13 +1,24 @@
 //! Analysis templates (CONTRACT §2): the typed model, loading from YAML with line/column
 //! diagnostics, and `${scope}` / `${arg}` substitution.
-//! (Loader placeholder: being written.)
+//!
+//! * `yaml`: YAML text to a small tree in which every node knows its line and column
+//!   (`yaml-rust2`'s event parser; its own tree drops positions).
+//! * `load`: that tree to a typed [`Template`], reporting every problem as a [`Diagnostic`]
+//!   with file, line, column and the dotted field path, not just the first one.
+//! * [`render`]: `${scope}` / `${arg}` substitution and argument resolution.
+//!
+//! Templates are user input: no YAML, however odd (anchors, tags, several documents, a list at
+//! the top), makes this module panic; it makes diagnostics.
 
+mod load;
 pub mod model;
+pub mod render;
+mod yaml;
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use model::*;
+pub use render::{render_query, SCOPE_PLACEHOLDER};
 
 /// One problem found in a template, located in its file.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -51,21 +62,29 @@ pub enum TemplateError {
     /// A template argument has no value and no default.
     #[error("template argument(s) missing: {}", .0.join(", "))]
     MissingArgs(Vec<String>),
+    /// Arguments were given that the template does not declare.
+    #[error("unknown template argument(s): {}", .0.join(", "))]
+    UnknownArgs(Vec<String>),
+    /// A query names `${name}` that is neither `scope` nor a given argument.
+    #[error("query placeholder ${{{name}}} is neither scope nor a template argument")]
+    UnknownPlaceholder {
+        /// The name between `${` and `}`.
+        name: String,
+    },
 }
 
 /// Parses and validates a template from YAML text; `file` names it in diagnostics.
+///
+/// # Errors
+/// [`TemplateError::Invalid`] with every problem found, in file order.
 pub fn parse_template(text: &str, file: &str) -> Result<Template, TemplateError> {
-    let _ = text;
-    Err(TemplateError::Invalid(vec![Diagnostic {
-        file: file.to_string(),
-        line: 1,
-        column: 1,
-        field: String::new(),
-        message: "template loader not written yet".into(),
-    }]))
+    load::load(text, file).map_err(TemplateError::Invalid)
 }
 
 /// Reads and parses a template file.
+///
+/// # Errors
+/// [`TemplateError::Io`] when the file cannot be read, else as [`parse_template`].
 pub fn load_template(path: &Path) -> Result<Template, TemplateError> {
     let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Io {
         path: path.display().to_string(),
@@ -74,29 +93,29 @@ pub fn load_template(path: &Path) -> Result<Template, TemplateError> {
     parse_template(&text, &path.display().to_string())
 }
 
-/// The template's arguments resolved against `given` (defaults filled in); every required
-/// argument that has no value is named in the error.
-pub fn resolve_args(
-    template: &Template,
-    given: &BTreeMap<String, String>,
-) -> Result<BTreeMap<String, String>, TemplateError> {
-    let _ = (template, given);
-    Ok(BTreeMap::new())
-}
-
-/// Every problem of every file (placeholder until the loader lands).
-pub fn check_files(paths: &[std::path::PathBuf]) -> Vec<Diagnostic> {
-    paths
-        .iter()
-        .filter_map(|p| match load_template(p) {
-            Ok(_) => None,
-            Err(e) => Some(Diagnostic {
-                file: p.display().to_string(),
+/// Every problem of every file, in the order of `paths` and then of lines (what
+/// `canaryd template check` prints); empty when all are valid. A file that cannot be read is one
+/// diagnostic at line 1, column 1, field `(file)`, carrying the OS error.
+pub fn check_files(paths: &[PathBuf]) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    for path in paths {
+        let file = path.display().to_string();
+        match std::fs::read_to_string(path) {
+            Err(error) => diagnostics.push(Diagnostic {
+                file,
                 line: 1,
                 column: 1,
-                field: String::new(),
-                message: e.to_string(),
+                field: "(file)".into(),
+                message: format!("cannot read the file: {error}"),
             }),
-        })
-        .collect()
+            Ok(text) => {
+                if let Err(found) = load::load(&text, &file) {
+                    diagnostics.extend(found);
+                }
+            }
+        }
+    }
+    diagnostics
 }
+
+pub use render::resolve_args;

@@ -1,5 +1,5 @@
 //! The typed analysis template of CONTRACT §2. Values of these types are valid by construction:
-//! the loader ([`super::load`]) checks everything before it builds them.
+//! the loader ([`super::parse_template`]) checks everything before it builds them.
 
 use std::collections::BTreeMap;
 

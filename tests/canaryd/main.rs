@@ -3,3 +3,4 @@
 mod cli;
 mod judge_metrics;
 mod scoring;
+mod templates;

@@ -1,0 +1,1208 @@
+//! From the positioned YAML tree to a typed [`Template`], collecting every problem.
+//!
+//! Each problem is a [`Diagnostic`] at the node it concerns, with the dotted path of the field.
+//! Conversion goes on after a problem (with the default in place of the bad value), so one run
+//! of `canaryd template check` lists everything to fix; a template is returned only when there
+//! is nothing at all to report.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::render::{is_identifier, placeholders, SCOPE_PLACEHOLDER};
+use super::yaml::{parse_document, Node, Pos, Value};
+use super::{
+    ArgSpec, Diagnostic, Direction, GroupWeight, JudgeSpec, MetricSpec, NanStrategy, OutlierSpec,
+    Scoring, Template, TestKind,
+};
+
+/// Field name used for problems that concern the whole document.
+pub(crate) const DOCUMENT_FIELD: &str = "(document)";
+
+const TEMPLATE_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "source",
+    "args",
+    "step_seconds",
+    "scoring",
+    "groups",
+    "metrics",
+];
+const ARG_KEYS: &[&str] = &["default"];
+const SCORING_KEYS: &[&str] = &["pass", "marginal"];
+const METRIC_KEYS: &[&str] = &["name", "group", "query", "judge"];
+const JUDGE_KEYS: &[&str] = &[
+    "test",
+    "direction",
+    "confidence",
+    "allowed_increase",
+    "allowed_decrease",
+    "critical",
+    "must_have_data",
+    "nan",
+    "outliers",
+    "min",
+    "max",
+    "max_increase_ratio",
+    "max_decrease_ratio",
+];
+const OUTLIER_KEYS: &[&str] = &["remove", "factor"];
+/// Keys that only a threshold judge reads.
+const THRESHOLD_KEYS: &[&str] = &["min", "max", "max_increase_ratio", "max_decrease_ratio"];
+/// Keys that a threshold judge ignores.
+const STATISTICAL_KEYS: &[&str] = &["confidence", "allowed_increase", "allowed_decrease"];
+
+const TESTS: &[(&str, TestKind)] = &[
+    ("mann-whitney", TestKind::MannWhitney),
+    ("threshold", TestKind::Threshold),
+    ("quantile", TestKind::Quantile),
+    ("scale", TestKind::Scale),
+    ("counts", TestKind::Counts),
+    ("auto", TestKind::Auto),
+];
+const DIRECTIONS: &[(&str, Direction)] = &[
+    ("increase", Direction::Increase),
+    ("decrease", Direction::Decrease),
+    ("either", Direction::Either),
+];
+const NAN_STRATEGIES: &[(&str, NanStrategy)] = &[
+    ("remove", NanStrategy::Remove),
+    ("replace", NanStrategy::Replace),
+];
+
+/// Slack for sums of weights written as decimals.
+const WEIGHT_EPSILON: f64 = 1e-9;
+
+/// Parses and checks `text`; every problem found, in file order, when there is any.
+pub(crate) fn load(text: &str, file: &str) -> Result<Template, Vec<Diagnostic>> {
+    let mut ctx = Ctx {
+        file,
+        diagnostics: Vec::new(),
+    };
+    let (document, problems) = parse_document(text);
+    for problem in problems {
+        let field = if problem.field.is_empty() {
+            DOCUMENT_FIELD.to_string()
+        } else {
+            problem.field
+        };
+        ctx.report(problem.pos, field, problem.message);
+    }
+    let template = match &document {
+        Some(root) => ctx.template(root),
+        None if ctx.diagnostics.is_empty() => {
+            ctx.report(
+                Pos::START,
+                DOCUMENT_FIELD,
+                "the file is empty; a template is a mapping with at least `name` and `metrics`",
+            );
+            None
+        }
+        None => None,
+    };
+    let mut diagnostics = ctx.diagnostics;
+    match template {
+        Some(template) if diagnostics.is_empty() => Ok(template),
+        _ => {
+            // Stable: problems at one node keep the order in which they were found.
+            diagnostics.sort_by_key(|d| (d.line, d.column));
+            if diagnostics.is_empty() {
+                // Cannot happen (every `None` above reports), but never return an empty error.
+                diagnostics.push(Diagnostic {
+                    file: file.to_string(),
+                    line: 1,
+                    column: 1,
+                    field: DOCUMENT_FIELD.into(),
+                    message: "the template could not be read".into(),
+                });
+            }
+            Err(diagnostics)
+        }
+    }
+}
+
+/// The entries of one mapping, checked for unknown and duplicate keys.
+struct Fields<'a> {
+    node: &'a Node,
+    entries: Vec<(&'a str, &'a Node, &'a Node)>,
+}
+
+impl<'a> Fields<'a> {
+    fn get(&self, key: &str) -> Option<&'a Node> {
+        self.entries
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .map(|(_, _, v)| *v)
+    }
+
+    fn key_node(&self, key: &str) -> Option<&'a Node> {
+        self.entries
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .map(|(_, k, _)| *k)
+    }
+}
+
+struct Ctx<'f> {
+    file: &'f str,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// What is known about one metric once read, for checks across metrics.
+struct MetricRead {
+    spec: Option<MetricSpec>,
+    /// The group it scores in, when its name (and group) could be read.
+    group: Option<String>,
+}
+
+impl Ctx<'_> {
+    fn report(&mut self, pos: Pos, field: impl Into<String>, message: impl Into<String>) {
+        self.diagnostics.push(Diagnostic {
+            file: self.file.to_string(),
+            line: pos.line,
+            column: pos.column,
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    // ----- the template -----
+
+    fn template(&mut self, root: &Node) -> Option<Template> {
+        if !matches!(root.value, Value::Map(_)) {
+            self.report(
+                root.pos,
+                DOCUMENT_FIELD,
+                format!(
+                    "a template is a mapping with at least `name` and `metrics`, found {}",
+                    describe(&root.value)
+                ),
+            );
+            return None;
+        }
+        let fields = self.mapping(root, "", Some(TEMPLATE_KEYS))?;
+
+        let name = self.required_name(&fields, "", "name", "template");
+        let description = match fields.get("description") {
+            Some(Node {
+                value: Value::Null, ..
+            }) => Some(String::new()),
+            Some(node) => self.string(node, "description"),
+            None => Some(String::new()),
+        };
+        let source = match fields.get("source") {
+            Some(node) => self.non_empty_string(node, "source"),
+            None => Some("prometheus".to_string()),
+        };
+        let args = match fields.get("args") {
+            Some(node) => self.args(node),
+            None => Some(BTreeMap::new()),
+        };
+        let step_seconds = match fields.get("step_seconds") {
+            Some(node) => self.positive_integer(node, "step_seconds"),
+            None => Some(60),
+        };
+        let scoring = match fields.get("scoring") {
+            Some(node) => self.scoring(node),
+            None => Some(Scoring::default()),
+        };
+        let groups = match fields.get("groups") {
+            Some(node) => self.groups(node),
+            None => Some(Vec::new()),
+        };
+        // Every name written under `args`, even one with a problem of its own, so that a
+        // broken arg does not also make each query using it look like it misses one.
+        let declared_args: Option<BTreeSet<String>> = match fields.get("args").map(|n| &n.value) {
+            None | Some(Value::Null) => Some(BTreeSet::new()),
+            Some(Value::Map(entries)) => Some(
+                entries
+                    .iter()
+                    .filter_map(|(k, _)| match &k.value {
+                        Value::Scalar { text, .. } => Some(text.clone()),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            Some(_) => None,
+        };
+        let metrics = match fields.get("metrics") {
+            Some(node) => self.metrics(node, declared_args.as_ref()),
+            None => {
+                self.report(
+                    root.pos,
+                    "metrics",
+                    "required field `metrics` is missing; list at least one metric",
+                );
+                None
+            }
+        };
+        if let (Some(groups), Some(metrics), Some(groups_node)) =
+            (&groups, &metrics, fields.get("groups"))
+        {
+            self.check_weights(groups_node, groups, metrics);
+        }
+
+        let metrics = metrics?
+            .into_iter()
+            .map(|m| m.spec)
+            .collect::<Option<Vec<_>>>()?;
+        Some(Template {
+            name: name?,
+            description: description?,
+            source: source?,
+            args: args?,
+            step_seconds: step_seconds?,
+            scoring: scoring?,
+            groups: groups?.into_iter().map(|(g, _)| g).collect(),
+            metrics,
+        })
+    }
+
+    fn args(&mut self, node: &Node) -> Option<BTreeMap<String, ArgSpec>> {
+        let fields = self.mapping(node, "args", None)?;
+        let mut args = BTreeMap::new();
+        let mut ok = true;
+        for (name, key, value) in &fields.entries {
+            let path = format!("args.{name}");
+            if !is_identifier(name) {
+                self.report(
+                    key.pos,
+                    &path,
+                    format!(
+                        "argument name `{name}` must be a letter or `_` followed by letters, \
+                         digits or `_`, so that `${{{name}}}` can name it in a query"
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+            if *name == SCOPE_PLACEHOLDER {
+                self.report(
+                    key.pos,
+                    &path,
+                    "`scope` is reserved: `${scope}` is the baseline's or the canary's scope",
+                );
+                ok = false;
+                continue;
+            }
+            let Some(arg) = self.mapping(value, &path, Some(ARG_KEYS)) else {
+                ok = false;
+                continue;
+            };
+            let default = match arg.get("default") {
+                None => None,
+                Some(Node {
+                    value: Value::Scalar { text, .. },
+                    ..
+                }) => Some(text.clone()),
+                Some(other) => {
+                    let hint = if matches!(other.value, Value::Null) {
+                        "; write \"\" for an empty default, or leave `default` out to make \
+                         the argument required"
+                    } else {
+                        ""
+                    };
+                    self.report(
+                        other.pos,
+                        format!("{path}.default"),
+                        format!(
+                            "expected a string or a number, found {}{hint}",
+                            other.value.kind()
+                        ),
+                    );
+                    ok = false;
+                    continue;
+                }
+            };
+            args.insert(name.to_string(), ArgSpec { default });
+        }
+        ok.then_some(args)
+    }
+
+    fn scoring(&mut self, node: &Node) -> Option<Scoring> {
+        let fields = self.mapping(node, "scoring", Some(SCORING_KEYS))?;
+        let defaults = Scoring::default();
+        let read = |ctx: &mut Self, key: &str, default: f64| match fields.get(key) {
+            None => Some(default),
+            Some(value) => {
+                let path = format!("scoring.{key}");
+                let number = ctx.number(value, &path)?;
+                if !(0.0..=100.0).contains(&number) {
+                    ctx.report(
+                        value.pos,
+                        path,
+                        format!("{key} must be between 0 and 100, found {number}"),
+                    );
+                    return None;
+                }
+                Some(number)
+            }
+        };
+        let pass = read(self, "pass", defaults.pass);
+        let marginal = read(self, "marginal", defaults.marginal);
+        let (pass, marginal) = (pass?, marginal?);
+        if pass < marginal {
+            let at = fields
+                .get("pass")
+                .or(fields.get("marginal"))
+                .unwrap_or(node);
+            self.report(
+                at.pos,
+                "scoring.pass",
+                format!(
+                    "pass ({pass}) is below marginal ({marginal}); a score must reach marginal \
+                     before it can pass"
+                ),
+            );
+            return None;
+        }
+        Some(Scoring { pass, marginal })
+    }
+
+    /// The weights as written, each with the node of its key.
+    fn groups<'n>(&mut self, node: &'n Node) -> Option<Vec<(GroupWeight, &'n Node)>> {
+        let fields = self.mapping(node, "groups", None)?;
+        let mut groups = Vec::new();
+        let mut ok = true;
+        for (name, key, value) in &fields.entries {
+            let path = format!("groups.{name}");
+            let Some(weight) = self.number(value, &path) else {
+                ok = false;
+                continue;
+            };
+            if !(0.0..=100.0).contains(&weight) {
+                self.report(
+                    value.pos,
+                    path,
+                    format!("a group weight must be between 0 and 100, found {weight}"),
+                );
+                ok = false;
+                continue;
+            }
+            groups.push((
+                GroupWeight {
+                    name: name.to_string(),
+                    weight,
+                },
+                *key,
+            ));
+        }
+        ok.then_some(groups)
+    }
+
+    fn check_weights(
+        &mut self,
+        groups_node: &Node,
+        groups: &[(GroupWeight, &Node)],
+        metrics: &[MetricRead],
+    ) {
+        if groups.is_empty() {
+            return;
+        }
+        let sum: f64 = groups.iter().map(|(g, _)| g.weight).sum();
+        if sum > 100.0 + WEIGHT_EPSILON {
+            self.report(
+                groups_node.pos,
+                "groups",
+                format!("group weights add up to {sum}; they may add up to at most 100"),
+            );
+        }
+        // The checks below need every metric's group; with one unknown they could mislead.
+        let Some(used) = metrics
+            .iter()
+            .map(|m| m.group.clone())
+            .collect::<Option<BTreeSet<String>>>()
+        else {
+            return;
+        };
+        let used_names: Vec<&str> = used.iter().map(String::as_str).collect();
+        for (group, key) in groups {
+            if !used.contains(&group.name) {
+                let hint = match nearest(&group.name, &used_names) {
+                    Some(near) => format!("; did you mean `{near}`?"),
+                    None => String::new(),
+                };
+                self.report(
+                    key.pos,
+                    format!("groups.{}", group.name),
+                    format!(
+                        "group `{}` has a weight but no metric is in it{hint} (groups in use: {})",
+                        group.name,
+                        used_names.join(", ")
+                    ),
+                );
+            }
+        }
+        let every_group_listed = used
+            .iter()
+            .all(|u| groups.iter().any(|(g, _)| &g.name == u));
+        if every_group_listed && sum < 100.0 - WEIGHT_EPSILON {
+            self.report(
+                groups_node.pos,
+                "groups",
+                format!(
+                    "group weights add up to {sum} and every group is listed, so nothing takes \
+                     the remaining {} and the score could never reach 100",
+                    100.0 - sum
+                ),
+            );
+        }
+    }
+
+    // ----- metrics -----
+
+    fn metrics(
+        &mut self,
+        node: &Node,
+        declared_args: Option<&BTreeSet<String>>,
+    ) -> Option<Vec<MetricRead>> {
+        let items = match &node.value {
+            Value::Seq(items) if !items.is_empty() => items,
+            Value::Seq(_) | Value::Null => {
+                self.report(node.pos, "metrics", "metrics must list at least one metric");
+                return None;
+            }
+            other => {
+                self.report(
+                    node.pos,
+                    "metrics",
+                    format!("expected a list of metrics, found {}", describe(other)),
+                );
+                return None;
+            }
+        };
+        let mut first_line: HashMap<String, usize> = HashMap::new();
+        let mut read = Vec::new();
+        for (index, item) in items.iter().enumerate() {
+            let path = format!("metrics[{index}]");
+            let metric = self.metric(item, &path, declared_args);
+            if let Some((name, name_node)) = &metric.1 {
+                match first_line.get(name) {
+                    Some(line) => self.report(
+                        name_node.pos,
+                        format!("{path}.name"),
+                        format!("duplicate metric name `{name}`; the first is on line {line}"),
+                    ),
+                    None => {
+                        first_line.insert(name.clone(), name_node.pos.line);
+                    }
+                }
+            }
+            read.push(metric.0);
+        }
+        Some(read)
+    }
+
+    /// One metric, and its name with the node holding it (for the duplicate check).
+    fn metric<'n>(
+        &mut self,
+        node: &'n Node,
+        path: &str,
+        declared_args: Option<&BTreeSet<String>>,
+    ) -> (MetricRead, Option<(String, &'n Node)>) {
+        let nothing = MetricRead {
+            spec: None,
+            group: None,
+        };
+        if !matches!(node.value, Value::Map(_)) {
+            self.report(
+                node.pos,
+                path,
+                format!(
+                    "expected a metric (a mapping with `name` and `query`), found {}",
+                    describe(&node.value)
+                ),
+            );
+            return (nothing, None);
+        }
+        let Some(fields) = self.mapping(node, path, Some(METRIC_KEYS)) else {
+            return (nothing, None);
+        };
+        let name = self.required_name(&fields, path, "name", "metric");
+        let group = match fields.get("group") {
+            None => Some(None),
+            Some(value) => self
+                .non_empty_string(value, &format!("{path}.group"))
+                .map(Some),
+        };
+        let query = match fields.get("query") {
+            None => {
+                self.report(
+                    node.pos,
+                    format!("{path}.query"),
+                    "required field `query` is missing",
+                );
+                None
+            }
+            Some(value) => {
+                let query_path = format!("{path}.query");
+                let query = self.non_empty_string(value, &query_path);
+                if let Some(query) = &query {
+                    self.check_query(value, &query_path, query, declared_args);
+                }
+                query
+            }
+        };
+        let judge = match fields.get("judge") {
+            None => Some(JudgeSpec::default()),
+            Some(value) => self.judge(value, &format!("{path}.judge")),
+        };
+        let name_entry = name.clone().zip(fields.get("name"));
+        let scores_in = match (&name, &group) {
+            (Some(name), Some(group)) => Some(group.clone().unwrap_or_else(|| name.clone())),
+            _ => None,
+        };
+        let spec = match (name, group, query, judge) {
+            (Some(name), Some(group), Some(query), Some(judge)) => Some(MetricSpec {
+                name,
+                group,
+                query,
+                judge,
+            }),
+            _ => None,
+        };
+        (
+            MetricRead {
+                spec,
+                group: scores_in,
+            },
+            name_entry,
+        )
+    }
+
+    fn check_query(
+        &mut self,
+        node: &Node,
+        path: &str,
+        query: &str,
+        declared_args: Option<&BTreeSet<String>>,
+    ) {
+        let found = placeholders(query);
+        if !found.iter().any(|p| p.name == SCOPE_PLACEHOLDER) {
+            self.report(
+                node.pos,
+                path,
+                "the query has no `${scope}`: it would fetch the same series for the baseline \
+                 and the canary",
+            );
+        }
+        // Without the list of args (itself broken) every name would look missing.
+        let Some(declared) = declared_args else {
+            return;
+        };
+        let mut reported = BTreeSet::new();
+        for placeholder in found {
+            let name = placeholder.name;
+            if name == SCOPE_PLACEHOLDER || declared.contains(name) || !reported.insert(name) {
+                continue;
+            }
+            let candidates: Vec<&str> = declared
+                .iter()
+                .map(String::as_str)
+                .chain([SCOPE_PLACEHOLDER])
+                .collect();
+            let hint = match nearest(name, &candidates) {
+                Some(near) => format!(" (did you mean `${{{near}}}`?)"),
+                None => format!("; declare it under `args:`, e.g. `args: {{ {name}: {{}} }}`"),
+            };
+            self.report(
+                node.pos,
+                path,
+                format!(
+                    "missing arg: `${{{name}}}` is neither `${{scope}}` nor a declared arg{hint}"
+                ),
+            );
+        }
+    }
+
+    fn judge(&mut self, node: &Node, path: &str) -> Option<JudgeSpec> {
+        let fields = self.mapping(node, path, Some(JUDGE_KEYS))?;
+        let defaults = JudgeSpec::default();
+        let mut ok = true;
+        let field = |key: &str| format!("{path}.{key}");
+
+        let test = match fields.get("test") {
+            None => Some(defaults.test),
+            Some(v) => self.choice(v, &field("test"), "test", TESTS),
+        };
+        let direction = match fields.get("direction") {
+            None => Some(defaults.direction),
+            Some(v) => self.choice(v, &field("direction"), "direction", DIRECTIONS),
+        };
+        let nan = match fields.get("nan") {
+            None => Some(defaults.nan),
+            Some(v) => self.choice(v, &field("nan"), "nan", NAN_STRATEGIES),
+        };
+        let confidence = match fields.get("confidence") {
+            None => Some(defaults.confidence),
+            Some(v) => self.number(v, &field("confidence")).and_then(|c| {
+                if c > 0.0 && c < 1.0 {
+                    Some(c)
+                } else {
+                    self.report(
+                        v.pos,
+                        field("confidence"),
+                        format!(
+                            "confidence must be strictly between 0 and 1 (e.g. 0.95), found {c}"
+                        ),
+                    );
+                    None
+                }
+            }),
+        };
+        let allowed_increase =
+            self.positive_or(&fields, path, "allowed_increase", defaults.allowed_increase);
+        let allowed_decrease =
+            self.positive_or(&fields, path, "allowed_decrease", defaults.allowed_decrease);
+        let critical = match fields.get("critical") {
+            None => Some(defaults.critical),
+            Some(v) => self.boolean(v, &field("critical")),
+        };
+        let must_have_data = match fields.get("must_have_data") {
+            None => Some(defaults.must_have_data),
+            Some(v) => self.boolean(v, &field("must_have_data")),
+        };
+        let outliers = match fields.get("outliers") {
+            None => Some(defaults.outliers),
+            Some(v) => self.outliers(v, &field("outliers")),
+        };
+        let bound = |ctx: &mut Self, key: &str, positive: bool| -> Option<Option<f64>> {
+            let Some(v) = fields.get(key) else {
+                return Some(None);
+            };
+            let number = ctx.number(v, &field(key))?;
+            if positive && number <= 0.0 {
+                ctx.report(
+                    v.pos,
+                    field(key),
+                    format!("{key} is a ratio canary/baseline and must be above 0, found {number}"),
+                );
+                return None;
+            }
+            Some(Some(number))
+        };
+        let min = bound(self, "min", false);
+        let max = bound(self, "max", false);
+        let max_increase_ratio = bound(self, "max_increase_ratio", true);
+        let max_decrease_ratio = bound(self, "max_decrease_ratio", true);
+
+        if let (Some(Some(lo)), Some(Some(hi))) = (min, max) {
+            if lo > hi {
+                let at = fields.get("min").unwrap_or(node);
+                self.report(
+                    at.pos,
+                    field("min"),
+                    format!("min ({lo}) is greater than max ({hi}): every value would fail"),
+                );
+                ok = false;
+            }
+        }
+
+        if let Some(test) = test {
+            if test == TestKind::Threshold {
+                if THRESHOLD_KEYS.iter().all(|k| fields.get(k).is_none()) {
+                    self.report(
+                        node.pos,
+                        path,
+                        "a threshold judge needs at least one of min, max, max_increase_ratio, \
+                         max_decrease_ratio; without one it could never fail",
+                    );
+                    ok = false;
+                }
+                for key in STATISTICAL_KEYS {
+                    if let Some(k) = fields.key_node(key) {
+                        self.report(
+                            k.pos,
+                            field(key),
+                            format!(
+                                "`{key}` does not apply to a threshold judge and would have no \
+                                 effect; remove it, or use a statistical test such as mann-whitney"
+                            ),
+                        );
+                        ok = false;
+                    }
+                }
+            } else {
+                for key in THRESHOLD_KEYS {
+                    if let Some(k) = fields.key_node(key) {
+                        self.report(
+                            k.pos,
+                            field(key),
+                            format!(
+                                "`{key}` only applies to a threshold judge; with test {} it \
+                                 would have no effect (set `test: threshold` or remove it)",
+                                test.as_str()
+                            ),
+                        );
+                        ok = false;
+                    }
+                }
+            }
+        }
+
+        let spec = JudgeSpec {
+            test: test?,
+            direction: direction?,
+            confidence: confidence?,
+            allowed_increase: allowed_increase?,
+            allowed_decrease: allowed_decrease?,
+            critical: critical?,
+            must_have_data: must_have_data?,
+            nan: nan?,
+            outliers: outliers?,
+            min: min?,
+            max: max?,
+            max_increase_ratio: max_increase_ratio?,
+            max_decrease_ratio: max_decrease_ratio?,
+        };
+        ok.then_some(spec)
+    }
+
+    fn positive_or(
+        &mut self,
+        fields: &Fields<'_>,
+        path: &str,
+        key: &str,
+        default: f64,
+    ) -> Option<f64> {
+        let Some(v) = fields.get(key) else {
+            return Some(default);
+        };
+        let field = format!("{path}.{key}");
+        let number = self.number(v, &field)?;
+        if number <= 0.0 {
+            self.report(
+                v.pos,
+                field,
+                format!("{key} is a ratio of means and must be above 0, found {number}"),
+            );
+            return None;
+        }
+        Some(number)
+    }
+
+    fn outliers(&mut self, node: &Node, path: &str) -> Option<OutlierSpec> {
+        let fields = self.mapping(node, path, Some(OUTLIER_KEYS))?;
+        let defaults = OutlierSpec::default();
+        let remove = match fields.get("remove") {
+            None => Some(defaults.remove),
+            Some(v) => self.boolean(v, &format!("{path}.remove")),
+        };
+        let factor = match fields.get("factor") {
+            None => Some(defaults.factor),
+            Some(v) => {
+                let field = format!("{path}.factor");
+                self.number(v, &field).and_then(|f| {
+                    if f > 0.0 {
+                        Some(f)
+                    } else {
+                        self.report(
+                            v.pos,
+                            field,
+                            format!("factor multiplies the interquartile range and must be above 0, found {f}"),
+                        );
+                        None
+                    }
+                })
+            }
+        };
+        Some(OutlierSpec {
+            remove: remove?,
+            factor: factor?,
+        })
+    }
+
+    // ----- typed values -----
+
+    /// The entries of a mapping (null counts as an empty one); with `known`, keys outside it
+    /// are reported, with the nearest known key when one is close. Duplicates are reported at
+    /// their second occurrence and ignored.
+    fn mapping<'n>(
+        &mut self,
+        node: &'n Node,
+        path: &str,
+        known: Option<&[&str]>,
+    ) -> Option<Fields<'n>> {
+        let entries = match &node.value {
+            Value::Map(entries) => entries,
+            Value::Null => {
+                return Some(Fields {
+                    node,
+                    entries: Vec::new(),
+                })
+            }
+            other => {
+                self.report(
+                    node.pos,
+                    display_path(path),
+                    format!("expected a mapping, found {}", describe(other)),
+                );
+                return None;
+            }
+        };
+        let mut fields = Fields {
+            node,
+            entries: Vec::new(),
+        };
+        for (key, value) in entries {
+            let Value::Scalar { text, .. } = &key.value else {
+                self.report(
+                    key.pos,
+                    display_path(path),
+                    format!("a key must be a plain name, found {}", key.value.kind()),
+                );
+                continue;
+            };
+            let field = join(path, text);
+            if let Some((_, first, _)) = fields.entries.iter().find(|(k, _, _)| k == text) {
+                self.report(
+                    key.pos,
+                    field,
+                    format!(
+                        "duplicate key `{text}`; it is first given on line {}",
+                        first.pos.line
+                    ),
+                );
+                continue;
+            }
+            if let Some(known) = known {
+                if !known.contains(&text.as_str()) {
+                    let hint = match nearest(text, known) {
+                        Some(near) => format!("; did you mean `{near}`?"),
+                        None => String::new(),
+                    };
+                    self.report(
+                        key.pos,
+                        field,
+                        format!(
+                            "unknown key `{text}`{hint} (known keys: {})",
+                            known.join(", ")
+                        ),
+                    );
+                    continue;
+                }
+            }
+            fields.entries.push((text.as_str(), key, value));
+        }
+        // The keys that are fine are still read, so that their own problems show up too; the
+        // template fails through the diagnostics reported here.
+        Some(fields)
+    }
+
+    fn string(&mut self, node: &Node, path: &str) -> Option<String> {
+        match &node.value {
+            Value::Scalar { text, .. } => Some(text.clone()),
+            other => {
+                self.report(
+                    node.pos,
+                    path,
+                    format!("expected a string, found {}", other.kind()),
+                );
+                None
+            }
+        }
+    }
+
+    fn non_empty_string(&mut self, node: &Node, path: &str) -> Option<String> {
+        let text = match &node.value {
+            Value::Null => String::new(),
+            _ => self.string(node, path)?,
+        };
+        if text.trim().is_empty() {
+            self.report(node.pos, path, "must not be empty");
+            return None;
+        }
+        Some(text)
+    }
+
+    /// A required `[A-Za-z0-9_-]+` name; `what` says whose name it is.
+    fn required_name(
+        &mut self,
+        fields: &Fields<'_>,
+        path: &str,
+        key: &str,
+        what: &str,
+    ) -> Option<String> {
+        let field = join(path, key);
+        let Some(node) = fields.get(key) else {
+            self.report(
+                fields.node.pos,
+                field,
+                format!("required field `{key}` is missing: every {what} needs a name"),
+            );
+            return None;
+        };
+        let name = self.non_empty_string(node, &field)?;
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            self.report(
+                node.pos,
+                field,
+                format!(
+                    "{what} name `{name}` may only hold letters, digits, `_` and `-` \
+                     ([A-Za-z0-9_-]+)"
+                ),
+            );
+            return None;
+        }
+        Some(name)
+    }
+
+    fn number(&mut self, node: &Node, path: &str) -> Option<f64> {
+        let problem = match &node.value {
+            Value::Scalar {
+                text,
+                quoted: false,
+            } => match parse_yaml_number(text) {
+                Some(n) if n.is_finite() => return Some(n),
+                Some(_) => format!("expected a finite number, found `{text}`"),
+                None => format!("expected a number, found `{text}`"),
+            },
+            Value::Scalar { text, quoted: true } => {
+                let hint = if parse_yaml_number(text).is_some() {
+                    " (remove the quotes)"
+                } else {
+                    ""
+                };
+                format!("expected a number, found the string \"{text}\"{hint}")
+            }
+            other => format!("expected a number, found {}", other.kind()),
+        };
+        self.report(node.pos, path, problem);
+        None
+    }
+
+    fn positive_integer(&mut self, node: &Node, path: &str) -> Option<u64> {
+        if let Value::Scalar {
+            text,
+            quoted: false,
+        } = &node.value
+        {
+            if let Ok(n) = text.trim_start_matches('+').parse::<u64>() {
+                if n > 0 {
+                    return Some(n);
+                }
+            }
+        }
+        let found = match &node.value {
+            Value::Scalar {
+                text,
+                quoted: false,
+            } => format!("`{text}`"),
+            Value::Scalar { text, quoted: true } => format!("the string \"{text}\""),
+            other => other.kind().to_string(),
+        };
+        self.report(
+            node.pos,
+            path,
+            format!("must be a positive whole number of seconds, found {found}"),
+        );
+        None
+    }
+
+    fn boolean(&mut self, node: &Node, path: &str) -> Option<bool> {
+        let problem = match &node.value {
+            Value::Scalar {
+                text,
+                quoted: false,
+            } => match text.as_str() {
+                "true" | "True" | "TRUE" => return Some(true),
+                "false" | "False" | "FALSE" => return Some(false),
+                _ => format!("expected true or false, found `{text}`"),
+            },
+            Value::Scalar { text, quoted: true } => {
+                let hint = if matches!(text.to_ascii_lowercase().as_str(), "true" | "false") {
+                    " (remove the quotes)"
+                } else {
+                    ""
+                };
+                format!("expected true or false, found the string \"{text}\"{hint}")
+            }
+            other => format!("expected true or false, found {}", other.kind()),
+        };
+        self.report(node.pos, path, problem);
+        None
+    }
+
+    fn choice<T: Copy>(
+        &mut self,
+        node: &Node,
+        path: &str,
+        what: &str,
+        allowed: &[(&str, T)],
+    ) -> Option<T> {
+        let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
+        let text = match &node.value {
+            Value::Scalar { text, .. } => text,
+            other => {
+                self.report(
+                    node.pos,
+                    path,
+                    format!(
+                        "expected one of {}, found {}",
+                        names.join(", "),
+                        other.kind()
+                    ),
+                );
+                return None;
+            }
+        };
+        if let Some((_, value)) = allowed.iter().find(|(n, _)| n == text) {
+            return Some(*value);
+        }
+        let hint = match nearest(text, &names) {
+            Some(near) => format!("; did you mean `{near}`?"),
+            None => String::new(),
+        };
+        self.report(
+            node.pos,
+            path,
+            format!(
+                "unknown {what} `{text}`{hint} (allowed values: {})",
+                names.join(", ")
+            ),
+        );
+        None
+    }
+}
+
+/// The node's kind, and a plain scalar's text, for "found ..." in messages.
+fn describe(value: &Value) -> String {
+    match value {
+        Value::Scalar {
+            text,
+            quoted: false,
+        } => format!("`{}`", shorten(text)),
+        Value::Scalar { text, quoted: true } => format!("the string \"{}\"", shorten(text)),
+        other => other.kind().to_string(),
+    }
+}
+
+/// At most 40 characters of `text`, so that a stray query does not flood a message.
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(40) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn display_path(path: &str) -> &str {
+    if path.is_empty() {
+        DOCUMENT_FIELD
+    } else {
+        path
+    }
+}
+
+/// A YAML 1.2 core-schema number: decimal integers and floats, `0x`/`0o` integers, `.inf`,
+/// `.nan`. Anything else (`1_000`, `yes`, `12s`) is not a number.
+fn parse_yaml_number(text: &str) -> Option<f64> {
+    let (sign, digits) = match text.strip_prefix('-') {
+        Some(rest) => (-1.0, rest),
+        None => (1.0, text.strip_prefix('+').unwrap_or(text)),
+    };
+    if let Some(hex) = digits.strip_prefix("0x") {
+        return i64::from_str_radix(hex, 16).ok().map(|n| sign * n as f64);
+    }
+    if let Some(oct) = digits.strip_prefix("0o") {
+        return i64::from_str_radix(oct, 8).ok().map(|n| sign * n as f64);
+    }
+    match digits {
+        ".inf" | ".Inf" | ".INF" => return Some(sign * f64::INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Some(f64::NAN),
+        _ => {}
+    }
+    let numeric = !digits.is_empty()
+        && digits.chars().any(|c| c.is_ascii_digit())
+        && digits
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'));
+    if !numeric {
+        return None;
+    }
+    digits.parse::<f64>().ok().map(|n| sign * n)
+}
+
+/// The candidate nearest to `word` when it is close enough to be a likely typo. Case, and `-`
+/// against `_`, do not count as differences.
+pub(crate) fn nearest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    let normal = |s: &str| s.to_ascii_lowercase().replace('-', "_");
+    let word_n = normal(word);
+    let limit = match word_n.chars().count() {
+        0..=3 => 1,
+        4..=7 => 2,
+        _ => 3,
+    };
+    candidates
+        .iter()
+        .map(|c| (osa_distance(&word_n, &normal(c)), *c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Optimal string alignment distance: Levenshtein plus adjacent transpositions.
+fn osa_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_follow_the_yaml_core_schema() {
+        assert_eq!(parse_yaml_number("42"), Some(42.0));
+        assert_eq!(parse_yaml_number("-0.5"), Some(-0.5));
+        assert_eq!(parse_yaml_number("1e3"), Some(1000.0));
+        assert_eq!(parse_yaml_number("0x10"), Some(16.0));
+        assert_eq!(parse_yaml_number(".inf"), Some(f64::INFINITY));
+        assert_eq!(parse_yaml_number("inf"), None);
+        assert_eq!(parse_yaml_number("12s"), None);
+        assert_eq!(parse_yaml_number("."), None);
+        assert_eq!(parse_yaml_number(""), None);
+    }
+
+    #[test]
+    fn nearest_finds_typos_not_strangers() {
+        assert_eq!(nearest("confidance", JUDGE_KEYS), Some("confidence"));
+        assert_eq!(nearest("step-seconds", TEMPLATE_KEYS), Some("step_seconds"));
+        assert_eq!(nearest("Metrics", TEMPLATE_KEYS), Some("metrics"));
+        assert_eq!(nearest("direciton", JUDGE_KEYS), Some("direction"));
+        assert_eq!(
+            nearest("mannwhitney", &["mann-whitney", "threshold"]),
+            Some("mann-whitney")
+        );
+        assert_eq!(nearest("zebra", TEMPLATE_KEYS), None);
+    }
+}
