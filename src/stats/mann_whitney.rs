@@ -229,7 +229,7 @@ fn sorted_median(sorted: &[f64]) -> f64 {
     if len == 0 {
         return f64::NAN;
     }
-    let half = (len + 1) / 2;
+    let half = len.div_ceil(2);
     if len % 2 == 1 {
         sorted[half - 1] + 0.0
     } else {

@@ -27,10 +27,18 @@ pub(crate) fn qnorm(p: f64, lower_tail: bool) -> f64 {
         return f64::NAN;
     }
     if p == 0.0 {
-        return if lower_tail { f64::NEG_INFINITY } else { f64::INFINITY };
+        return if lower_tail {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        };
     }
     if p == 1.0 {
-        return if lower_tail { f64::INFINITY } else { f64::NEG_INFINITY };
+        return if lower_tail {
+            f64::INFINITY
+        } else {
+            f64::NEG_INFINITY
+        };
     }
     // R_DT_qIv(p): the lower-tail probability.
     let p_ = if lower_tail { p } else { 0.5 - p + 0.5 };

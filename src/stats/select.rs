@@ -158,7 +158,10 @@ mod tests {
         let d = PairwiseDifferences::new(&xs, &ys);
         for (i, &v) in all.iter().enumerate() {
             assert_eq!(d.kth_smallest(i as u64 + 1), v);
-            assert_eq!(d.count_le(v), all.iter().filter(|&&w| w <= v).count() as u64);
+            assert_eq!(
+                d.count_le(v),
+                all.iter().filter(|&&w| w <= v).count() as u64
+            );
             let next = all.iter().copied().find(|&w| w > v);
             assert_eq!(d.next_above(v), next);
         }
