@@ -143,6 +143,8 @@ pub(crate) fn qnorm(p: f64, lower_tail: bool) -> f64 {
 }
 
 #[cfg(test)]
+// Expected values are R's sprintf("%.17g") output, verbatim.
+#[allow(clippy::excessive_precision)]
 mod tests {
     use super::{pnorm_lower, pnorm_upper, qnorm};
 

@@ -113,6 +113,8 @@ impl RankSumDistribution {
 }
 
 #[cfg(test)]
+// Expected values are R's sprintf("%.17g") output, verbatim.
+#[allow(clippy::excessive_precision)]
 mod tests {
     use super::RankSumDistribution;
 
