@@ -83,18 +83,67 @@ impl<'a> PairwiseDifferences<'a> {
     /// The k-th smallest difference, 1-based; k is clamped to 1..=n*m.
     pub(crate) fn kth_smallest(&self, k: u64) -> f64 {
         let k = k.clamp(1, self.len().max(1));
-        let mut lo = order_key(self.min());
+        // Bracket (lo, hi] in the order of f64 keys with count_le(lo) < k <= count_le(hi).
+        // lo starts just below the smallest difference (count 0); a key of 0 is below -inf.
+        let mut lo = order_key(self.min()).saturating_sub(1);
+        let mut count_lo = 0u64;
         let mut hi = order_key(self.max());
-        // Invariant: count_le(hi) >= k; the answer lies in [lo, hi].
-        while lo < hi {
+        let mut count_hi = self.len();
+        // Once few differences remain in the bracket, gathering them beats more passes.
+        let gather_limit = 4 * (self.xs.len() + self.ys.len()) as u64;
+        while hi - lo > 1 {
+            if count_hi - count_lo <= gather_limit {
+                // With count_lo == 0 nothing lies at or below lo: no lower bound is needed
+                // (and lo may then be the key below -inf, which is not a number).
+                let lo_v = (count_lo > 0).then(|| from_order_key(lo));
+                let mut inside = self.between(lo_v, from_order_key(hi));
+                let rank = (k - count_lo - 1) as usize;
+                if rank < inside.len() {
+                    let (_, kth, _) = inside.select_nth_unstable_by(rank, f64::total_cmp);
+                    return *kth + 0.0;
+                }
+                // Unreachable: the gathered set has count_hi - count_lo > rank elements.
+                break;
+            }
             let mid = lo + (hi - lo) / 2;
-            if self.count_le(from_order_key(mid)) >= k {
+            let count_mid = self.count_le(from_order_key(mid));
+            if count_mid >= k {
                 hi = mid;
+                count_hi = count_mid;
             } else {
-                lo = mid + 1;
+                lo = mid;
+                count_lo = count_mid;
             }
         }
-        from_order_key(lo) + 0.0
+        from_order_key(hi) + 0.0
+    }
+
+    /// Every difference `d` with `lo < d <= hi` (no lower bound for `None`), in no order.
+    fn between(&self, lo: Option<f64>, hi: f64) -> Vec<f64> {
+        let m = self.ys.len();
+        // For each x: first_le_hi is the first y with x - y <= hi, first_le_lo the first with
+        // x - y <= lo; the y in between give lo < x - y <= hi. Both only move right.
+        let (mut first_le_hi, mut first_le_lo) = (0usize, 0usize);
+        let mut out = Vec::new();
+        for &x in self.xs {
+            while first_le_hi < m && x - self.ys[first_le_hi] > hi {
+                first_le_hi += 1;
+            }
+            match lo {
+                Some(lo) => {
+                    while first_le_lo < m && x - self.ys[first_le_lo] > lo {
+                        first_le_lo += 1;
+                    }
+                }
+                None => first_le_lo = m,
+            }
+            out.extend(
+                self.ys[first_le_hi..first_le_lo.max(first_le_hi)]
+                    .iter()
+                    .map(|&y| x - y),
+            );
+        }
+        out
     }
 
     /// The smallest difference strictly greater than `v`, if any.
@@ -166,6 +215,27 @@ mod tests {
             assert_eq!(d.next_above(v), next);
         }
         assert_eq!(d.kth_smallest(0), all[0]);
-        assert_eq!(d.kth_smallest(1000), all[all.len() - 1]);
+        // Overflowing differences (-inf, +inf) and a larger case that takes the bisection
+        // passes before gathering.
+        let xs = [-f64::MAX, 0.0, 1.0];
+        let ys = [-1.0, f64::MAX];
+        let d = PairwiseDifferences::new(&xs, &ys);
+        assert_eq!(d.kth_smallest(1), f64::NEG_INFINITY);
+        assert_eq!(d.kth_smallest(6), 2.0);
+        let xs: Vec<f64> = (0..300).map(|i| f64::from(i * 37 % 101) / 7.0).collect();
+        let ys: Vec<f64> = (0..200).map(|i| f64::from(i * 13 % 53) / 3.0).collect();
+        let (mut xs, mut ys) = (xs, ys);
+        xs.sort_by(f64::total_cmp);
+        ys.sort_by(f64::total_cmp);
+        let mut all: Vec<f64> = xs
+            .iter()
+            .flat_map(|x| ys.iter().map(move |y| x - y))
+            .collect();
+        all.sort_by(f64::total_cmp);
+        let d = PairwiseDifferences::new(&xs, &ys);
+        for k in [1usize, 2, 777, 29_999, 30_000, 30_001, 59_999, 60_000] {
+            assert_eq!(d.kth_smallest(k as u64), all[k - 1], "k = {k}");
+        }
+        assert_eq!(d.kth_smallest(1_000_000), all[all.len() - 1]);
     }
 }
