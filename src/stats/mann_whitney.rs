@@ -62,6 +62,9 @@ pub struct MannWhitney {
 ///   refuses the interval; this returns R's W and p-value with estimate and both ends equal to
 ///   the difference of the constants.
 ///
+/// When the requested level is not achievable in the exact case, `confidence` is R 4.2's
+/// `1 - achieved.alpha` (R 4.2's two-sample branch does not round it with `signif`).
+///
 /// Errors: an empty sample, a value that is NaN or infinite, a confidence level outside (0, 1).
 /// Never panics on finite input; pure (no I/O, no randomness).
 pub fn mann_whitney(x: &[f64], y: &[f64], confidence: f64) -> Result<MannWhitney, StatsError> {
