@@ -4,8 +4,11 @@
 
 pub mod describe;
 pub mod mann_whitney;
+mod normal;
 pub mod outliers;
 pub mod percentile;
+mod select;
+mod wilcox_dist;
 
 pub use describe::{describe, Summary};
 pub use mann_whitney::{mann_whitney, MannWhitney, Method};

@@ -3,4 +3,6 @@
 mod cli;
 mod judge_metrics;
 mod scoring;
+mod stats_properties;
+mod stats_reference;
 mod templates;
