@@ -79,10 +79,10 @@ def main():
         "memory_working_set": (base_mem, can_mem),
     })
 
-    # Kayenta passes this: 7 of 120 canary points are ten times slower; the median is unchanged.
+    # Kayenta passes this: 4 of 120 canary points are ten times slower; the median is unchanged.
     base = lognormal(rng, 0.250, 0.05, N)
     can = lognormal(rng, 0.250, 0.05, N)
-    for i in (11, 29, 47, 63, 82, 97, 115):
+    for i in (17, 48, 79, 110):
         can[i] *= 10.0
     write("latency-spikes", {"p99_latency": (base, can), "p99_latency_mean": (base, can)})
 

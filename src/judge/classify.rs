@@ -115,6 +115,29 @@ pub fn classify_metric(metric: &MetricSpec, obs: Option<&Observation>) -> Metric
         }
     };
     let mut reason = reason;
+    let d = report.dropped;
+    if d.replaced > 0 {
+        reason.push_str(&format!(
+            "; {} missing value(s) counted as 0 (nan: replace)",
+            d.replaced
+        ));
+    }
+    let judged = !matches!(
+        classification,
+        Classification::Nodata | Classification::NodataFail
+    );
+    if judged && d.baseline_missing + d.canary_missing > 0 {
+        reason.push_str(&format!(
+            "; missing values removed: {} baseline, {} canary",
+            d.baseline_missing, d.canary_missing
+        ));
+    }
+    if judged && d.baseline_outliers + d.canary_outliers > 0 {
+        reason.push_str(&format!(
+            "; outliers removed: {} baseline, {} canary",
+            d.baseline_outliers, d.canary_outliers
+        ));
+    }
     for note in &obs_ref.notes {
         reason.push_str("; ");
         reason.push_str(note);

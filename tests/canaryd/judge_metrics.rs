@@ -61,7 +61,7 @@ fn a_clear_increase_is_high_and_the_reason_says_how_much() {
     assert!(m.reason.contains("significant increase"), "{}", m.reason);
     assert!(m.reason.contains("+0.2"), "{}", m.reason);
     assert!(
-        m.reason.contains("+20% of the baseline median"),
+        m.reason.contains("+20.1% of the baseline median"),
         "{}",
         m.reason
     );
