@@ -353,10 +353,16 @@ impl Series {
 }
 
 fn human_duration(seconds: i64) -> String {
-    match seconds {
-        s if s % 3600 == 0 && s >= 3600 => plural(s / 3600, "hour"),
-        s if s % 60 == 0 && s >= 60 => plural(s / 60, "minute"),
-        s => plural(s, "second"),
+    let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
+    let parts: Vec<String> = [(h, "hour"), (m, "minute"), (s, "second")]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| plural(n, unit))
+        .collect();
+    if parts.is_empty() {
+        "0 seconds".into()
+    } else {
+        parts.join(" ")
     }
 }
 
@@ -387,10 +393,10 @@ impl Scope {
     }
 }
 
-/// A metric backend. Implementations are cheap to share (`Arc<dyn MetricSource>`) and safe to
-/// call concurrently.
+/// A metric backend. Implementations are cheap to share (`Arc<dyn MetricSource>`), safe to
+/// call concurrently, and print no credentials in `Debug`.
 #[async_trait]
-pub trait MetricSource: Send + Sync {
+pub trait MetricSource: Send + Sync + std::fmt::Debug {
     /// The backend kind (`prometheus`, `influxdb`, ...).
     fn kind(&self) -> &'static str;
 

@@ -1,1 +1,4 @@
 //! The one integration-test binary: shared helpers and one module per area.
+
+mod sources;
+mod support;
