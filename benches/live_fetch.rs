@@ -9,7 +9,6 @@
 //! `LIVE_FETCH_ROUNDS` (default 5) sets the rounds; medians are printed.
 
 #[path = "../tests/canaryd/support/mod.rs"]
-#[allow(dead_code, unused_imports)]
 mod support;
 
 use std::fmt::Write as _;

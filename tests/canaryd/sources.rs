@@ -700,3 +700,53 @@ async fn file_source_replays_recorded_data() {
     assert!(obs["absent"].baseline.is_empty() && obs["absent"].error.is_none());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Graphite (real carbon-cache + graphite-web; the fixture shifted to 30 minutes ago)
+
+#[tokio::test]
+async fn graphite_returns_the_written_points_on_the_step_grid() {
+    let g = support::graphite();
+    let source = build_source("g", &settings("graphite", &g.server.url, json!({}))).unwrap();
+    let w = window(g.base, g.base + 600, 10);
+    let fixture_w = window(T0, T0 + 600, 10);
+    let obs = fetch_all(
+        &*source,
+        &[metric(&*source, "latency", "latency_seconds.${scope}")],
+        &w,
+        4,
+    )
+    .await
+    .unwrap();
+    let o = &obs["latency"];
+    assert_eq!(o.error, None);
+    assert_eq!(o.baseline, expected("baseline", &fixture_w));
+    assert_eq!(o.canary, expected("canary", &fixture_w));
+    let q = render(&*source, "latency_seconds.${scope}", "gappy");
+    let s = source.fetch_range("g", &q, &w).await.unwrap();
+    assert_eq!(s.values, expected("gappy", &fixture_w));
+
+    let err = source
+        .fetch_range("r", "requests.*", &w)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("requests.a, requests.b") && err.contains("sumSeries"),
+        "{err}"
+    );
+    let s = source
+        .fetch_range("r", "sumSeries(requests.*)", &w)
+        .await
+        .unwrap();
+    assert_eq!(s.values[0], Some(1200.0));
+    let s = source.fetch_range("n", "nothing.here", &w).await.unwrap();
+    assert_eq!(s.values, vec![None; 61]);
+
+    let err = source
+        .escape("baseline,requests.*")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no quoting"), "{err}");
+    assert!(source.escape("canary.*").is_err());
+}

@@ -379,3 +379,168 @@ fn start_influxdb() -> Server {
         processes: vec![process],
     }
 }
+
+/// The shared Graphite (carbon-cache + graphite-web's `runserver`), holding the finite samples
+/// of `fixtures/live/series.om` as `NAME.LABELVALUES` (e.g. `latency_seconds.baseline`),
+/// shifted in time so that `T0` becomes [`Graphite::base`]: whisper drops points older than
+/// its retention, so dated fixtures cannot be written as they are.
+pub struct Graphite {
+    /// The running web app.
+    pub server: Server,
+    /// Where `T0` of the fixture was moved to (a whole minute, 30 minutes ago).
+    pub base: i64,
+}
+
+/// The shared Graphite.
+pub fn graphite() -> &'static Graphite {
+    static SERVER: OnceLock<Graphite> = OnceLock::new();
+    SERVER.get_or_init(start_graphite)
+}
+
+fn start_graphite() -> Graphite {
+    let carbon = require_binary("carbon-cache");
+    let manage = require_binary("graphite-manage");
+    let dir = temp_dir("graphite");
+    let (line_port, pickle_port, query_port, web_port) =
+        (free_port(), free_port(), free_port(), free_port());
+    let d = dir.display();
+    for sub in ["whisper", "log/webapp", "lists", "graphite"] {
+        std::fs::create_dir_all(dir.join(sub)).expect("graphite dirs");
+    }
+    std::fs::write(
+        dir.join("carbon.conf"),
+        format!(
+            "[cache]\nSTORAGE_DIR = {d}/\nLOCAL_DATA_DIR = {d}/whisper/\nWHITELISTS_DIR = {d}/lists/\n\
+             CONF_DIR = {d}/\nLOG_DIR = {d}/log/\nPID_DIR = {d}/\nUSER =\nMAX_CACHE_SIZE = inf\n\
+             MAX_UPDATES_PER_SECOND = inf\nMAX_CREATES_PER_MINUTE = inf\n\
+             LINE_RECEIVER_INTERFACE = 127.0.0.1\nLINE_RECEIVER_PORT = {line_port}\n\
+             ENABLE_UDP_LISTENER = False\nPICKLE_RECEIVER_INTERFACE = 127.0.0.1\n\
+             PICKLE_RECEIVER_PORT = {pickle_port}\nCACHE_QUERY_INTERFACE = 127.0.0.1\n\
+             CACHE_QUERY_PORT = {query_port}\nLOG_UPDATES = False\nLOG_CREATES = False\n"
+        ),
+    )
+    .expect("carbon.conf");
+    std::fs::write(
+        dir.join("storage-schemas.conf"),
+        "[default]\npattern = .*\nretentions = 10s:1d\n",
+    )
+    .expect("storage-schemas.conf");
+    std::fs::write(
+        dir.join("canaryd_graphite_settings.py"),
+        format!(
+            "SECRET_KEY = 'canaryd-tests'\nALLOWED_HOSTS = ['*']\nSTORAGE_DIR = '{d}/graphite'\n\
+             WHISPER_DIR = '{d}/whisper/'\nLOG_DIR = '{d}/log/webapp'\nINDEX_FILE = '{d}/graphite/index'\n\
+             CARBONLINK_HOSTS = ['127.0.0.1:{query_port}']\n"
+        ),
+    )
+    .expect("graphite settings");
+    let envs = [
+        ("PYTHONPATH", d.to_string()),
+        (
+            "GRAPHITE_SETTINGS_MODULE",
+            "canaryd_graphite_settings".to_string(),
+        ),
+    ];
+    let migrate = Command::new(&manage)
+        .args(["migrate", "--run-syncdb", "-v", "0"])
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .expect("run graphite-manage migrate");
+    assert!(
+        migrate.status.success(),
+        "graphite-manage migrate failed: {}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    let cache = Process::spawn(
+        "carbon-cache",
+        &dir,
+        &carbon,
+        &[
+            format!("--config={d}/carbon.conf"),
+            "--debug".into(),
+            "start".into(),
+        ],
+        &[],
+    );
+    let web = Process::spawn(
+        "graphite-web",
+        &dir,
+        &manage,
+        &[
+            "runserver".into(),
+            format!("127.0.0.1:{web_port}"),
+            "--noreload".into(),
+        ],
+        &envs,
+    );
+    // carbon's line receiver is up when it accepts a connection.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut line = loop {
+        match TcpStream::connect(("127.0.0.1", line_port)) {
+            Ok(s) => break s,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => panic!(
+                "carbon-cache did not listen: {e}; log:\n{}",
+                cache.log_text()
+            ),
+        }
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let base = now / 60 * 60 - 1800;
+    let mut text = String::new();
+    for s in series_fixture() {
+        if !s.value.is_finite() {
+            continue;
+        }
+        let path: Vec<&str> = std::iter::once(s.name.as_str())
+            .chain(s.labels.values().map(String::as_str))
+            .collect();
+        text.push_str(&format!(
+            "{} {} {}\n",
+            path.join("."),
+            s.value,
+            s.t - T0 + base
+        ));
+    }
+    line.write_all(text.as_bytes()).expect("send to carbon");
+    drop(line);
+    wait_ready(
+        "graphite-web",
+        web_port,
+        "/render?target=x&format=json",
+        &web,
+        Duration::from_secs(60),
+    );
+    // Carbon creates whisper files and caches points asynchronously: wait until the last
+    // point of the fixture can be read back.
+    let probe = format!(
+        "/render?target=requests.b&format=json&from={}&until={}",
+        base + 599,
+        base + 600
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = http_request(web_port, "GET", &probe, "");
+        if status == 200 && body.contains("1160") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "graphite did not serve the written points: {status} {body}\ncarbon log:\n{}\nweb log:\n{}",
+            cache.log_text(),
+            web.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Graphite {
+        server: Server {
+            url: format!("http://127.0.0.1:{web_port}"),
+            port: web_port,
+            processes: vec![web, cache],
+        },
+        base,
+    }
+}
