@@ -7,6 +7,11 @@
 //!
 //! Run: `cargo bench --bench live_fetch` (needs `scripts/setup-test-deps.sh`).
 //! `LIVE_FETCH_ROUNDS` (default 5) sets the rounds; medians are printed.
+//!
+//! Here Prometheus runs on the same 2 cores as the benchmark, so each query costs only CPU and
+//! 40 of them cannot finish in the time of one. A second run puts a proxy that holds every
+//! answer back by `LIVE_FETCH_LATENCY_MS` (default 20 ms) in front of it, as a backend across a
+//! network would be, to show what concurrency buys there.
 
 #[path = "../tests/canaryd/support/mod.rs"]
 mod support;
@@ -110,13 +115,42 @@ fn main() {
         timeout_seconds: Some(10.0),
         options: Default::default(),
     };
-    let source = build_source("prometheus", &settings).expect("source");
     let window = Window::new(
         parse_time(&START.to_string()).expect("start"),
         parse_time(&(START + HOUR).to_string()).expect("end"),
         STEP as u64,
     )
     .expect("window");
+
+    let latency_ms: u64 = std::env::var("LIVE_FETCH_LATENCY_MS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    runtime.block_on(async {
+        let direct = settings.clone();
+        measure(&direct, "direct to Prometheus", rounds, &window).await;
+        let proxy = support::fake::slow_proxy(
+            server.url.trim_start_matches("http://").to_string(),
+            Duration::from_millis(latency_ms),
+        )
+        .await;
+        let delayed = SourceSettings {
+            url: proxy.url.clone(),
+            ..settings.clone()
+        };
+        measure(
+            &delayed,
+            &format!("through a proxy adding {latency_ms} ms per answer"),
+            rounds,
+            &window,
+        )
+        .await;
+    });
+}
+
+async fn measure(settings: &SourceSettings, label: &str, rounds: usize, window: &Window) {
+    let source = build_source("prometheus", settings).expect("source");
+    let window = *window;
     let queries = queries(|v| source.escape(v).expect("escape"));
     let all_queries: Vec<(String, String)> = queries
         .iter()
@@ -127,10 +161,11 @@ fn main() {
             ]
         })
         .collect();
-
-    runtime.block_on(async {
+    {
         // Warm up: connections, Prometheus' caches.
-        let warm = fetch_all(&*source, &queries, &window, 40).await.expect("fetch");
+        let warm = fetch_all(&*source, &queries, &window, 40)
+            .await
+            .expect("fetch");
         for (name, o) in &warm {
             assert!(o.error.is_none(), "{name}: {:?}", o.error);
             assert_eq!(o.baseline.len(), 361);
@@ -155,12 +190,16 @@ fn main() {
             sum_alone.push(sum);
 
             let t = Instant::now();
-            let obs = fetch_all(&*source, &queries, &window, 40).await.expect("fetch");
+            let obs = fetch_all(&*source, &queries, &window, 40)
+                .await
+                .expect("fetch");
             whole.push(t.elapsed());
             assert_eq!(obs.len(), METRICS);
 
             let t = Instant::now();
-            fetch_all(&*source, &queries, &window, 16).await.expect("fetch");
+            fetch_all(&*source, &queries, &window, 16)
+                .await
+                .expect("fetch");
             whole16.push(t.elapsed());
         }
         let (slowest, sum, whole, whole16) = (
@@ -170,12 +209,15 @@ fn main() {
             median(whole16),
         );
         println!(
-            "live_fetch: {METRICS} metrics x 2 scopes = {} range queries, 1 h window at {STEP} s \
-             steps (361 points each), median of {rounds} rounds",
+            "live_fetch, {label}: {METRICS} metrics x 2 scopes = {} range queries, 1 h window \
+             at {STEP} s steps (361 points each), median of {rounds} rounds",
             all_queries.len()
         );
         println!("  sum of the queries run one by one : {:8.2} ms", ms(sum));
-        println!("  slowest single query alone        : {:8.2} ms", ms(slowest));
+        println!(
+            "  slowest single query alone        : {:8.2} ms",
+            ms(slowest)
+        );
         println!(
             "  fetch_all, max_concurrent = 40    : {:8.2} ms   ratio to slowest {:.2} (goal <= 1.5)",
             ms(whole),
@@ -186,5 +228,5 @@ fn main() {
             ms(whole16),
             whole16.as_secs_f64() / slowest.as_secs_f64()
         );
-    });
+    }
 }

@@ -475,15 +475,15 @@ pub async fn fetch_all(
         .collect()
         .await;
 
-    if !results.is_empty()
+    let all_unreachable = !results.is_empty()
         && results
             .iter()
-            .all(|(_, _, r)| matches!(r, Err(SourceError::Unreachable { .. })))
-    {
+            .all(|(_, _, r)| matches!(r, Err(SourceError::Unreachable { .. })));
+    if all_unreachable {
         if let Some((_, _, Err(e))) = results.into_iter().next() {
             return Err(e);
         }
-        unreachable!("checked non-empty and all errors");
+        return Err(SourceError::Query("no query was made".into()));
     }
 
     let mut sides: Vec<[Option<Result<Series, SourceError>>; 2]> =

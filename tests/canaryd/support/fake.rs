@@ -108,6 +108,16 @@ pub async fn silent() -> Fake {
 /// A proxy in front of `upstream` (`host:port`) that fails the first `failures` requests with
 /// a 500 and forwards the rest.
 pub async fn flaky_proxy(upstream: String, failures: usize) -> Fake {
+    proxy(upstream, failures, std::time::Duration::ZERO).await
+}
+
+/// A proxy in front of `upstream` that holds each answer back for `delay`, as a backend across
+/// a network would.
+pub async fn slow_proxy(upstream: String, delay: std::time::Duration) -> Fake {
+    proxy(upstream, 0, delay).await
+}
+
+async fn proxy(upstream: String, failures: usize, delay: std::time::Duration) -> Fake {
     let (listener, url) = bind().await;
     let hits = Arc::new(AtomicUsize::new(0));
     let h = hits.clone();
@@ -142,6 +152,9 @@ pub async fn flaky_proxy(upstream: String, failures: usize) -> Fake {
                 }
                 let mut answer = Vec::new();
                 let _ = up.read_to_end(&mut answer).await;
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
                 let _ = stream.write_all(&answer).await;
                 let _ = stream.shutdown().await;
             });
