@@ -2,12 +2,35 @@
 //!
 //! Whatever the backend, a metric arrives at the judge as an [`Observation`]: the two series,
 //! what was asked to get them, and what went wrong. The judge does not know the backend.
+//!
+//! Live backends implement [`MetricSource`], one file each ([`prometheus`], [`influxdb`],
+//! [`graphite`], [`datadog`], and [`file`] for recorded data), chosen by `kind` in the config
+//! through [`build_source`]. [`fetch_all`] fetches every metric of a template, both scopes, with a
+//! bound on the queries in flight, and turns each into an [`Observation`].
+//!
+//! Alignment: a fetched series becomes one value per step of the [`Window`], from `start` to
+//! `end` inclusive. A point at time `t` fills slot `ceil((t - start) / step)`, so the grid points
+//! themselves (Prometheus `query_range`) land on their own slot and a bucket labelled by its
+//! start (InfluxDB `GROUP BY time`) lands on the first grid point it covers; points sharing a
+//! slot are averaged; a slot with no point is `None`.
 
+pub mod datadog;
+pub mod file;
+pub mod graphite;
+mod http;
+pub mod influxdb;
+pub mod prometheus;
 pub mod recorded;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+use futures::StreamExt;
 use serde::Serialize;
+
+use crate::config::SourceSettings;
 
 pub use recorded::{MetricData, RecordedData, RecordedError};
 
@@ -63,5 +86,533 @@ impl RecordedData {
                 )
             })
             .collect()
+    }
+}
+
+/// Everything that can go wrong while fetching metrics. Messages never carry credentials: URLs
+/// are shown without their user info and secrets live in headers that are never printed.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The source's settings are unusable (unknown kind, bad URL, unreadable CA file...).
+    #[error("source {name}: {message}")]
+    Config {
+        /// The source's name in the config.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A time or window given by the user is not valid.
+    #[error("{0}")]
+    InvalidWindow(String),
+    /// A scope or argument value cannot be put into the query language safely.
+    #[error("value {value:?} cannot be used in a {language} query: {reason}")]
+    Escape {
+        /// The offending value.
+        value: String,
+        /// The query language.
+        language: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// Nothing answered at the source's URL (connection refused, DNS failure...).
+    #[error("source unreachable at {url}: {message}")]
+    Unreachable {
+        /// The URL tried, without credentials.
+        url: String,
+        /// The cause.
+        message: String,
+    },
+    /// The query did not answer within the configured timeout (after the retries).
+    #[error("no answer from {url} within {timeout_seconds} s (tried {attempts} times)")]
+    Timeout {
+        /// The URL tried, without credentials.
+        url: String,
+        /// The per-query timeout.
+        timeout_seconds: f64,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// The backend answered with an error status; `message` is the backend's own.
+    #[error("{backend} answered {status}: {message}")]
+    Backend {
+        /// The backend kind.
+        backend: &'static str,
+        /// The HTTP status (or `"error"` when an OK status carried an error).
+        status: String,
+        /// The backend's message.
+        message: String,
+    },
+    /// The backend answered something that is not its documented format.
+    #[error("malformed {backend} response: {message}")]
+    Malformed {
+        /// The backend kind.
+        backend: &'static str,
+        /// What was wrong.
+        message: String,
+    },
+    /// The query matched several series where one is needed.
+    #[error(
+        "query returned {count} series where one is needed: {}{}; aggregate them into one, \
+         e.g. {hint}",
+        series.join(", "),
+        if *count > series.len() { ", ..." } else { "" }
+    )]
+    SeveralSeries {
+        /// How many series came back.
+        count: usize,
+        /// The first few, by their labels / tags / names.
+        series: Vec<String>,
+        /// A suggested aggregation in the backend's language.
+        hint: String,
+    },
+    /// The query is not usable as written (e.g. InfluxQL without `$timeFilter`).
+    #[error("{0}")]
+    Query(String),
+    /// Recorded data could not be read.
+    #[error(transparent)]
+    Recorded(#[from] RecordedError),
+}
+
+/// A time window cut into steps: `start`, `start + step`, ... up to `end` inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// First instant of the window.
+    pub start: DateTime<Utc>,
+    /// Last instant of the window.
+    pub end: DateTime<Utc>,
+    /// Distance between two points.
+    pub step_seconds: u64,
+}
+
+/// Most points a window may have (Prometheus refuses more than 11,000 per series).
+pub const MAX_WINDOW_POINTS: u64 = 11_000;
+
+impl Window {
+    /// A window; `end` must be after `start`, the step positive, and at most
+    /// [`MAX_WINDOW_POINTS`] points.
+    pub fn new(
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        step_seconds: u64,
+    ) -> Result<Window, SourceError> {
+        if step_seconds == 0 {
+            return Err(SourceError::InvalidWindow(
+                "step_seconds must be at least 1".into(),
+            ));
+        }
+        if end <= start {
+            return Err(SourceError::InvalidWindow(format!(
+                "the window ends ({}) before it starts ({})",
+                end.to_rfc3339(),
+                start.to_rfc3339()
+            )));
+        }
+        let window = Window {
+            start,
+            end,
+            step_seconds,
+        };
+        let points = window.len() as u64;
+        if points > MAX_WINDOW_POINTS {
+            return Err(SourceError::InvalidWindow(format!(
+                "the window has {points} steps of {step_seconds} s; at most {MAX_WINDOW_POINTS} \
+                 are allowed: use a larger step"
+            )));
+        }
+        Ok(window)
+    }
+
+    /// Start as Unix seconds.
+    pub fn start_unix(&self) -> i64 {
+        self.start.timestamp()
+    }
+
+    /// End as Unix seconds.
+    pub fn end_unix(&self) -> i64 {
+        self.end.timestamp()
+    }
+
+    /// Number of grid points, both ends included.
+    pub fn len(&self) -> usize {
+        let span = (self.end - self.start).num_seconds().max(0) as u64;
+        (span / self.step_seconds + 1) as usize
+    }
+
+    /// Never true: a window has at least its start point.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The slot of a point at Unix time `t` (seconds, fractions allowed), if inside the window.
+    pub fn slot(&self, t: f64) -> Option<usize> {
+        let offset = t - self.start.timestamp() as f64;
+        let step = self.step_seconds as f64;
+        // A hair of tolerance so that 1699999999.9999999 counts as its grid point.
+        let slot = ((offset - 1e-6) / step).ceil();
+        if slot < 0.0 || !slot.is_finite() {
+            return None;
+        }
+        let slot = slot as usize;
+        (slot < self.len()).then_some(slot)
+    }
+
+    /// The time of slot `i`.
+    pub fn time_of(&self, i: usize) -> DateTime<Utc> {
+        self.start + chrono::Duration::seconds((i as u64 * self.step_seconds) as i64)
+    }
+}
+
+/// Parses a time given on the command line or in the API: RFC 3339 (`2024-05-01T12:00:00Z`) or
+/// Unix seconds (`1714564800`, fractions allowed).
+pub fn parse_time(s: &str) -> Result<DateTime<Utc>, SourceError> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(secs) = s.parse::<i64>() {
+        if let Some(t) = Utc.timestamp_opt(secs, 0).single() {
+            return Ok(t);
+        }
+    }
+    if let Ok(secs) = s.parse::<f64>() {
+        if secs.is_finite() {
+            let whole = secs.floor();
+            let nanos = ((secs - whole) * 1e9).round() as u32;
+            if let Some(t) = Utc
+                .timestamp_opt(whole as i64, nanos.min(999_999_999))
+                .single()
+            {
+                return Ok(t);
+            }
+        }
+    }
+    Err(SourceError::InvalidWindow(format!(
+        "time {s:?} is neither RFC 3339 (2024-05-01T12:00:00Z) nor Unix seconds"
+    )))
+}
+
+/// One fetched series, aligned to the window's grid.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Series {
+    /// One value per grid point of the window; `None` where nothing (or NaN) came back.
+    pub values: Vec<Option<f64>>,
+    /// Points the backend returned inside the window, null / NaN ones included.
+    pub points_returned: usize,
+    /// Remarks about the series, e.g. that it stops before the end of the window.
+    pub notes: Vec<String>,
+}
+
+impl Series {
+    /// Aligns `(unix seconds, value)` points to the window's grid (see the module doc), and
+    /// notes a series that stops before the end of the window.
+    pub fn align(window: &Window, points: impl IntoIterator<Item = (f64, Option<f64>)>) -> Series {
+        let n = window.len();
+        let mut sums = vec![0.0; n];
+        let mut counts = vec![0u32; n];
+        let mut returned = 0;
+        for (t, v) in points {
+            let Some(slot) = window.slot(t) else { continue };
+            returned += 1;
+            if let Some(v) = v.filter(|v| v.is_finite()) {
+                sums[slot] += v;
+                counts[slot] += 1;
+            }
+        }
+        let values: Vec<Option<f64>> = sums
+            .iter()
+            .zip(&counts)
+            .map(|(s, &c)| (c > 0).then(|| s / f64::from(c)))
+            .collect();
+        let mut notes = Vec::new();
+        if let Some(last) = values.iter().rposition(Option::is_some) {
+            if last + 1 < n {
+                let stop = window.time_of(last);
+                let missing = (window.end - stop).num_seconds();
+                notes.push(format!(
+                    "series stops at {}, {} before the end of the window",
+                    stop.format("%Y-%m-%dT%H:%M:%SZ"),
+                    human_duration(missing)
+                ));
+            }
+        }
+        Series {
+            values,
+            points_returned: returned,
+            notes,
+        }
+    }
+
+    /// A series with no values at all (the query matched nothing).
+    pub fn empty(window: &Window) -> Series {
+        Series {
+            values: vec![None; window.len()],
+            points_returned: 0,
+            notes: Vec::new(),
+        }
+    }
+}
+
+fn human_duration(seconds: i64) -> String {
+    let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
+    let parts: Vec<String> = [(h, "hour"), (m, "minute"), (s, "second")]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| plural(n, unit))
+        .collect();
+    if parts.is_empty() {
+        "0 seconds".into()
+    } else {
+        parts.join(" ")
+    }
+}
+
+fn plural(n: i64, unit: &str) -> String {
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
+/// Which side of the comparison a query is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The running version.
+    Baseline,
+    /// The new version.
+    Canary,
+}
+
+impl Scope {
+    /// `baseline` or `canary`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Baseline => "baseline",
+            Scope::Canary => "canary",
+        }
+    }
+}
+
+/// A metric backend. Implementations are cheap to share (`Arc<dyn MetricSource>`), safe to
+/// call concurrently, and print no credentials in `Debug`.
+#[async_trait]
+pub trait MetricSource: Send + Sync + std::fmt::Debug {
+    /// The backend kind (`prometheus`, `influxdb`, ...).
+    fn kind(&self) -> &'static str;
+
+    /// The URL queries go to, without credentials (for messages).
+    fn url(&self) -> &str;
+
+    /// Makes `value` (a scope or template argument) safe to substitute into a query of this
+    /// backend's language, where the template puts `${scope}` or `${arg}`: inside a
+    /// double-quoted PromQL label value, a single-quoted InfluxQL string, a Graphite path node,
+    /// a Datadog tag value. Values that cannot be made safe are refused.
+    fn escape(&self, value: &str) -> Result<String, SourceError>;
+
+    /// Fetches one rendered query over the window, aligned to its grid.
+    async fn fetch_range(
+        &self,
+        metric: &str,
+        query: &str,
+        window: &Window,
+    ) -> Result<Series, SourceError>;
+
+    /// Fetches one side of a metric. Backends answer by query and ignore `scope` (the default);
+    /// recorded data answers by metric and scope.
+    async fn fetch_scope(
+        &self,
+        metric: &str,
+        scope: Scope,
+        query: &str,
+        window: &Window,
+    ) -> Result<Series, SourceError> {
+        let _ = scope;
+        self.fetch_range(metric, query, window).await
+    }
+}
+
+/// One metric to fetch: its name and the queries already rendered for each scope (with
+/// [`MetricSource::escape`] applied to every substituted value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricQuery {
+    /// The metric's name in the template.
+    pub name: String,
+    /// The query for the baseline scope.
+    pub baseline_query: String,
+    /// The query for the canary scope.
+    pub canary_query: String,
+}
+
+/// Default bound on queries in flight per source.
+pub const DEFAULT_MAX_CONCURRENT: usize = 16;
+
+/// Fetches every metric, both scopes, with at most `max_concurrent` queries in flight.
+///
+/// A metric whose fetch fails gets [`Observation::error`] (the backend's message and the
+/// rendered query) and the others go on. Only when nothing answered at all (every query found
+/// the source unreachable) is the whole call an error, [`SourceError::Unreachable`].
+#[tracing::instrument(skip_all, fields(source = source.kind(), url = source.url(), metrics = queries.len()))]
+pub async fn fetch_all(
+    source: &dyn MetricSource,
+    queries: &[MetricQuery],
+    window: &Window,
+    max_concurrent: usize,
+) -> Result<BTreeMap<String, Observation>, SourceError> {
+    let jobs = queries.iter().enumerate().flat_map(|(i, q)| {
+        [
+            (i, Scope::Baseline, q.baseline_query.as_str()),
+            (i, Scope::Canary, q.canary_query.as_str()),
+        ]
+    });
+    let results: Vec<(usize, Scope, Result<Series, SourceError>)> = futures::stream::iter(jobs)
+        .map(|(i, scope, query)| async move {
+            let result = source
+                .fetch_scope(&queries[i].name, scope, query, window)
+                .await;
+            (i, scope, result)
+        })
+        .buffer_unordered(max_concurrent.max(1))
+        .collect()
+        .await;
+
+    let all_unreachable = !results.is_empty()
+        && results
+            .iter()
+            .all(|(_, _, r)| matches!(r, Err(SourceError::Unreachable { .. })));
+    if all_unreachable {
+        if let Some((_, _, Err(e))) = results.into_iter().next() {
+            return Err(e);
+        }
+        return Err(SourceError::Query("no query was made".into()));
+    }
+
+    let mut sides: Vec<[Option<Result<Series, SourceError>>; 2]> =
+        queries.iter().map(|_| [None, None]).collect();
+    for (i, scope, result) in results {
+        sides[i][scope as usize] = Some(result);
+    }
+    let mut out = BTreeMap::new();
+    for (q, [baseline, canary]) in queries.iter().zip(sides) {
+        let mut obs = Observation::default();
+        let mut provenance = Provenance {
+            baseline_query: q.baseline_query.clone(),
+            canary_query: q.canary_query.clone(),
+            ..Provenance::default()
+        };
+        let mut errors = Vec::new();
+        for (scope, result, query) in [
+            (Scope::Baseline, baseline, &q.baseline_query),
+            (Scope::Canary, canary, &q.canary_query),
+        ] {
+            match result {
+                Some(Ok(series)) => {
+                    obs.notes.extend(
+                        series
+                            .notes
+                            .iter()
+                            .map(|n| format!("{} {n}", scope.as_str())),
+                    );
+                    match scope {
+                        Scope::Baseline => {
+                            provenance.baseline_points = series.points_returned;
+                            obs.baseline = series.values;
+                        }
+                        Scope::Canary => {
+                            provenance.canary_points = series.points_returned;
+                            obs.canary = series.values;
+                        }
+                    }
+                }
+                Some(Err(e)) => errors.push(format!("{}: {e} (query: {query})", scope.as_str())),
+                None => errors.push(format!("{}: not fetched", scope.as_str())),
+            }
+        }
+        if !errors.is_empty() {
+            obs.error = Some(errors.join("; "));
+        }
+        obs.provenance = Some(provenance);
+        out.insert(q.name.clone(), obs);
+    }
+    Ok(out)
+}
+
+/// Builds the source named `name` from its settings, by `kind`: `prometheus`, `influxdb`,
+/// `graphite`, `datadog` or `file`.
+pub fn build_source(
+    name: &str,
+    settings: &SourceSettings,
+) -> Result<Arc<dyn MetricSource>, SourceError> {
+    let source: Arc<dyn MetricSource> = match settings.kind.as_str() {
+        "prometheus" => Arc::new(prometheus::PrometheusSource::new(name, settings)?),
+        "influxdb" => Arc::new(influxdb::InfluxDbSource::new(name, settings)?),
+        "graphite" => Arc::new(graphite::GraphiteSource::new(name, settings)?),
+        "datadog" => Arc::new(datadog::DatadogSource::new(name, settings)?),
+        "file" => Arc::new(file::FileSource::new(name, settings)?),
+        other => {
+            return Err(SourceError::Config {
+                name: name.to_string(),
+                message: format!(
+                    "unknown kind {other:?}; expected prometheus, influxdb, graphite, datadog \
+                     or file"
+                ),
+            })
+        }
+    };
+    Ok(source)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        parse_time(s).unwrap()
+    }
+
+    #[test]
+    fn parse_time_accepts_rfc3339_and_unix_seconds() {
+        assert_eq!(t("1714564800"), t("2024-05-01T12:00:00Z"));
+        assert_eq!(t("2024-05-01T14:00:00+02:00"), t("2024-05-01T12:00:00Z"));
+        assert_eq!(t("1714564800.5").timestamp_millis(), 1714564800500);
+        assert!(parse_time("yesterday").is_err());
+    }
+
+    #[test]
+    fn window_grid_includes_both_ends() {
+        let w = Window::new(t("1000"), t("1060"), 10).unwrap();
+        assert_eq!(w.len(), 7);
+        assert_eq!(w.slot(1000.0), Some(0));
+        assert_eq!(w.slot(1060.0), Some(6));
+        assert_eq!(w.slot(1061.0), None);
+        assert_eq!(
+            w.slot(999.0),
+            Some(0),
+            "a bucket starting before covers slot 0"
+        );
+        assert_eq!(w.slot(989.0), None);
+        assert_eq!(w.slot(1005.0), Some(1));
+        assert!(Window::new(t("1000"), t("1000"), 10).is_err());
+        assert!(Window::new(t("1000"), t("1060"), 0).is_err());
+    }
+
+    #[test]
+    fn align_fills_gaps_and_notes_early_stop() {
+        let w = Window::new(t("2024-05-01T12:00:00Z"), t("2024-05-01T12:10:00Z"), 60).unwrap();
+        let start = w.start_unix() as f64;
+        let s = Series::align(
+            &w,
+            vec![
+                (start, Some(1.0)),
+                (start + 120.0, Some(f64::NAN)),
+                (start + 180.0, Some(3.0)),
+            ],
+        );
+        assert_eq!(s.values.len(), 11);
+        assert_eq!(&s.values[..4], &[Some(1.0), None, None, Some(3.0)]);
+        assert_eq!(s.points_returned, 3);
+        assert_eq!(
+            s.notes,
+            vec!["series stops at 2024-05-01T12:03:00Z, 7 minutes before the end of the window"]
+        );
     }
 }

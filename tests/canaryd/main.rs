@@ -3,6 +3,8 @@
 mod cli;
 mod judge_metrics;
 mod scoring;
+mod sources;
 mod stats_properties;
 mod stats_reference;
+mod support;
 mod templates;

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Installs what canaryd's tests and benchmarks need on a fresh Debian 12 (run as root):
+# the real metric backends the source tests start (Prometheus with promtool, InfluxDB 1.x,
+# Graphite's carbon-cache and graphite-web) and the system libraries the crate links
+# (OpenSSL for reqwest's native-tls). Idempotent: packages already installed are skipped, and
+# `apt-get update` runs at most once. Quiet unless something fails; fails loudly.
+set -euo pipefail
+
+packages=(
+  pkg-config libssl-dev    # reqwest native-tls -> openssl-sys (no cmake needed)
+  prometheus               # prometheus + promtool (tsdb create-blocks-from openmetrics)
+  influxdb                 # InfluxDB 1.x: influxd
+  graphite-carbon          # carbon-cache
+  graphite-web             # graphite-manage (Django) serving /render
+  curl                     # readiness probes in scripts
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup-test-deps.sh: must run as root (apt-get install)" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "setup-test-deps.sh: all test dependencies already installed"
+  exit 0
+fi
+
+echo "setup-test-deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if ! apt-get update -qq >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "setup-test-deps.sh: apt-get update failed" >&2
+  exit 1
+fi
+# Packaged services must not start system-wide daemons on the default ports; the tests start
+# their own on free loopback ports. policy-rc.d 101 tells invoke-rc.d not to start anything.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod +x "$policy"
+  created_policy=1
+fi
+status=0
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$log" 2>&1 || status=$?
+if [ "$created_policy" -eq 1 ]; then rm -f "$policy"; fi
+if [ "$status" -ne 0 ]; then
+  cat "$log" >&2
+  echo "setup-test-deps.sh: apt-get install failed (status $status)" >&2
+  exit 1
+fi
+
+for bin in prometheus promtool influxd carbon-cache graphite-manage; do
+  if ! command -v "$bin" >/dev/null 2>&1; then
+    echo "setup-test-deps.sh: $bin is missing after install" >&2
+    exit 1
+  fi
+done
+echo "setup-test-deps.sh: done"

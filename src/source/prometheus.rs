@@ -1,0 +1,238 @@
+//! Prometheus (and anything serving its HTTP API): `GET /api/v1/query_range` with `start`,
+//! `end` and `step`.
+//!
+//! The answer is `{"status": "success", "data": {"resultType": "matrix", "result": [{"metric":
+//! {...}, "values": [[unix_seconds, "value"], ...]}]}}`; errors are `{"status": "error",
+//! "errorType": ..., "error": ...}` with a 4xx/5xx status. A query must yield one series: several
+//! are an error that names them; none is an empty series (the judge's `nodata`). Sample values
+//! `NaN` and `±Inf` are missing values.
+//!
+//! Options: those of every HTTP source (`bearer_token`, `username`/`password`, `headers`,
+//! `ca_file`, `insecure_skip_verify`, `retry_attempts`, `retry_backoff_ms`).
+
+use async_trait::async_trait;
+use serde::Deserialize;
+
+use super::http::HttpClient;
+use super::{MetricSource, Series, SourceError, Window};
+use crate::config::SourceSettings;
+
+/// A Prometheus server.
+#[derive(Debug)]
+pub struct PrometheusSource {
+    http: HttpClient,
+}
+
+impl PrometheusSource {
+    /// A source for `settings.url` (default `http://127.0.0.1:9090`).
+    pub fn new(name: &str, settings: &SourceSettings) -> Result<PrometheusSource, SourceError> {
+        Ok(PrometheusSource {
+            http: HttpClient::new(name, settings, Some("http://127.0.0.1:9090"), vec![])?,
+        })
+    }
+}
+
+/// Escapes a value for a double-quoted PromQL string (a label matcher value): backslash,
+/// double quote and line breaks are escaped, so the value cannot close the string.
+pub fn escape_promql(value: &str) -> Result<String, SourceError> {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                return Err(SourceError::Escape {
+                    value: value.to_string(),
+                    language: "PromQL",
+                    reason: format!("control character U+{:04X}", c as u32),
+                })
+            }
+            c => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    status: String,
+    #[serde(default)]
+    data: Option<Data>,
+    #[serde(default, rename = "errorType")]
+    error_type: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Data {
+    #[serde(rename = "resultType")]
+    result_type: String,
+    result: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct MatrixSeries {
+    #[serde(default)]
+    metric: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    values: Vec<(f64, String)>,
+}
+
+fn label_set(labels: &std::collections::BTreeMap<String, String>) -> String {
+    let inner: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    format!("{{{}}}", inner.join(", "))
+}
+
+/// A Prometheus sample value: a number in a string; `NaN` and infinities are missing.
+fn sample_value(s: &str) -> Option<f64> {
+    s.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// Reads a `query_range` answer (any status) into a series on the window's grid.
+pub fn parse_answer(status: u16, body: &[u8], window: &Window) -> Result<Series, SourceError> {
+    let malformed = |message: String| SourceError::Malformed {
+        backend: "prometheus",
+        message,
+    };
+    let envelope: Envelope = match serde_json::from_slice(body) {
+        Ok(e) => e,
+        Err(e) => {
+            if status >= 400 {
+                return Err(SourceError::Backend {
+                    backend: "prometheus",
+                    status: status.to_string(),
+                    message: String::from_utf8_lossy(body).chars().take(300).collect(),
+                });
+            }
+            return Err(malformed(format!("not the query API's JSON: {e}")));
+        }
+    };
+    if envelope.status != "success" || status >= 400 {
+        let message = match (envelope.error_type, envelope.error) {
+            (Some(t), Some(e)) => format!("{t}: {e}"),
+            (None, Some(e)) => e,
+            _ => format!("status {:?} without an error message", envelope.status),
+        };
+        return Err(SourceError::Backend {
+            backend: "prometheus",
+            status: status.to_string(),
+            message,
+        });
+    }
+    let data = envelope
+        .data
+        .ok_or_else(|| malformed("status success without data".into()))?;
+    if data.result_type != "matrix" {
+        return Err(malformed(format!(
+            "resultType {:?} where query_range answers \"matrix\"",
+            data.result_type
+        )));
+    }
+    let series: Vec<MatrixSeries> = serde_json::from_value(data.result)
+        .map_err(|e| malformed(format!("matrix result not as documented: {e}")))?;
+    match series.len() {
+        0 => Ok(Series::empty(window)),
+        1 => {
+            let points = series
+                .into_iter()
+                .flat_map(|s| s.values)
+                .map(|(t, v)| (t, sample_value(&v)));
+            Ok(Series::align(window, points))
+        }
+        count => Err(SourceError::SeveralSeries {
+            count,
+            series: series
+                .iter()
+                .take(5)
+                .map(|s| label_set(&s.metric))
+                .collect(),
+            hint: "sum(...), avg(...) or max(...) around the query, or a more specific label \
+                   matcher"
+                .into(),
+        }),
+    }
+}
+
+#[async_trait]
+impl MetricSource for PrometheusSource {
+    fn kind(&self) -> &'static str {
+        "prometheus"
+    }
+
+    fn url(&self) -> &str {
+        self.http.display_url()
+    }
+
+    fn escape(&self, value: &str) -> Result<String, SourceError> {
+        escape_promql(value)
+    }
+
+    #[tracing::instrument(skip_all, fields(metric = metric), err)]
+    async fn fetch_range(
+        &self,
+        metric: &str,
+        query: &str,
+        window: &Window,
+    ) -> Result<Series, SourceError> {
+        let params = [
+            ("query", query.to_string()),
+            ("start", window.start_unix().to_string()),
+            ("end", window.end_unix().to_string()),
+            ("step", window.step_seconds.to_string()),
+        ];
+        let answer = self.http.get("api/v1/query_range", &params).await?;
+        parse_answer(answer.status.as_u16(), &answer.body, window)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::parse_time;
+
+    fn window() -> Window {
+        Window::new(parse_time("1000").unwrap(), parse_time("1040").unwrap(), 10).unwrap()
+    }
+
+    #[test]
+    fn escapes_quotes_and_backslashes() {
+        assert_eq!(
+            escape_promql(r#"a"} or vector(1) #\"#).unwrap(),
+            r#"a\"} or vector(1) #\\"#
+        );
+        assert!(escape_promql("a\u{0}").is_err());
+    }
+
+    #[test]
+    fn nan_and_inf_are_missing() {
+        let body = br#"{"status":"success","data":{"resultType":"matrix","result":[
+            {"metric":{},"values":[[1000,"1"],[1010,"NaN"],[1020,"+Inf"],[1030,"2.5"]]}]}}"#;
+        let s = parse_answer(200, body, &window()).unwrap();
+        assert_eq!(s.values, vec![Some(1.0), None, None, Some(2.5), None]);
+        assert_eq!(s.points_returned, 4);
+    }
+
+    #[test]
+    fn several_series_are_named() {
+        let body = br#"{"status":"success","data":{"resultType":"matrix","result":[
+            {"metric":{"instance":"a"},"values":[[1000,"1"]]},
+            {"metric":{"instance":"b"},"values":[[1000,"1"]]}]}}"#;
+        let err = parse_answer(200, body, &window()).unwrap_err().to_string();
+        assert!(err.contains(r#"{instance="a"}, {instance="b"}"#), "{err}");
+        assert!(err.contains("sum("), "{err}");
+    }
+
+    #[test]
+    fn error_body_gives_backend_message() {
+        let body = br#"{"status":"error","errorType":"bad_data","error":"parse error"}"#;
+        let err = parse_answer(400, body, &window()).unwrap_err().to_string();
+        assert_eq!(err, "prometheus answered 400: bad_data: parse error");
+    }
+}
