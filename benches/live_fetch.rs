@@ -113,6 +113,7 @@ fn main() {
         kind: "prometheus".into(),
         url: server.url.clone(),
         timeout_seconds: Some(10.0),
+        max_concurrent_queries: None,
         options: Default::default(),
     };
     let window = Window::new(

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 /// All settings.
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// HTTP server.
@@ -21,6 +21,29 @@ pub struct Settings {
     pub templates: TemplateSettings,
     /// Logging.
     pub log: LogSettings,
+}
+
+impl Default for Settings {
+    /// Everything at its default, with one source: `prometheus` at `http://127.0.0.1:9090`,
+    /// the default `source` of a template.
+    fn default() -> Self {
+        let mut sources = BTreeMap::new();
+        sources.insert(
+            "prometheus".to_string(),
+            SourceSettings {
+                kind: "prometheus".into(),
+                url: "http://127.0.0.1:9090".into(),
+                ..SourceSettings::default()
+            },
+        );
+        Settings {
+            server: ServerSettings::default(),
+            store: StoreSettings::default(),
+            sources,
+            templates: TemplateSettings::default(),
+            log: LogSettings::default(),
+        }
+    }
 }
 
 /// `[server]`.
@@ -98,8 +121,10 @@ pub struct SourceSettings {
     pub kind: String,
     /// Base URL of the backend (or path, for `file`).
     pub url: String,
-    /// Per-query timeout.
+    /// Per-query timeout (default 10).
     pub timeout_seconds: Option<f64>,
+    /// Bound on queries in flight to this source (default 16).
+    pub max_concurrent_queries: Option<usize>,
     /// Anything else the backend takes (credentials, headers, database...).
     #[serde(flatten)]
     pub options: BTreeMap<String, serde_json::Value>,
@@ -112,6 +137,7 @@ impl std::fmt::Debug for SourceSettings {
             .field("kind", &self.kind)
             .field("url", &self.url)
             .field("timeout_seconds", &self.timeout_seconds)
+            .field("max_concurrent_queries", &self.max_concurrent_queries)
             .field("options", &self.options.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -183,6 +209,35 @@ mod tests {
         let d = Settings::load_with_env(None, vec![]).unwrap();
         assert_eq!(d.server.listen, "127.0.0.1:8080");
         assert_eq!(d.store.url, "sqlite://canaryd.db");
+        assert_eq!(d.sources["prometheus"].url, "http://127.0.0.1:9090");
+    }
+
+    #[test]
+    fn sources_from_file_and_env() {
+        let dir = std::env::temp_dir().join(format!("canaryd-config-src-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(
+            &file,
+            "[sources.prometheus]\nurl = \"http://prom:9090\"\nbearer_token = \"s3cret\"\n\
+             [sources.influx]\nkind = \"influxdb\"\nurl = \"http://influx:8086\"\ndatabase = \"k8s\"\n",
+        )
+        .unwrap();
+        let env = vec![(
+            "CANARYD__SOURCES__PROMETHEUS__TIMEOUT_SECONDS".to_string(),
+            "3".to_string(),
+        )];
+        let s = Settings::load_with_env(Some(&file), env).unwrap();
+        let p = &s.sources["prometheus"];
+        assert_eq!(
+            (p.kind.as_str(), p.url.as_str()),
+            ("prometheus", "http://prom:9090")
+        );
+        assert_eq!(p.timeout_seconds, Some(3.0));
+        assert_eq!(p.options["bearer_token"], "s3cret");
+        assert_eq!(s.sources["influx"].options["database"], "k8s");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! The binary (`src/main.rs`) only parses the command line, loads [`config`], sets up
 //! [`telemetry`] and calls into these modules.
 
+pub mod analysis;
 pub mod config;
 pub mod judge;
 pub mod source;

@@ -3,16 +3,17 @@
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
 
+use canaryd::analysis::{judge_live, LiveRequest};
 use canaryd::config::Settings;
-use canaryd::judge::{judge, text::render_text};
-use canaryd::source::RecordedData;
-use canaryd::template::{check_files, load_template};
+use canaryd::judge::{judge, text::render_text, Report};
+use canaryd::source::{parse_time, RecordedData, Window};
+use canaryd::template::{check_files, load_template, Template};
 
 /// Automated canary analysis: compares canary metrics with the baseline's and says pass,
 /// marginal or fail, with the reasons.
@@ -55,9 +56,27 @@ struct JudgeArgs {
     /// The analysis template (YAML).
     #[arg(long)]
     template: PathBuf,
-    /// Recorded data (JSON, CONTRACT §3).
-    #[arg(long)]
+    /// Recorded data (JSON, CONTRACT §3): judge offline.
+    #[arg(long, conflicts_with_all = ["baseline", "canary", "start", "end", "step_seconds", "arg"])]
     data: Option<PathBuf>,
+    /// Live: the baseline scope (the value of `${scope}` in the baseline's queries).
+    #[arg(long)]
+    baseline: Option<String>,
+    /// Live: the canary scope.
+    #[arg(long)]
+    canary: Option<String>,
+    /// Live: start of the window, RFC 3339 or Unix seconds.
+    #[arg(long)]
+    start: Option<String>,
+    /// Live: end of the window, RFC 3339 or Unix seconds.
+    #[arg(long)]
+    end: Option<String>,
+    /// Live: step between points (default: the template's `step_seconds`).
+    #[arg(long)]
+    step_seconds: Option<u64>,
+    /// Live: a template argument, `NAME=VALUE` (repeatable).
+    #[arg(long = "arg", value_name = "NAME=VALUE")]
+    arg: Vec<String>,
     /// Configuration file (TOML or YAML).
     #[arg(long)]
     config: Option<PathBuf>,
@@ -82,10 +101,23 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain(&e));
             ExitCode::from(1)
         }
     }
+}
+
+/// The error and its causes, each said once: many errors already quote their cause.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut message = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !message.contains(&cause) {
+            message.push_str(": ");
+            message.push_str(&cause);
+        }
+    }
+    message
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
@@ -122,9 +154,68 @@ fn run_judge(args: JudgeArgs) -> anyhow::Result<u8> {
     let settings = Settings::load(args.config.as_deref())?;
     canaryd::telemetry::init(&settings.log.level, &settings.log.format);
     let template = load_template(&args.template)?;
-    let Some(data_path) = &args.data else {
-        bail!("--data FILE is required: give recorded data to judge");
+    let report = match &args.data {
+        Some(data_path) => judge_recorded(&template, data_path)?,
+        None => judge_live_from_args(&settings, &template, &args)?,
     };
+    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
+        Format::Text
+    } else {
+        Format::Json
+    });
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &report).context("writing the report")?;
+            writeln!(out)?;
+        }
+        Format::Text => write!(out, "{}", render_text(&report))?,
+    }
+    Ok(report.verdict.exit_code() as u8)
+}
+
+/// The live form: fetch both scopes from the template's source, then judge.
+fn judge_live_from_args(
+    settings: &Settings,
+    template: &Template,
+    args: &JudgeArgs,
+) -> anyhow::Result<Report> {
+    let need = |value: &Option<String>, flag: &str| -> anyhow::Result<String> {
+        value.clone().with_context(|| {
+            format!("{flag} is required to judge live (or give --data FILE to judge recorded data)")
+        })
+    };
+    let baseline = need(&args.baseline, "--baseline SCOPE")?;
+    let canary = need(&args.canary, "--canary SCOPE")?;
+    let start = parse_time(&need(&args.start, "--start TIME")?).context("--start")?;
+    let end = parse_time(&need(&args.end, "--end TIME")?).context("--end")?;
+    let step = args.step_seconds.unwrap_or(template.step_seconds);
+    let window = Window::new(start, end, step)?;
+    let mut given = BTreeMap::new();
+    for kv in &args.arg {
+        let Some((k, v)) = kv.split_once('=') else {
+            bail!("--arg {kv}: expected NAME=VALUE");
+        };
+        if given.insert(k.trim().to_string(), v.to_string()).is_some() {
+            bail!("--arg {k} is given twice");
+        }
+    }
+    let request = LiveRequest {
+        baseline,
+        canary,
+        window,
+        args: given,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    Ok(runtime.block_on(judge_live(settings, template, &request))?)
+}
+
+/// The offline form: judge recorded data.
+fn judge_recorded(template: &Template, data_path: &Path) -> anyhow::Result<Report> {
     let data = RecordedData::load(data_path)?;
     let unknown: Vec<&String> = data
         .metrics
@@ -145,20 +236,5 @@ fn run_judge(args: JudgeArgs) -> anyhow::Result<u8> {
             known.join(", ")
         );
     }
-    let observations: BTreeMap<_, _> = data.observations();
-    let report = judge(&template, &observations);
-    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
-        Format::Text
-    } else {
-        Format::Json
-    });
-    let mut out = std::io::stdout().lock();
-    match format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &report).context("writing the report")?;
-            writeln!(out)?;
-        }
-        Format::Text => write!(out, "{}", render_text(&report))?,
-    }
-    Ok(report.verdict.exit_code() as u8)
+    Ok(judge(template, &data.observations()))
 }

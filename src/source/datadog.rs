@@ -183,7 +183,7 @@ impl MetricSource for DatadogSource {
         escape_datadog(value)
     }
 
-    #[tracing::instrument(skip_all, fields(metric = metric), err)]
+    #[tracing::instrument(skip_all, fields(metric = metric), err(level = "debug"))]
     async fn fetch_range(
         &self,
         metric: &str,

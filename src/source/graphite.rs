@@ -130,7 +130,7 @@ impl MetricSource for GraphiteSource {
         escape_graphite(value)
     }
 
-    #[tracing::instrument(skip_all, fields(metric = metric), err)]
+    #[tracing::instrument(skip_all, fields(metric = metric), err(level = "debug"))]
     async fn fetch_range(
         &self,
         metric: &str,

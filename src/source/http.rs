@@ -227,7 +227,7 @@ impl HttpClient {
     /// GETs `path` (relative to the base URL) with `params`, retrying 5xx answers, timeouts and
     /// broken connections with exponential backoff; 4xx answers are returned at once. Any
     /// answer with a status is `Ok`: the backend decides what its error bodies mean.
-    #[tracing::instrument(skip_all, fields(url = %self.display_url, path = path), err)]
+    #[tracing::instrument(skip_all, fields(url = %self.display_url, path = path), err(level = "debug"))]
     pub async fn get(&self, path: &str, params: &[(&str, String)]) -> Result<Answer, SourceError> {
         let url = self
             .base

@@ -230,7 +230,7 @@ impl MetricSource for InfluxDbSource {
         escape_influxql(value)
     }
 
-    #[tracing::instrument(skip_all, fields(metric = metric), err)]
+    #[tracing::instrument(skip_all, fields(metric = metric), err(level = "debug"))]
     async fn fetch_range(
         &self,
         metric: &str,

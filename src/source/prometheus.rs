@@ -174,7 +174,7 @@ impl MetricSource for PrometheusSource {
         escape_promql(value)
     }
 
-    #[tracing::instrument(skip_all, fields(metric = metric), err)]
+    #[tracing::instrument(skip_all, fields(metric = metric), err(level = "debug"))]
     async fn fetch_range(
         &self,
         metric: &str,

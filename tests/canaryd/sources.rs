@@ -23,6 +23,7 @@ fn settings(kind: &str, url: &str, options: serde_json::Value) -> SourceSettings
         kind: kind.into(),
         url: url.into(),
         timeout_seconds: Some(5.0),
+        max_concurrent_queries: None,
         options,
     }
 }

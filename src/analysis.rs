@@ -1,0 +1,150 @@
+//! One judgment end to end, live: template + scopes + window → rendered queries → the source
+//! fetches both scopes of every metric → the judge classifies and scores.
+//!
+//! This is the only place that knows both the template language (`${scope}`, `${arg}`) and the
+//! sources' escaping; the CLI, and later the API, gates and scheduler, call it.
+
+use std::collections::BTreeMap;
+
+use crate::config::Settings;
+use crate::judge::{judge, Report};
+use crate::source::{
+    build_source, fetch_all, MetricQuery, MetricSource, SourceError, Window, DEFAULT_MAX_CONCURRENT,
+};
+use crate::template::{render_query, resolve_args, Template, TemplateError};
+
+/// What to judge: the two scopes, the window and the template's arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveRequest {
+    /// The baseline scope (`${scope}` in the baseline's queries).
+    pub baseline: String,
+    /// The canary scope.
+    pub canary: String,
+    /// The window and step (the template's `step_seconds` unless overridden).
+    pub window: Window,
+    /// Template arguments given by the caller; defaults fill the rest.
+    pub args: BTreeMap<String, String>,
+}
+
+/// Why a live judgment could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    /// Arguments missing or unknown, or a placeholder the template does not declare.
+    #[error("template '{template}': {source}")]
+    Template {
+        /// Template name.
+        template: String,
+        /// The cause.
+        source: TemplateError,
+    },
+    /// The template names a source the configuration does not define.
+    #[error("template '{template}' uses source '{source_name}', which the configuration does not define (defined: {known})")]
+    UnknownSource {
+        /// Template name.
+        template: String,
+        /// The missing source.
+        source_name: String,
+        /// The sources that exist.
+        known: String,
+    },
+    /// A scope or argument value the source's query language cannot carry safely.
+    #[error("{what}: {source}")]
+    Escape {
+        /// Which value.
+        what: String,
+        /// The cause.
+        source: SourceError,
+    },
+    /// The source could not be built or reached at all.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+}
+
+/// The metric queries of `template` for both scopes, with every substituted value escaped for
+/// `source`'s query language.
+pub fn render_queries(
+    template: &Template,
+    source: &dyn MetricSource,
+    baseline: &str,
+    canary: &str,
+    args: &BTreeMap<String, String>,
+) -> Result<Vec<MetricQuery>, AnalysisError> {
+    let template_err = |source| AnalysisError::Template {
+        template: template.name.clone(),
+        source,
+    };
+    let args = resolve_args(template, args).map_err(template_err)?;
+    let escape = |what: String, value: &str| {
+        source
+            .escape(value)
+            .map_err(|source| AnalysisError::Escape { what, source })
+    };
+    let mut escaped = BTreeMap::new();
+    for (name, value) in &args {
+        escaped.insert(
+            name.clone(),
+            escape(format!("template argument '{name}'"), value)?,
+        );
+    }
+    let baseline = escape("baseline scope".into(), baseline)?;
+    let canary = escape("canary scope".into(), canary)?;
+    let verbatim = |v: &str| v.to_string();
+    template
+        .metrics
+        .iter()
+        .map(|m| {
+            Ok(MetricQuery {
+                name: m.name.clone(),
+                baseline_query: render_query(&m.query, &baseline, &escaped, &verbatim)
+                    .map_err(template_err)?,
+                canary_query: render_query(&m.query, &canary, &escaped, &verbatim)
+                    .map_err(template_err)?,
+            })
+        })
+        .collect()
+}
+
+/// Fetches every metric of `template` from `source` and judges it.
+pub async fn judge_with_source(
+    template: &Template,
+    source: &dyn MetricSource,
+    request: &LiveRequest,
+    max_concurrent: usize,
+) -> Result<Report, AnalysisError> {
+    let queries = render_queries(
+        template,
+        source,
+        &request.baseline,
+        &request.canary,
+        &request.args,
+    )?;
+    let observations = fetch_all(source, &queries, &request.window, max_concurrent).await?;
+    Ok(judge(template, &observations))
+}
+
+/// Judges `template` live with the source the configuration names for it.
+#[tracing::instrument(skip_all, fields(template = %template.name, source = %template.source), err(level = "debug"))]
+pub async fn judge_live(
+    settings: &Settings,
+    template: &Template,
+    request: &LiveRequest,
+) -> Result<Report, AnalysisError> {
+    let Some(source_settings) = settings.sources.get(&template.source) else {
+        return Err(AnalysisError::UnknownSource {
+            template: template.name.clone(),
+            source_name: template.source.clone(),
+            known: settings
+                .sources
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    };
+    let source = build_source(&template.source, source_settings)?;
+    let max = source_settings
+        .max_concurrent_queries
+        .unwrap_or(DEFAULT_MAX_CONCURRENT)
+        .max(1);
+    judge_with_source(template, source.as_ref(), request, max).await
+}
