@@ -2,6 +2,7 @@
 
 mod cli;
 mod judge_metrics;
+mod live_judge;
 mod scoring;
 mod sources;
 mod stats_properties;

@@ -387,8 +387,53 @@ fn start_influxdb() -> Server {
 pub struct Graphite {
     /// The running web app.
     pub server: Server,
+    /// carbon's plaintext line receiver, for tests that write more series.
+    pub line_port: u16,
     /// Where `T0` of the fixture was moved to (a whole minute, 30 minutes ago).
     pub base: i64,
+}
+
+impl Graphite {
+    /// Writes `(path, value, unix time)` points through carbon and waits until graphite-web
+    /// serves the last one.
+    pub fn write(&self, points: &[(String, f64, i64)]) {
+        let mut text = String::new();
+        for (path, value, t) in points {
+            text.push_str(&format!("{path} {value} {t}\n"));
+        }
+        let mut line = TcpStream::connect(("127.0.0.1", self.line_port)).expect("connect carbon");
+        line.write_all(text.as_bytes()).expect("send to carbon");
+        drop(line);
+        let Some((path, value, t)) = points.last() else {
+            return;
+        };
+        let probe = format!(
+            "/render?target={path}&format=json&from={}&until={}",
+            t - 1,
+            t
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, body) = http_request(self.server.port, "GET", &probe, "");
+            let served = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .is_some_and(|v| {
+                    v[0]["datapoints"].as_array().is_some_and(|points| {
+                        points
+                            .iter()
+                            .any(|p| p[0].as_f64() == Some(*value) && p[1].as_i64() == Some(*t))
+                    })
+                });
+            if status == 200 && served {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "graphite did not serve {path} at {t}: {status} {body}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
 }
 
 /// The shared Graphite.
@@ -536,6 +581,7 @@ fn start_graphite() -> Graphite {
         std::thread::sleep(Duration::from_millis(200));
     }
     Graphite {
+        line_port,
         server: Server {
             url: format!("http://127.0.0.1:{web_port}"),
             port: web_port,
