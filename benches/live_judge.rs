@@ -119,7 +119,14 @@ fn main() {
         .unwrap_or(20);
     runtime.block_on(async {
         let direct = settings.clone();
-        measure(&direct, "direct to Prometheus", rounds, &window).await;
+        measure(
+            &direct,
+            "direct to Prometheus",
+            rounds,
+            &window,
+            DEFAULT_MAX_CONCURRENT,
+        )
+        .await;
         let proxy = support::fake::slow_proxy(
             server.url.trim_start_matches("http://").to_string(),
             Duration::from_millis(latency_ms),
@@ -129,13 +136,10 @@ fn main() {
             url: proxy.url.clone(),
             ..settings.clone()
         };
-        measure(
-            &delayed,
-            &format!("through a proxy adding {latency_ms} ms per answer"),
-            rounds,
-            &window,
-        )
-        .await;
+        let label = format!("through a proxy adding {latency_ms} ms per answer");
+        measure(&delayed, &label, rounds, &window, DEFAULT_MAX_CONCURRENT).await;
+        // The same with every query in flight at once (max_concurrent_queries = 40).
+        measure(&delayed, &label, rounds, &window, 2 * METRICS).await;
     });
 }
 
@@ -207,7 +211,13 @@ fn template() -> Template {
     }
 }
 
-async fn measure(settings: &SourceSettings, label: &str, rounds: usize, window: &Window) {
+async fn measure(
+    settings: &SourceSettings,
+    label: &str,
+    rounds: usize,
+    window: &Window,
+    max_concurrent: usize,
+) {
     let inner = build_source("prometheus", settings).expect("source");
     let source = Timed {
         inner,
@@ -232,7 +242,7 @@ async fn measure(settings: &SourceSettings, label: &str, rounds: usize, window: 
         })
         .collect();
     // Warm up: connections, Prometheus' caches; and check the data is all there.
-    let warm = judge_with_source(&template, &source, &request, DEFAULT_MAX_CONCURRENT)
+    let warm = judge_with_source(&template, &source, &request, max_concurrent)
         .await
         .expect("judgment");
     for m in &warm.metrics {
@@ -263,7 +273,7 @@ async fn measure(settings: &SourceSettings, label: &str, rounds: usize, window: 
 
         source.times.lock().expect("times").clear();
         let t = Instant::now();
-        let report = judge_with_source(&template, &source, &request, DEFAULT_MAX_CONCURRENT)
+        let report = judge_with_source(&template, &source, &request, max_concurrent)
             .await
             .expect("judgment");
         whole.push(t.elapsed());
@@ -279,7 +289,7 @@ async fn measure(settings: &SourceSettings, label: &str, rounds: usize, window: 
     );
     println!(
         "live_judge, {label}: a {METRICS}-metric template, 2 scopes = {} range queries, 1 h \
-         window at {STEP} s steps (361 points each), at most {DEFAULT_MAX_CONCURRENT} queries in \
+         window at {STEP} s steps (361 points each), at most {max_concurrent} queries in \
          flight, median of {rounds} rounds",
         all_queries.len()
     );
