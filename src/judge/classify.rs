@@ -99,7 +99,7 @@ pub fn classify_metric(metric: &MetricSpec, obs: Option<&Observation>) -> Metric
             nodata(spec),
             "no data: the metric is absent from the data".to_string(),
         )
-    } else if let Some(why) = missing_side(&prepared, spec.test) {
+    } else if let Some(why) = missing_side(&prepared, spec) {
         (nodata(spec), format!("no data: {why}"))
     } else {
         match spec.test {
@@ -160,9 +160,9 @@ fn nodata(spec: &JudgeSpec) -> Classification {
     }
 }
 
-/// Which side is empty, in words; `None` when the test can run. A threshold judge with only
-/// absolute bounds needs no baseline.
-fn missing_side(p: &Prepared, test: TestKind) -> Option<String> {
+/// Which side is empty, in words; `None` when the test can run. A threshold judge with an
+/// absolute bound (`min`, `max`) can run without a baseline.
+fn missing_side(p: &Prepared, spec: &JudgeSpec) -> Option<String> {
     let describe_side = |name: &str, missing: usize, outliers: usize| {
         let mut s = format!("the {name} has no values");
         if missing > 0 {
@@ -173,7 +173,8 @@ fn missing_side(p: &Prepared, test: TestKind) -> Option<String> {
         }
         s
     };
-    let baseline_needed = test != TestKind::Threshold;
+    let baseline_needed =
+        spec.test != TestKind::Threshold || (spec.min.is_none() && spec.max.is_none());
     let c = p.canary.is_empty();
     let b = p.baseline.is_empty() && baseline_needed;
     match (b, c) {

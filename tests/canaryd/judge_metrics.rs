@@ -292,6 +292,18 @@ fn threshold_judge_bounds_and_ratios() {
         Some(&obs),
     );
     assert_eq!(m.classification, Classification::Pass, "{}", m.reason);
+    // Ratio bounds alone need the baseline: without it the metric has no data.
+    let ratio_only = JudgeSpec {
+        max_increase_ratio: Some(1.5),
+        ..JudgeSpec::default()
+    };
+    let m = classify_metric(&spec(ratio_only), Some(&obs));
+    assert_eq!(m.classification, Classification::Nodata, "{}", m.reason);
+    assert!(
+        m.reason.contains("the baseline has no values"),
+        "{}",
+        m.reason
+    );
 }
 
 #[test]
