@@ -40,6 +40,7 @@ const JUDGE_KEYS: &[&str] = &[
     "must_have_data",
     "nan",
     "outliers",
+    "quantile",
     "min",
     "max",
     "max_increase_ratio",
@@ -649,6 +650,21 @@ impl Ctx<'_> {
                 }
             }),
         };
+        let quantile = match fields.get("quantile") {
+            None => Some(defaults.quantile),
+            Some(v) => self.number(v, &field("quantile")).and_then(|q| {
+                if q > 0.0 && q < 1.0 {
+                    Some(q)
+                } else {
+                    self.report(
+                        v.pos,
+                        field("quantile"),
+                        format!("quantile must be strictly between 0 and 1 (e.g. 0.95), found {q}"),
+                    );
+                    None
+                }
+            }),
+        };
         let allowed_increase =
             self.positive_or(&fields, path, "allowed_increase", defaults.allowed_increase);
         let allowed_decrease =
@@ -692,6 +708,21 @@ impl Ctx<'_> {
                     at.pos,
                     field("min"),
                     format!("min ({lo}) is greater than max ({hi}): every value would fail"),
+                );
+                ok = false;
+            }
+        }
+
+        if let (Some(test), Some(k)) = (test, fields.key_node("quantile")) {
+            if test != TestKind::Quantile {
+                self.report(
+                    k.pos,
+                    field("quantile"),
+                    format!(
+                        "`quantile` only applies to a quantile judge; with test {} it would have \
+                         no effect (set `test: quantile` or remove it)",
+                        test.as_str()
+                    ),
                 );
                 ok = false;
             }
@@ -749,6 +780,7 @@ impl Ctx<'_> {
             must_have_data: must_have_data?,
             nan: nan?,
             outliers: outliers?,
+            quantile: quantile?,
             min: min?,
             max: max?,
             max_increase_ratio: max_increase_ratio?,

@@ -186,6 +186,8 @@ pub struct JudgeSpec {
     pub nan: NanStrategy,
     /// Outlier removal.
     pub outliers: OutlierSpec,
+    /// Quantile judge: the quantile whose tail is compared, in (0, 1) (default 0.95).
+    pub quantile: f64,
     /// Threshold judge: absolute lower bound on the canary mean.
     pub min: Option<f64>,
     /// Threshold judge: absolute upper bound on the canary mean.
@@ -208,6 +210,7 @@ impl Default for JudgeSpec {
             must_have_data: false,
             nan: NanStrategy::Remove,
             outliers: OutlierSpec::default(),
+            quantile: 0.95,
             min: None,
             max: None,
             max_increase_ratio: None,

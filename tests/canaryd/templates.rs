@@ -825,6 +825,28 @@ fn keys_of_another_judge_would_have_no_effect() {
 }
 
 #[test]
+fn quantile_belongs_to_the_quantile_judge_and_lies_in_0_1() {
+    let t = parse_ok(&with_judge("      test: quantile\n      quantile: 0.99\n"));
+    assert_eq!(t.metrics[0].judge.quantile, 0.99);
+    let t = parse_ok(&with_judge("      test: quantile\n"));
+    assert_eq!(t.metrics[0].judge.quantile, 0.95, "the default");
+    only_problem(
+        &with_judge("      quantile: 0.9\n"),
+        6,
+        7,
+        "metrics[0].judge.quantile",
+        "only applies to a quantile judge; with test mann-whitney it would have no effect",
+    );
+    only_problem(
+        &with_judge("      test: quantile\n      quantile: 99\n"),
+        7,
+        17,
+        "metrics[0].judge.quantile",
+        "strictly between 0 and 1",
+    );
+}
+
+#[test]
 fn every_problem_of_a_file_is_reported_in_file_order() {
     let text = "\
 name: bad name
