@@ -232,12 +232,7 @@ fn judge_mann_whitney(
         ci: [mw.ci.0, mw.ci.1],
         confidence: mw.confidence,
     });
-    let r = report.mean_ratio;
     let shift = describe_shift(&mw, report.baseline.median);
-    let ratio_text = match r {
-        Some(r) => format!("mean ratio {}", ratio(r)),
-        None => "mean ratio unknown (baseline mean is 0)".to_string(),
-    };
     let identical = p.baseline.len() == p.canary.len() && {
         let (mut b, mut c) = (p.baseline.clone(), p.canary.clone());
         b.sort_by(f64::total_cmp);
@@ -251,50 +246,76 @@ fn judge_mann_whitney(
         );
     }
     let (lo, hi) = mw.ci;
-    if lo > 0.0 {
+    decide(
+        spec,
+        lo > 0.0,
+        hi < 0.0,
+        report.mean_ratio,
+        "mean ratio",
+        &shift,
+    )
+}
+
+/// The classification rule shared by the statistical judges (CONTRACT §5): a significant
+/// change (`up` or `down`) is `high` / `low` when the direction makes it bad and the effect
+/// `ratio` (canary over baseline) reaches `allowed_increase` / `allowed_decrease`; an unknown
+/// ratio (baseline 0) leaves the decision to the test. `evidence` says what the test found.
+pub(super) fn decide(
+    spec: &JudgeSpec,
+    up: bool,
+    down: bool,
+    effect: Option<f64>,
+    ratio_name: &str,
+    evidence: &str,
+) -> (Classification, String) {
+    let ratio_text = match effect {
+        Some(r) => format!("{ratio_name} {}", ratio(r)),
+        None => format!("{ratio_name} unknown (the baseline's is 0)"),
+    };
+    if up {
         if !spec.direction.allows_increase() {
             return (
                 Classification::Pass,
-                format!("higher in the canary ({shift}), but only a decrease is bad"),
+                format!("higher in the canary ({evidence}), but only a decrease is bad"),
             );
         }
-        match r {
+        match effect {
             Some(r) if r < spec.allowed_increase => (
                 Classification::Pass,
                 format!(
-                    "higher in the canary ({shift}), but {ratio_text} is within allowed_increase {}",
+                    "higher in the canary ({evidence}), but {ratio_text} is within allowed_increase {}",
                     ratio(spec.allowed_increase)
                 ),
             ),
             _ => (
                 Classification::High,
-                format!("significant increase: {shift}; {ratio_text}"),
+                format!("significant increase: {evidence}; {ratio_text}"),
             ),
         }
-    } else if hi < 0.0 {
+    } else if down {
         if !spec.direction.allows_decrease() {
             return (
                 Classification::Pass,
-                format!("lower in the canary ({shift}), but only an increase is bad"),
+                format!("lower in the canary ({evidence}), but only an increase is bad"),
             );
         }
-        match r {
+        match effect {
             Some(r) if r > spec.allowed_decrease => (
                 Classification::Pass,
                 format!(
-                    "lower in the canary ({shift}), but {ratio_text} is within allowed_decrease {}",
+                    "lower in the canary ({evidence}), but {ratio_text} is within allowed_decrease {}",
                     ratio(spec.allowed_decrease)
                 ),
             ),
             _ => (
                 Classification::Low,
-                format!("significant decrease: {shift}; {ratio_text}"),
+                format!("significant decrease: {evidence}; {ratio_text}"),
             ),
         }
     } else {
         (
             Classification::Pass,
-            format!("no significant change: {shift}; {ratio_text}"),
+            format!("no significant change: {evidence}; {ratio_text}"),
         )
     }
 }
