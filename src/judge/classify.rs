@@ -5,14 +5,18 @@ use crate::source::Observation;
 use crate::stats::{self, describe, mann_whitney, MannWhitney, Method, Summary};
 use crate::template::{JudgeSpec, MetricSpec, NanStrategy, TestKind};
 
+use super::extra;
 use super::format::{num, percent_of, ratio};
 use super::report::{Classification, Dropped, MetricReport, QueryReport, TestReport};
 
 /// The two samples of a metric, ready for a test.
-struct Prepared {
-    baseline: Vec<f64>,
-    canary: Vec<f64>,
-    dropped: Dropped,
+pub(super) struct Prepared {
+    /// Baseline values after missing-value and outlier handling.
+    pub(super) baseline: Vec<f64>,
+    /// Canary values, likewise.
+    pub(super) canary: Vec<f64>,
+    /// What was left out.
+    pub(super) dropped: Dropped,
 }
 
 /// Applies the metric's missing-value strategy and outlier removal to both sides.
@@ -102,17 +106,23 @@ pub fn classify_metric(metric: &MetricSpec, obs: Option<&Observation>) -> Metric
     } else if let Some(why) = missing_side(&prepared, spec) {
         (nodata(spec), format!("no data: {why}"))
     } else {
-        match spec.test {
-            TestKind::MannWhitney => judge_mann_whitney(&prepared, spec, &mut report),
+        let (test, chosen) = match spec.test {
+            TestKind::Auto => {
+                let (test, why) = extra::auto_test(&prepared);
+                (test, Some(format!("auto chose {} ({why}): ", test.as_str())))
+            }
+            test => (test, None),
+        };
+        let (class, reason) = match test {
+            TestKind::MannWhitney | TestKind::Auto => {
+                judge_mann_whitney(&prepared, spec, &mut report)
+            }
             TestKind::Threshold => judge_threshold(spec, &mut report),
-            other => (
-                Classification::Error,
-                format!(
-                    "test '{}' is not supported by this version of canaryd; use mann-whitney or threshold",
-                    other.as_str()
-                ),
-            ),
-        }
+            TestKind::Counts => extra::judge_counts(&prepared, spec, &mut report),
+            TestKind::Quantile => extra::judge_quantile(&prepared, spec, &mut report),
+            TestKind::Scale => extra::judge_scale(&prepared, spec, &mut report),
+        };
+        (class, chosen.unwrap_or_default() + &reason)
     };
     let mut reason = reason;
     let d = report.dropped;

@@ -4,6 +4,7 @@
 //! [`Observation`] per metric, and returns a [`Report`].
 
 pub mod classify;
+mod extra;
 pub mod format;
 pub mod report;
 pub mod score;
@@ -16,6 +17,7 @@ use crate::template::Template;
 
 pub use classify::classify_metric;
 pub use report::{
+    TailReport,
     Classification, GroupScore, MetricReport, Report, TestReport, Thresholds, Verdict,
 };
 

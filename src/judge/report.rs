@@ -119,6 +119,71 @@ pub enum TestReport {
         /// The bounds broken, e.g. `max`, `max_increase_ratio`.
         broken: Vec<String>,
     },
+    /// Poisson rates of event counts: R's `poisson.test`.
+    #[serde(rename = "counts")]
+    Counts {
+        /// `poisson`.
+        method: String,
+        /// Baseline total, rounded.
+        baseline_events: f64,
+        /// Canary total, rounded.
+        canary_events: f64,
+        /// Canary rate per point over the baseline's; null when unbounded or unknown.
+        rate_ratio: Option<f64>,
+        /// Confidence interval of the rate ratio; an unbounded end is null.
+        ci: [Option<f64>; 2],
+        /// Two-sided p-value.
+        p_value: f64,
+        /// Confidence level of `ci`.
+        confidence: f64,
+    },
+    /// Tails beyond the pooled quantile: one-sided Fisher exact tests.
+    #[serde(rename = "quantile")]
+    Quantile {
+        /// The quantile compared.
+        quantile: f64,
+        /// The baseline's quantile.
+        baseline: f64,
+        /// The canary's quantile.
+        canary: f64,
+        /// Values above the pooled `quantile` (when an increase is bad).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        upper: Option<TailReport>,
+        /// Values below the pooled `1 - quantile` (when a decrease is bad).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        lower: Option<TailReport>,
+        /// 1 - the error rate of the tests (split between two tails).
+        confidence: f64,
+    },
+    /// Spread: R's `fligner.test`.
+    #[serde(rename = "scale")]
+    Scale {
+        /// `fligner-killeen`.
+        method: String,
+        /// Fligner-Killeen chi-squared statistic.
+        statistic: f64,
+        /// p-value.
+        p_value: f64,
+        /// Baseline interquartile range.
+        baseline_iqr: f64,
+        /// Canary interquartile range.
+        canary_iqr: f64,
+        /// Confidence level.
+        confidence: f64,
+    },
+}
+
+/// One tail of the quantile judge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TailReport {
+    /// The pooled quantile the two sides are counted against.
+    pub threshold: f64,
+    /// Canary values beyond it.
+    pub canary_beyond: u64,
+    /// Baseline values beyond it.
+    pub baseline_beyond: u64,
+    /// One-sided Fisher exact p-value: the canary has more values beyond it.
+    pub p_value: f64,
 }
 
 /// What was fetched for a metric (live sources only).

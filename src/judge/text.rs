@@ -58,6 +58,34 @@ pub fn render_text(report: &Report) -> String {
                 ),
                 "-".into(),
             ),
+            Some(TestReport::Counts { canary_events, baseline_events, rate_ratio, ci, p_value, .. }) => {
+                let end = |v: Option<f64>| v.map(num).unwrap_or_else(|| "inf".into());
+                (
+                    format!(
+                        "events {} vs {}, ratio {} [{}, {}]",
+                        num(*canary_events),
+                        num(*baseline_events),
+                        end(*rate_ratio),
+                        end(ci[0]),
+                        end(ci[1])
+                    ),
+                    num(*p_value),
+                )
+            }
+            Some(TestReport::Quantile { quantile, baseline, canary, upper, lower, .. }) => {
+                let p = [upper, lower]
+                    .iter()
+                    .filter_map(|t| t.as_ref().map(|t| t.p_value))
+                    .fold(f64::INFINITY, f64::min);
+                (
+                    format!("p{} {} vs {}", num(quantile * 100.0), num(*canary), num(*baseline)),
+                    if p.is_finite() { num(p) } else { "-".into() },
+                )
+            }
+            Some(TestReport::Scale { canary_iqr, baseline_iqr, p_value, .. }) => (
+                format!("IQR {} vs {}", num(*canary_iqr), num(*baseline_iqr)),
+                num(*p_value),
+            ),
             None => ("-".into(), "-".into()),
         };
         let med = |v: Option<f64>| v.map(num).unwrap_or_else(|| "-".into());

@@ -1,6 +1,7 @@
 //! The one integration-test binary: one module per area.
 
 mod cli;
+mod judge_extra;
 mod judge_metrics;
 mod live_judge;
 mod scoring;
