@@ -4,6 +4,7 @@
 
 pub mod describe;
 pub mod mann_whitney;
+mod binom_dist;
 mod normal;
 pub mod outliers;
 pub mod percentile;
