@@ -400,7 +400,12 @@ mod tests {
     fn dbinom_is_r() {
         // dbinom(3, 10, 0.3), dbinom(0, 1e5, 1e-4), dbinom(50000, 1e5, 0.5)
         assert!(rel(dbinom_raw(3.0, 10.0, 0.3, 0.7, false), 0.26682793199999993) < 1e-15);
-        assert!(rel(dbinom_raw(0.0, 1e5, 1e-4, 1.0 - 1e-4, false), 4.5377233958961141e-05) < 1e-14);
+        assert!(
+            rel(
+                dbinom_raw(0.0, 1e5, 1e-4, 1.0 - 1e-4, false),
+                4.5377233958961141e-05
+            ) < 1e-14
+        );
         assert!(rel(dbinom_raw(5e4, 1e5, 0.5, 0.5, false), 0.002523126214196739) < 1e-14);
     }
 
@@ -408,9 +413,24 @@ mod tests {
     fn binomial_tails_are_r() {
         // pbinom(3, 10, 0.3), pbinom(30, 1e5, 1e-3, lower = FALSE), pbinom(120, 1e5, 1e-3)
         let q = |p: f64| 1.0 - p;
-        assert!(rel(ln_binom_lower(3, 10, 0.3, q(0.3)).exp(), 0.64961071840000018) < 1e-13);
-        assert!(rel(ln_binom_upper(31, 100_000, 1e-3, q(1e-3)).exp(), 0.99999999999999978) < 1e-13);
-        assert!(rel(ln_binom_lower(30, 100_000, 1e-3, q(1e-3)).exp(), 1.9432671040696619e-16) < 1e-12);
+        assert!(
+            rel(
+                ln_binom_lower(3, 10, 0.3, q(0.3)).exp(),
+                0.64961071840000018
+            ) < 1e-13
+        );
+        assert!(
+            rel(
+                ln_binom_upper(31, 100_000, 1e-3, q(1e-3)).exp(),
+                0.99999999999999978
+            ) < 1e-13
+        );
+        assert!(
+            rel(
+                ln_binom_lower(30, 100_000, 1e-3, q(1e-3)).exp(),
+                1.9432671040696619e-16
+            ) < 1e-12
+        );
     }
 
     #[test]
