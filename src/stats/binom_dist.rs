@@ -283,8 +283,10 @@ fn solve(alpha: f64, rising: bool, f: impl Fn(f64) -> (f64, f64)) -> f64 {
         if next == p || hi - lo <= 2.0 * f64::EPSILON * p.min(1.0 - p).max(f64::MIN_POSITIVE) {
             return p;
         }
-        if (next - p).abs() <= 4.0 * f64::EPSILON * p.abs() {
-            // Converged to a few ulps: one more evaluation would not move the answer.
+        // Converged when the step is within an ulp of the smaller of p and 1 - p: near 1 the
+        // interval ends are mapped through p / (1 - p) (Poisson rate ratios), so 1 - p must
+        // keep its digits too.
+        if (next - p).abs() <= f64::EPSILON * p.min(1.0 - p) {
             return next;
         }
         p = next;
@@ -292,18 +294,29 @@ fn solve(alpha: f64, rising: bool, f: impl Fn(f64) -> (f64, f64)) -> f64 {
     best
 }
 
-/// A midpoint of (lo, hi) that halves the relative width when the bracket touches 0 or 1.
+/// A midpoint of (lo, hi) that halves the relative width (of p near 0, of 1 - p near 1), so
+/// that roots close to 0 or 1 keep their relative precision; never 0 or 1 itself.
 fn bisect(lo: f64, hi: f64) -> f64 {
-    if lo == 0.0 && hi < 0.25 {
-        hi / 16.0
-    } else if lo > 0.0 && hi / lo > 4.0 && hi < 0.5 {
-        (lo * hi).sqrt()
-    } else if hi == 1.0 && lo > 0.75 {
-        1.0 - (1.0 - lo) / 16.0
-    } else if lo > 0.5 && (1.0 - lo) / (1.0 - hi) > 4.0 {
-        1.0 - ((1.0 - lo) * (1.0 - hi)).sqrt()
+    let mid = 0.5 * (lo + hi);
+    if hi <= 0.5 {
+        if lo == 0.0 {
+            hi / 16.0
+        } else if hi / lo > 4.0 {
+            (lo * hi).sqrt()
+        } else {
+            mid
+        }
+    } else if lo >= 0.5 {
+        let (far, near) = (1.0 - lo, 1.0 - hi);
+        if near == 0.0 {
+            1.0 - far / 16.0
+        } else if far / near > 4.0 {
+            1.0 - (far * near).sqrt()
+        } else {
+            mid
+        }
     } else {
-        0.5 * (lo + hi)
+        mid
     }
 }
 
