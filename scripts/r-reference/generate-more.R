@@ -162,6 +162,8 @@ for (i in 1:30) {
   y <- rpois(1, rate * u)
   add_poisson(x, t, y, u, confs[(i %% 3) + 1])
 }
+add_poisson(99000, 86400, 100000, 3600, 0.99)
+add_poisson(7, 1e-6, 3, 1e6, 0.95)
 add_poisson(1, 1, 1, -1, 0.95)   # errors in R
 add_poisson(1, 1, 1, 1, 1.5)
 
@@ -194,6 +196,9 @@ for (i in 1:30) {
   c <- rbinom(1, n2, p2)
   add_fisher(a, n1 - a, c, n2 - c)
 }
+add_fisher(1000000, 1000000, 1000000, 1000000)
+add_fisher(1001000, 1000000, 1000000, 1000000)
+add_fisher(1000000, 3000, 2000, 1000000)   # far below 1e-300: R underflows
 add_fisher(2^31, 0, 0, 1)   # error in R: too large to be integer
 
 # ---- fligner.test ----
@@ -202,6 +207,8 @@ add_fligner("fligner-1x2", c(5), c(1, 3))
 add_fligner("fligner-constant", c(1, 1, 1), c(5, 5))
 add_fligner("fligner-all-ties-abs", c(1, 3), c(5, 7))
 add_fligner("fligner-identical", c(1, 2, 3, 4, 5), c(1, 2, 3, 4, 5))
+add_fligner("fligner-spread10-n2000", rnorm(2000, 0, 10), rnorm(2000, 0, 1))
+add_fligner("fligner-spread3-n1500", rnorm(1500, 0, 3), rexp(1200))
 add_fligner("fligner-empty-y", c(1, 2, 3), numeric(0))   # error in R
 sizes <- list(c(3, 4), c(5, 5), c(8, 12), c(10, 10), c(15, 25), c(30, 30), c(50, 40),
               c(100, 100), c(200, 150), c(500, 500), c(1000, 800), c(2000, 2000))

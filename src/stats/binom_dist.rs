@@ -19,8 +19,9 @@
 //! `qbeta` is accurate to about 1e-15, so the two agree within 1e-12 relative or so (tested to
 //! the 1e-10 bar against R in `tests/canaryd/stats_more.rs`).
 //!
-//! statrs 0.19's `Beta::inverse_cdf` is not used: it bisects on a continued-fraction CDF and
-//! does not reach 1e-10 relative in the far tails, which is where the interval ends live.
+//! statrs 0.19's `Beta::inverse_cdf` is not used: measured against R it is within 3e-15 of
+//! `qbeta(0.025, 3, 8)` but 3.1e-10 relative off `qbeta(0.005, 1, 1e5)` (a lower end for
+//! x = 1 of n = 100,000 at 99%), outside the 1e-10 bar.
 
 /// ln(2 pi), R's `M_LN_2PI`.
 const LN_2PI: f64 = 1.837_877_066_409_345_5;

@@ -13,7 +13,8 @@
 //! this walks out from the mode with the ratio of consecutive densities in log space (O(1) per
 //! outcome, no overflow for margins in the billions) and stops where the rest cannot change the
 //! sum, and it keeps the p-value in log space to the end, so that tiny p-values keep their
-//! digits (R underflows to 0 below about 1e-308; both count as equal below 1e-300).
+//! digits (R underflows to 0 below about 1e-308; both count as equal below 1e-300); when
+//! d(a) / d(mode) is below e^-800 the two-sided p-value is returned as 0.
 
 use super::binom_dist::{dhyper, phyper};
 use super::StatsError;
@@ -76,6 +77,12 @@ fn two_sided(x: u64, m: u64, n: u64, k: u64) -> f64 {
     let ln_dx = dhyper(x as f64, mf, nf, kf, true) - dhyper(mode as f64, mf, nf, kf, true);
     if !ln_dx.is_finite() {
         return if ln_dx == 0.0 { 1.0 } else { 0.0 };
+    }
+    if ln_dx < -800.0 {
+        // d(x) / d(mode) < 1e-347: the p-value is below 1e-300 (at most the support size,
+        // under 2^32, times that), where R's exp(logdc - max) has underflowed too. Stopping here
+        // keeps the walk within about 40 standard deviations of the mode.
+        return 0.0;
     }
     let rel_err = 1.0 + 1e-7;
     // Sums relative to d(mode) (total >= 1) and to d(x) (the qualifying ones, each <= rel_err).
