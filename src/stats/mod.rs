@@ -2,16 +2,25 @@
 //!
 //! Every function here states the reference it reproduces and the tolerance it is tested to.
 
+mod binom_dist;
+pub mod binomial;
 pub mod describe;
+pub mod fisher;
+pub mod fligner;
 pub mod mann_whitney;
 mod normal;
 pub mod outliers;
 pub mod percentile;
+pub mod poisson;
 mod select;
 mod wilcox_dist;
 
+pub use binomial::{binom_test, BinomTest};
 pub use describe::{describe, Summary};
+pub use fisher::{fisher_exact, FisherTest};
+pub use fligner::{fligner_killeen, FlignerTest};
 pub use mann_whitney::{mann_whitney, MannWhitney, Method};
+pub use poisson::{poisson_rate_test, PoissonTest};
 
 /// What can go wrong in a statistical computation.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -25,4 +34,12 @@ pub enum StatsError {
     /// Confidence level outside (0, 1).
     #[error("confidence level {0} is not between 0 and 1")]
     BadConfidence(f64),
+    /// A hypothesised probability outside [0, 1] (R: "'p' must be a single number between 0
+    /// and 1").
+    #[error("probability {0} is not between 0 and 1")]
+    BadProbability(f64),
+    /// A count, size or exposure that R refuses (or that has no meaningful answer); the text
+    /// names the argument and the rule it breaks.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(&'static str),
 }
