@@ -109,7 +109,10 @@ pub fn classify_metric(metric: &MetricSpec, obs: Option<&Observation>) -> Metric
         let (test, chosen) = match spec.test {
             TestKind::Auto => {
                 let (test, why) = extra::auto_test(&prepared);
-                (test, Some(format!("auto chose {} ({why}): ", test.as_str())))
+                (
+                    test,
+                    Some(format!("auto chose {} ({why}): ", test.as_str())),
+                )
             }
             test => (test, None),
         };

@@ -32,7 +32,10 @@ pub(super) fn auto_test(p: &Prepared) -> (TestKind, &'static str) {
     let whole = all.iter().all(|v| *v >= 0.0 && v.fract() == 0.0);
     let zeros = all.iter().filter(|v| **v == 0.0).count();
     if whole && zeros * 2 >= all.len() {
-        (TestKind::Counts, "sparse whole-number counts: at least half the values are 0")
+        (
+            TestKind::Counts,
+            "sparse whole-number counts: at least half the values are 0",
+        )
     } else {
         (TestKind::MannWhitney, "continuous or dense values")
     }
@@ -47,7 +50,10 @@ pub(super) fn judge_counts(
     if let Some(bad) = p.baseline.iter().chain(&p.canary).find(|v| **v < 0.0) {
         return (
             Classification::Error,
-            format!("the counts test needs event counts, which are never negative; found {}", num(*bad)),
+            format!(
+                "the counts test needs event counts, which are never negative; found {}",
+                num(*bad)
+            ),
         );
     }
     // Counts from increase(...) are extrapolated and not whole: the totals are rounded.
@@ -83,20 +89,40 @@ pub(super) fn judge_counts(
         num(test.ci.1),
         num(test.p_value)
     );
-    decide(spec, test.ci.0 > 1.0, test.ci.1 < 1.0, test.estimate, "rate ratio", &evidence)
+    decide(
+        spec,
+        test.ci.0 > 1.0,
+        test.ci.1 < 1.0,
+        test.estimate,
+        "rate ratio",
+        &evidence,
+    )
 }
 
 /// One tail of the quantile judge: values beyond the pooled quantile on each side.
 fn tail(p: &Prepared, sorted_pooled: &[f64], q: f64, upper: bool) -> Option<TailReport> {
     let threshold = percentile_sorted(sorted_pooled, q)?;
     let beyond = |v: &[f64]| {
-        v.iter().filter(|x| if upper { **x > threshold } else { **x < threshold }).count() as u64
+        v.iter()
+            .filter(|x| {
+                if upper {
+                    **x > threshold
+                } else {
+                    **x < threshold
+                }
+            })
+            .count() as u64
     };
     let (a, c) = (beyond(&p.canary), beyond(&p.baseline));
     let (nc, nb) = (p.canary.len() as u64, p.baseline.len() as u64);
     // The canary has more values beyond the threshold than the baseline: one-sided "greater".
     let fisher = fisher_exact(a, nc - a, c, nb - c).ok()?;
-    Some(TailReport { threshold, canary_beyond: a, baseline_beyond: c, p_value: fisher.p_greater })
+    Some(TailReport {
+        threshold,
+        canary_beyond: a,
+        baseline_beyond: c,
+        p_value: fisher.p_greater,
+    })
 }
 
 /// The tail judge: is the canary's tail (beyond the pooled quantile) heavier?
@@ -115,8 +141,16 @@ pub(super) fn judge_quantile(
     };
     let (bs, cs) = (sorted(&p.baseline), sorted(&p.canary));
     let quantiles = |level: f64| (percentile_sorted(&bs, level), percentile_sorted(&cs, level));
-    let upper = if spec.direction.allows_increase() { tail(p, &pooled, q, true) } else { None };
-    let lower = if spec.direction.allows_decrease() { tail(p, &pooled, 1.0 - q, false) } else { None };
+    let upper = if spec.direction.allows_increase() {
+        tail(p, &pooled, q, true)
+    } else {
+        None
+    };
+    let lower = if spec.direction.allows_decrease() {
+        tail(p, &pooled, 1.0 - q, false)
+    } else {
+        None
+    };
     // Both tails tested: each at half the error rate (Bonferroni).
     let tails = usize::from(upper.is_some()) + usize::from(lower.is_some());
     let alpha = (1.0 - spec.confidence) / tails.max(1) as f64;
@@ -142,7 +176,10 @@ pub(super) fn judge_quantile(
         )
     };
     let (evidence, effect_ratio, name) = if down && !up {
-        let t = lower.as_ref().map(|t| describe_tail(t, 1.0 - q, "below")).unwrap_or_default();
+        let t = lower
+            .as_ref()
+            .map(|t| describe_tail(t, 1.0 - q, "below"))
+            .unwrap_or_default();
         (t, effect(blq, clq), format!("{} ratio", pct(1.0 - q)))
     } else {
         let text = match (&upper, &lower) {
@@ -198,5 +235,12 @@ pub(super) fn judge_scale(
         num(bi),
         num(test.p_value)
     );
-    decide(spec, significant && ci > bi, significant && ci < bi, effect, "IQR ratio", &evidence)
+    decide(
+        spec,
+        significant && ci > bi,
+        significant && ci < bi,
+        effect,
+        "IQR ratio",
+        &evidence,
+    )
 }

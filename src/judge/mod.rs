@@ -17,8 +17,7 @@ use crate::template::Template;
 
 pub use classify::classify_metric;
 pub use report::{
-    TailReport,
-    Classification, GroupScore, MetricReport, Report, TestReport, Thresholds, Verdict,
+    Classification, GroupScore, MetricReport, Report, TailReport, TestReport, Thresholds, Verdict,
 };
 
 /// Judges every metric of `template` and scores the whole. A metric absent from

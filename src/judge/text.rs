@@ -58,7 +58,14 @@ pub fn render_text(report: &Report) -> String {
                 ),
                 "-".into(),
             ),
-            Some(TestReport::Counts { canary_events, baseline_events, rate_ratio, ci, p_value, .. }) => {
+            Some(TestReport::Counts {
+                canary_events,
+                baseline_events,
+                rate_ratio,
+                ci,
+                p_value,
+                ..
+            }) => {
                 let end = |v: Option<f64>| v.map(num).unwrap_or_else(|| "inf".into());
                 (
                     format!(
@@ -72,17 +79,34 @@ pub fn render_text(report: &Report) -> String {
                     num(*p_value),
                 )
             }
-            Some(TestReport::Quantile { quantile, baseline, canary, upper, lower, .. }) => {
+            Some(TestReport::Quantile {
+                quantile,
+                baseline,
+                canary,
+                upper,
+                lower,
+                ..
+            }) => {
                 let p = [upper, lower]
                     .iter()
                     .filter_map(|t| t.as_ref().map(|t| t.p_value))
                     .fold(f64::INFINITY, f64::min);
                 (
-                    format!("p{} {} vs {}", num(quantile * 100.0), num(*canary), num(*baseline)),
+                    format!(
+                        "p{} {} vs {}",
+                        num(quantile * 100.0),
+                        num(*canary),
+                        num(*baseline)
+                    ),
                     if p.is_finite() { num(p) } else { "-".into() },
                 )
             }
-            Some(TestReport::Scale { canary_iqr, baseline_iqr, p_value, .. }) => (
+            Some(TestReport::Scale {
+                canary_iqr,
+                baseline_iqr,
+                p_value,
+                ..
+            }) => (
                 format!("IQR {} vs {}", num(*canary_iqr), num(*baseline_iqr)),
                 num(*p_value),
             ),
