@@ -86,6 +86,14 @@ def main():
         can[i] *= 10.0
     write("latency-spikes", {"p99_latency": (base, can), "p99_latency_mean": (base, can)})
 
+    # Kayenta passes this too: 2 single 5xx in the baseline, three bursts of 5 in the canary.
+    base = [0.0] * N
+    base[40] = base[95] = 1.0
+    can = [0.0] * N
+    for i in (17, 59, 101):
+        can[i] = 5.0
+    write("error-bursts", {"errors_5xx": (base, can), "errors_5xx_by_rank": (base, can)})
+
 
 if __name__ == "__main__":
     main()

@@ -18,7 +18,7 @@ use crate::stats::poisson::poisson_rate_test;
 use crate::template::{JudgeSpec, TestKind};
 
 use super::classify::{decide, Prepared};
-use super::format::{num, ratio};
+use super::format::num;
 use super::report::{Classification, MetricReport, TailReport, TestReport};
 
 /// A finite number, or `None` for an infinity (JSON has no infinity).
@@ -80,10 +80,9 @@ pub(super) fn judge_counts(
         );
     }
     let evidence = format!(
-        "{} events in {nc} canary points against {} in {nb} baseline points, rate ratio {}, {}% interval [{}, {}], p = {}",
+        "{} events in {nc} canary points against {} in {nb} baseline points, {}% interval of the rate ratio [{}, {}], p = {}",
         num(kc),
         num(kb),
-        test.estimate.map(ratio).unwrap_or_else(|| "unknown".into()),
         num(spec.confidence * 100.0),
         num(test.ci.0),
         num(test.ci.1),
