@@ -209,3 +209,59 @@ fn auto_picks_counts_for_sparse_counts_and_mann_whitney_otherwise() {
     );
     assert_eq!(m.classification, Classification::High, "{}", m.reason);
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn value() -> impl Strategy<Value = Option<f64>> {
+        prop_oneof![
+            4 => (-1e3f64..1e3).prop_map(Some),
+            2 => (0u32..5).prop_map(|v| Some(f64::from(v))),
+            1 => Just(None),
+            1 => Just(Some(f64::NAN)),
+            1 => Just(Some(f64::INFINITY)),
+            1 => prop_oneof![Just(Some(1e308)), Just(Some(-1e308)), Just(Some(5e-324))],
+        ]
+    }
+
+    fn kind() -> impl Strategy<Value = TestKind> {
+        prop_oneof![
+            Just(TestKind::MannWhitney),
+            Just(TestKind::Threshold),
+            Just(TestKind::Quantile),
+            Just(TestKind::Scale),
+            Just(TestKind::Counts),
+            Just(TestKind::Auto),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever the values (missing, NaN, infinite, huge, tiny, tied), every judge returns
+        /// a classification with a reason and never panics.
+        #[test]
+        fn any_values_any_judge(
+            baseline in prop::collection::vec(value(), 0..60),
+            canary in prop::collection::vec(value(), 0..60),
+            test in kind(),
+            remove_outliers in any::<bool>(),
+            replace in any::<bool>(),
+        ) {
+            let mut s = spec(test, Direction::Either);
+            if test == TestKind::Threshold {
+                s.judge.max = Some(10.0);
+                s.judge.max_increase_ratio = Some(1.5);
+            }
+            s.judge.outliers.remove = remove_outliers;
+            if replace {
+                s.judge.nan = canaryd::template::NanStrategy::Replace;
+            }
+            let m = classify_metric(&s, Some(&Observation::from_values(baseline, canary)));
+            prop_assert!(!m.reason.is_empty());
+            // The report always serializes (non-finite numbers become null).
+            prop_assert!(serde_json::to_string(&m).is_ok());
+        }
+    }
+}
