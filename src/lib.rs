@@ -4,13 +4,19 @@
 //!
 //! * [`template`]: analysis templates (YAML) become typed [`template::Template`] values, with
 //!   errors that name the file, line, column and field.
-//! * [`source`]: metric sources (recorded data today) yield baseline and canary series.
-//! * [`stats`]: pure statistics, no I/O: Mann-Whitney U with the Hodges-Lehmann interval as R's
-//!   `wilcox.test` computes it, descriptive statistics, percentiles, outlier fences.
+//! * [`source`]: metric sources (Prometheus, InfluxDB, Graphite, Datadog, recorded files) yield
+//!   baseline and canary series on the window's step grid, as [`source::Observation`]s.
+//! * [`stats`]: pure statistics, no I/O, each checked against R: Mann-Whitney U with the
+//!   Hodges-Lehmann interval (`wilcox.test`), Poisson rates (`poisson.test`), Fisher's exact test,
+//!   Fligner-Killeen, descriptive statistics, percentiles, outlier fences.
 //! * [`judge`]: classifies each metric, scores groups, makes the verdict and says why.
+//! * [`analysis`]: one live judgment end to end: render the queries for both scopes, fetch,
+//!   judge.
 //!
 //! The binary (`src/main.rs`) only parses the command line, loads [`config`], sets up
 //! [`telemetry`] and calls into these modules.
+
+#![warn(missing_docs)]
 
 pub mod analysis;
 pub mod config;
