@@ -10,7 +10,7 @@
 //! whose density (Loader's algorithm, as R's `dbinom`) is at most `d(x) * (1 + 1e-7)` are
 //! counted, and the p-value is `pbinom` of the observed tail plus `pbinom` of that far tail.
 //! The far-side densities are monotone, so the count is found by bisection (O(log n) densities,
-//! not R's O(n)). Tails and the interval come from [`super::binom_dist`].
+//! not R's O(n)). Tails and the interval come from `binom_dist`.
 
 use super::binom_dist::{
     dbinom_raw, ln_binom_lower, ln_binom_upper, qbeta_lower_end, qbeta_upper_end,

@@ -8,7 +8,7 @@
 //!
 //! Given the margins, `a` is hypergeometric: `m = a + c` white balls, `n = b + d` black ones,
 //! `k = a + b` drawn. One-sided p-values are R's `phyper` (ported with Loader's densities in
-//! [`super::binom_dist`]). R's two-sided rule sums the densities of the outcomes at most
+//! `binom_dist`). R's two-sided rule sums the densities of the outcomes at most
 //! `d(a) * (1 + 1e-7)`; R evaluates every density of the support with `dhyper(log = TRUE)`,
 //! this walks out from the mode with the ratio of consecutive densities in log space (O(1) per
 //! outcome, no overflow for margins in the billions) and stops where the rest cannot change the

@@ -8,7 +8,7 @@
 //!
 //! As R: each sample is centred on its own median; the absolute deviations of both samples are
 //! ranked together (ties averaged) and scored `qnorm((1 + rank / (n + 1)) / 2)` (R's own
-//! AS 241 `qnorm`, ported in [`super::normal`]); the statistic is the between-group sum of
+//! AS 241 `qnorm`, ported in `normal`); the statistic is the between-group sum of
 //! squares of the centred scores over their variance, chi-squared with 1 degree of freedom.
 //! R sums in long double; compensated sums and R's two-pass mean stand in for that.
 
