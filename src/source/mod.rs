@@ -4,7 +4,7 @@
 //! what was asked to get them, and what went wrong. The judge does not know the backend.
 //!
 //! Live backends implement [`MetricSource`], one file each ([`prometheus`], [`influxdb`],
-//! [`graphite`], [`datadog`], and [`file`] for recorded data), chosen by `kind` in the config
+//! [`graphite`], [`datadog`], and [`file`](mod@file) for recorded data), chosen by `kind` in the config
 //! through [`build_source`]. [`fetch_all`] fetches every metric of a template, both scopes, with a
 //! bound on the queries in flight, and turns each into an [`Observation`].
 //!

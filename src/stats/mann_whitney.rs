@@ -15,7 +15,7 @@
 //! R's standardised statistic is `(c - nm/2 - corr(c)) / sigma0` with `c = #{D > d}` and
 //! `sigma0` from the ties within `x` and within `y` only. It is non-increasing in `d` and only
 //! jumps at pairwise differences, so every root is an order statistic of `D`, selected exactly
-//! by [`super::select`] in O((n + m) * 64) time without materialising the n*m differences.
+//! by `select` in O((n + m) * 64) time without materialising the n*m differences.
 //! The ends (`mumin`, `mumax`) are evaluated literally, with their real ties, as R does.
 
 use super::normal::{pnorm_lower, pnorm_upper, qnorm};
