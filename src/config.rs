@@ -210,6 +210,7 @@ mod tests {
         assert_eq!(d.server.listen, "127.0.0.1:8080");
         assert_eq!(d.store.url, "sqlite://canaryd.db");
         assert_eq!(d.sources["prometheus"].url, "http://127.0.0.1:9090");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
@@ -236,6 +237,7 @@ mod tests {
         assert_eq!(p.timeout_seconds, Some(3.0));
         assert_eq!(p.options["bearer_token"], "s3cret");
         assert_eq!(s.sources["influx"].options["database"], "k8s");
+        let _ = std::fs::remove_dir_all(&dir);
         let shown = format!("{s:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
     }
@@ -249,6 +251,7 @@ mod tests {
         let err = Settings::load_with_env(Some(&file), vec![])
             .unwrap_err()
             .to_string();
+        let _ = std::fs::remove_dir_all(&dir);
         assert!(err.contains("listen_addr"), "{err}");
     }
 }

@@ -6,6 +6,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+use crate::support::Scratch;
+
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -23,12 +25,11 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn temp_file(name: &str, contents: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("canaryd-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    std::fs::write(&p, contents).unwrap();
-    p
+/// `contents` in a file `name` of a fresh directory, removed when the first value is dropped.
+fn temp_file(name: &str, contents: &str) -> (Scratch, PathBuf) {
+    let dir = Scratch::new("cli");
+    let path = dir.file(name, contents);
+    (dir, path)
 }
 
 fn expected() -> serde_json::Map<String, Value> {
@@ -222,7 +223,7 @@ fn a_missing_file_is_exit_1_naming_it() {
 
 #[test]
 fn malformed_json_is_exit_1_with_line_and_column() {
-    let bad = temp_file(
+    let (_dir, bad) = temp_file(
         "bad.json",
         "{\"metrics\": {\n  \"p99_latency\": {\"baseline\": [1, 2,], \"canary\": [1]}\n}}\n",
     );
@@ -243,7 +244,7 @@ fn malformed_json_is_exit_1_with_line_and_column() {
 
 #[test]
 fn a_value_that_is_not_a_number_is_exit_1() {
-    let bad = temp_file(
+    let (_dir, bad) = temp_file(
         "str.json",
         r#"{"metrics": {"p99_latency": {"baseline": [1, "fast"], "canary": [1]}}}"#,
     );
@@ -260,7 +261,7 @@ fn a_value_that_is_not_a_number_is_exit_1() {
 
 #[test]
 fn malformed_yaml_is_exit_1_with_line_and_column() {
-    let bad = temp_file(
+    let (_dir, bad) = temp_file(
         "bad.yaml",
         "name: x\nmetrics:\n  - name: a\n    query: [unclosed\n",
     );
@@ -278,7 +279,7 @@ fn malformed_yaml_is_exit_1_with_line_and_column() {
 
 #[test]
 fn data_for_a_metric_the_template_lacks_is_exit_1() {
-    let bad = temp_file(
+    let (_dir, bad) = temp_file(
         "extra.json",
         r#"{"metrics": {"p99_latncy": {"baseline": [1], "canary": [1]}}}"#,
     );
@@ -299,7 +300,7 @@ fn data_for_a_metric_the_template_lacks_is_exit_1() {
 
 #[test]
 fn a_metric_missing_a_side_is_exit_1() {
-    let bad = temp_file(
+    let (_dir, bad) = temp_file(
         "side.json",
         r#"{"metrics": {"p99_latency": {"baseline": [1, 2]}}}"#,
     );
@@ -351,7 +352,7 @@ fn template_check_accepts_the_shipped_templates() {
 
 #[test]
 fn template_check_reports_every_problem_with_position() {
-    let bad = temp_file(
+    let (_dir, bad) = temp_file(
         "problems.yaml",
         "name: bad name\nscoring: { pass: 50, marginal: 80 }\nmetrics:\n  - name: a\n    query: up{v=\"${scope}\"}\n    judge: { confidence: 1.5 }\n  - name: a\n    query: up{v=\"${scope}\"}\n",
     );

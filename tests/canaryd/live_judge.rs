@@ -5,7 +5,6 @@
 //! unreachable source.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::Command;
 
 use canaryd::analysis::{judge_with_source, LiveRequest};
@@ -218,23 +217,17 @@ fn canaryd(args: &[&str]) -> std::process::Output {
         .expect("run canaryd")
 }
 
-fn write_temp(name: &str, text: &str) -> PathBuf {
-    let dir = support::temp_dir("live-cli");
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
-
 #[test]
 fn the_cli_judges_live_and_exits_with_the_verdict() {
     // The shared Prometheus holds `latency_seconds` for versions baseline and canary
     // (fixtures/live/series.om): a small template over it, judged through the binary.
     let server = support::prometheus();
-    let config = write_temp(
+    let scratch = support::Scratch::new("live-cli");
+    let config = scratch.file(
         "c.toml",
         &format!("[sources.prometheus]\nurl = \"{}\"\n", server.url),
     );
-    let template = write_temp(
+    let template = scratch.file(
         "t.yaml",
         "name: live-cli\nargs: { metric: { default: latency_seconds } }\nstep_seconds: 10\nmetrics:\n  - name: latency\n    query: ${metric}{version=\"${scope}\"}\n    judge: { direction: increase }\n",
     );
@@ -301,7 +294,8 @@ fn the_cli_judges_live_and_exits_with_the_verdict() {
 #[test]
 fn an_unreachable_source_is_exit_1_naming_the_url() {
     let port = support::free_port();
-    let config = write_temp(
+    let scratch = support::Scratch::new("live-cli");
+    let config = scratch.file(
         "down.toml",
         &format!("[sources.prometheus]\nurl = \"http://127.0.0.1:{port}\"\n"),
     );

@@ -64,6 +64,34 @@ pub fn temp_dir(kind: &str) -> PathBuf {
     dir
 }
 
+/// A temporary directory for a test's files, removed when dropped.
+pub struct Scratch {
+    /// The directory.
+    pub path: PathBuf,
+}
+
+impl Scratch {
+    /// A fresh, empty directory.
+    pub fn new(kind: &str) -> Scratch {
+        Scratch {
+            path: temp_dir(kind),
+        }
+    }
+
+    /// Writes `contents` to `name` inside, and returns its path.
+    pub fn file(&self, name: &str, contents: &str) -> PathBuf {
+        let p = self.path.join(name);
+        std::fs::write(&p, contents).expect("write a scratch file");
+        p
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
 /// A server process under a watchdog: dropped, it stops the server and removes `dir`.
 pub struct Process {
     child: Child,
