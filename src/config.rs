@@ -21,6 +21,40 @@ pub struct Settings {
     pub templates: TemplateSettings,
     /// Logging.
     pub log: LogSettings,
+    /// API tokens (CONTRACT §6); none configured means the API is open.
+    pub auth: AuthSettings,
+}
+
+/// `[auth]`: who may call the API.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Bearer tokens, stored as SHA-256 digests.
+    pub tokens: Vec<TokenSettings>,
+}
+
+/// One API token.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSettings {
+    /// Who holds it (for logs and audit).
+    pub name: String,
+    /// Hex SHA-256 of the token; the token itself is never stored.
+    pub token_sha256: String,
+    /// What it may do.
+    pub role: Role,
+}
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Read judgments, analyses and templates.
+    Read,
+    /// Also make judgments and start analyses.
+    Judge,
+    /// Also manage templates.
+    Admin,
 }
 
 impl Default for Settings {
@@ -42,6 +76,7 @@ impl Default for Settings {
             sources,
             templates: TemplateSettings::default(),
             log: LogSettings::default(),
+            auth: AuthSettings::default(),
         }
     }
 }
@@ -240,6 +275,26 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let shown = format!("{s:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
+    }
+
+    #[test]
+    fn the_contract_example_loads() {
+        let dir =
+            std::env::temp_dir().join(format!("canaryd-config-contract-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(
+            &file,
+            "[server]\nlisten = \"127.0.0.1:8080\"\n[store]\nurl = \"sqlite://canaryd.db\"\n\
+             [sources.prometheus]\nkind = \"prometheus\"\nurl = \"http://127.0.0.1:9090\"\ntimeout_seconds = 10\n\
+             [auth]\ntokens = [{ name = \"ci\", token_sha256 = \"ab12\", role = \"judge\" }]\n",
+        )
+        .unwrap();
+        let s = Settings::load_with_env(Some(&file), vec![]);
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = s.unwrap();
+        assert_eq!(s.auth.tokens[0].role, Role::Judge);
+        assert_eq!(s.sources["prometheus"].timeout_seconds, Some(10.0));
     }
 
     #[test]
