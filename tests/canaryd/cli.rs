@@ -221,21 +221,28 @@ fn a_missing_file_is_exit_1_naming_it() {
     assert!(out.stdout.is_empty());
 }
 
-#[test]
-fn malformed_json_is_exit_1_with_line_and_column() {
-    let (_dir, bad) = temp_file(
-        "bad.json",
-        "{\"metrics\": {\n  \"p99_latency\": {\"baseline\": [1, 2,], \"canary\": [1]}\n}}\n",
-    );
+/// Judges `data` (written to a file `name`) with the HTTP template; asserts exit 1, no report on
+/// stdout, and returns stderr.
+fn judge_bad_data(name: &str, data: &str) -> String {
+    let (_dir, path) = temp_file(name, data);
     let out = canaryd(&[
         "judge",
         "--template",
         "analysis-templates/http-golden-signals.yaml",
         "--data",
-        bad.to_str().unwrap(),
+        path.to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    stderr(&out)
+}
+
+#[test]
+fn malformed_json_is_exit_1_with_line_and_column() {
+    let err = judge_bad_data(
+        "bad.json",
+        "{\"metrics\": {\n  \"p99_latency\": {\"baseline\": [1, 2,], \"canary\": [1]}\n}}\n",
+    );
     assert!(
         err.contains("bad.json") && err.contains("line 2 column"),
         "{err}"
@@ -244,19 +251,11 @@ fn malformed_json_is_exit_1_with_line_and_column() {
 
 #[test]
 fn a_value_that_is_not_a_number_is_exit_1() {
-    let (_dir, bad) = temp_file(
+    let err = judge_bad_data(
         "str.json",
         r#"{"metrics": {"p99_latency": {"baseline": [1, "fast"], "canary": [1]}}}"#,
     );
-    let out = canaryd(&[
-        "judge",
-        "--template",
-        "analysis-templates/http-golden-signals.yaml",
-        "--data",
-        bad.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("line 1 column"), "{}", stderr(&out));
+    assert!(err.contains("line 1 column"), "{err}");
 }
 
 #[test]
@@ -279,19 +278,10 @@ fn malformed_yaml_is_exit_1_with_line_and_column() {
 
 #[test]
 fn data_for_a_metric_the_template_lacks_is_exit_1() {
-    let (_dir, bad) = temp_file(
+    let err = judge_bad_data(
         "extra.json",
         r#"{"metrics": {"p99_latncy": {"baseline": [1], "canary": [1]}}}"#,
     );
-    let out = canaryd(&[
-        "judge",
-        "--template",
-        "analysis-templates/http-golden-signals.yaml",
-        "--data",
-        bad.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
     assert!(
         err.contains("'p99_latncy'") && err.contains("p99_latency"),
         "{err}"
@@ -300,23 +290,11 @@ fn data_for_a_metric_the_template_lacks_is_exit_1() {
 
 #[test]
 fn a_metric_missing_a_side_is_exit_1() {
-    let (_dir, bad) = temp_file(
+    let err = judge_bad_data(
         "side.json",
         r#"{"metrics": {"p99_latency": {"baseline": [1, 2]}}}"#,
     );
-    let out = canaryd(&[
-        "judge",
-        "--template",
-        "analysis-templates/http-golden-signals.yaml",
-        "--data",
-        bad.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("missing field `canary`"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(err.contains("missing field `canary`"), "{err}");
 }
 
 #[test]
