@@ -2,6 +2,7 @@
 //! user can act on without reading the numbers.
 
 use crate::source::Observation;
+use crate::stats::percentile::sorted;
 use crate::stats::{self, describe, mann_whitney, MannWhitney, Method, Summary};
 use crate::template::{JudgeSpec, MetricSpec, NanStrategy, TestKind};
 
@@ -246,12 +247,7 @@ fn judge_mann_whitney(
         confidence: mw.confidence,
     });
     let shift = describe_shift(&mw, report.baseline.median);
-    let identical = p.baseline.len() == p.canary.len() && {
-        let (mut b, mut c) = (p.baseline.clone(), p.canary.clone());
-        b.sort_by(f64::total_cmp);
-        c.sort_by(f64::total_cmp);
-        b == c
-    };
+    let identical = p.baseline.len() == p.canary.len() && sorted(&p.baseline) == sorted(&p.canary);
     if identical {
         return (
             Classification::Pass,

@@ -13,7 +13,7 @@
 
 use crate::stats::fisher::fisher_exact;
 use crate::stats::fligner::fligner_killeen;
-use crate::stats::percentile::{percentile, percentile_sorted};
+use crate::stats::percentile::{percentile_sorted, sorted};
 use crate::stats::poisson::poisson_rate_test;
 use crate::template::{JudgeSpec, TestKind};
 
@@ -131,9 +131,10 @@ pub(super) fn judge_quantile(
     report: &mut MetricReport,
 ) -> (Classification, String) {
     let q = spec.quantile;
-    let mut pooled: Vec<f64> = p.baseline.iter().chain(&p.canary).copied().collect();
-    pooled.sort_by(f64::total_cmp);
-    let quantiles = |level: f64| (percentile(&p.baseline, level), percentile(&p.canary, level));
+    let pooled: Vec<f64> = p.baseline.iter().chain(&p.canary).copied().collect();
+    let pooled = sorted(&pooled);
+    let (bs, cs) = (sorted(&p.baseline), sorted(&p.canary));
+    let quantiles = |level: f64| (percentile_sorted(&bs, level), percentile_sorted(&cs, level));
     let upper = if spec.direction.allows_increase() {
         tail(p, &pooled, q, true)
     } else {
@@ -204,8 +205,7 @@ pub(super) fn judge_scale(
         Err(e) => return (Classification::Error, format!("scale test failed: {e}")),
     };
     let iqr = |v: &[f64]| {
-        let mut s = v.to_vec();
-        s.sort_by(f64::total_cmp);
+        let s = sorted(v);
         match (percentile_sorted(&s, 0.25), percentile_sorted(&s, 0.75)) {
             (Some(a), Some(b)) => b - a,
             _ => f64::NAN,

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::percentile::percentile_sorted;
+use super::percentile::{percentile_sorted, sorted};
 
 /// Count, mean, median, min, max and sample standard deviation of a sample.
 ///
@@ -63,8 +63,7 @@ pub fn describe(values: &[f64]) -> Summary {
             std: None,
         };
     }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
+    let sorted = sorted(values);
     let m = sum(values) / count as f64;
     let std = if count >= 2 {
         let squares: Vec<f64> = values.iter().map(|v| (v - m) * (v - m)).collect();

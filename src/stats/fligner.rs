@@ -13,6 +13,7 @@
 //! R sums in long double; compensated sums and R's two-pass mean stand in for that.
 
 use super::normal::qnorm;
+use super::percentile::sorted;
 use super::StatsError;
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
@@ -92,8 +93,7 @@ fn chisq1_upper(s: f64) -> f64 {
 
 /// R's `median`: the middle value, or the mean of the two middle values.
 fn median(s: &[f64]) -> f64 {
-    let mut v = s.to_vec();
-    v.sort_by(f64::total_cmp);
+    let v = sorted(s);
     let half = v.len() / 2;
     if v.len() % 2 == 1 {
         v[half]

@@ -2,12 +2,11 @@
 //! `reduceSensitivity = true`: fences at Q1 - k IQR and Q3 + k IQR, widened so that they never
 //! fall inside the 1st and 99th percentiles. Percentiles are R-7 ([`super::percentile`]).
 
-use super::percentile::percentile_sorted;
+use super::percentile::{percentile_sorted, sorted};
 
 /// The (lower, upper) fences of a sample for IQR factor `factor`; `None` when it is empty.
 pub fn iqr_fences(sample: &[f64], factor: f64) -> Option<(f64, f64)> {
-    let mut sorted = sample.to_vec();
-    sorted.sort_by(f64::total_cmp);
+    let sorted = sorted(sample);
     let q1 = percentile_sorted(&sorted, 0.25)?;
     let q3 = percentile_sorted(&sorted, 0.75)?;
     let p01 = percentile_sorted(&sorted, 0.01)?;

@@ -18,11 +18,16 @@ pub fn percentile_sorted(sorted: &[f64], p: f64) -> Option<f64> {
     Some(if a == b { a } else { a + frac * (b - a) })
 }
 
-/// The `p`-quantile of an unsorted sample (copied and sorted; NaN sorts last).
+/// A copy of `sample` in ascending order (total order: NaN sorts last).
+pub fn sorted(sample: &[f64]) -> Vec<f64> {
+    let mut copy = sample.to_vec();
+    copy.sort_by(f64::total_cmp);
+    copy
+}
+
+/// The `p`-quantile of an unsorted sample.
 pub fn percentile(sample: &[f64], p: f64) -> Option<f64> {
-    let mut sorted = sample.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    percentile_sorted(&sorted, p)
+    percentile_sorted(&sorted(sample), p)
 }
 
 #[cfg(test)]
