@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use crate::config::Settings;
 use crate::judge::{judge, Report};
 use crate::source::{
-    build_source, fetch_all, MetricQuery, MetricSource, SourceError, Window, DEFAULT_MAX_CONCURRENT,
+    build_source, fetch_all, MetricQuery, MetricSource, Observation, SourceError, Window,
+    DEFAULT_MAX_CONCURRENT,
 };
 use crate::template::{render_query, resolve_args, Template, TemplateError};
 
@@ -129,6 +130,17 @@ pub async fn judge_live(
     template: &Template,
     request: &LiveRequest,
 ) -> Result<Report, AnalysisError> {
+    let observations = fetch_live(settings, template, request).await?;
+    Ok(judge(template, &observations))
+}
+
+/// Fetches every metric of `template`, both scopes, from the source the configuration names
+/// for it: what [`judge_live`] judges, for callers that keep the points (the store).
+pub async fn fetch_live(
+    settings: &Settings,
+    template: &Template,
+    request: &LiveRequest,
+) -> Result<BTreeMap<String, Observation>, AnalysisError> {
     let Some(source_settings) = settings.sources.get(&template.source) else {
         return Err(AnalysisError::UnknownSource {
             template: template.name.clone(),
@@ -146,5 +158,12 @@ pub async fn judge_live(
         .max_concurrent_queries
         .unwrap_or(DEFAULT_MAX_CONCURRENT)
         .max(1);
-    judge_with_source(template, source.as_ref(), request, max).await
+    let queries = render_queries(
+        template,
+        source.as_ref(),
+        &request.baseline,
+        &request.canary,
+        &request.args,
+    )?;
+    Ok(fetch_all(source.as_ref(), &queries, &request.window, max).await?)
 }

@@ -85,30 +85,55 @@ impl Default for Settings {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerSettings {
-    /// Address to listen on.
+    /// Address to listen on (`HOST:PORT`; port 0 picks a free one).
     pub listen: String,
+    /// Largest request body accepted, in bytes (413 beyond).
+    pub max_body_bytes: usize,
+    /// On SIGTERM/SIGINT, how long in-flight requests may take to finish.
+    pub shutdown_timeout_seconds: u64,
+    /// Worker threads; 0 means one per CPU.
+    pub workers: usize,
+    /// Window of a gate call that gives neither `start`/`end` nor `window_minutes`.
+    pub gate_window_minutes: u64,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
         ServerSettings {
             listen: "127.0.0.1:8080".into(),
+            max_body_bytes: 8 * 1024 * 1024,
+            shutdown_timeout_seconds: 30,
+            workers: 0,
+            gate_window_minutes: 5,
         }
     }
 }
 
-/// `[store]`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// `[store]`. Its `Debug` hides the URL's password.
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreSettings {
     /// `sqlite://FILE` or `postgres://...`.
     pub url: String,
+    /// Judgments older than this many days are deleted (checked at start and hourly); 0 keeps
+    /// everything.
+    pub retention_days: u64,
+}
+
+impl std::fmt::Debug for StoreSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreSettings")
+            .field("url", &crate::store::redact_url(&self.url))
+            .field("retention_days", &self.retention_days)
+            .finish()
+    }
 }
 
 impl Default for StoreSettings {
     fn default() -> Self {
         StoreSettings {
             url: "sqlite://canaryd.db".into(),
+            retention_days: 90,
         }
     }
 }

@@ -19,9 +19,12 @@
 #![warn(missing_docs)]
 
 pub mod analysis;
+pub mod api;
 pub mod config;
 pub mod judge;
+pub mod service;
 pub mod source;
 pub mod stats;
+pub mod store;
 pub mod telemetry;
 pub mod template;

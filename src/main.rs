@@ -26,6 +26,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the service: REST API, gates for Flagger and Argo Rollouts, history in the store.
+    Serve {
+        /// Configuration file (TOML or YAML); without one: 127.0.0.1:8080 and ./canaryd.db.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Judge a canary: recorded data with --data, or live data from the template's source.
     Judge(JudgeArgs),
     /// Work with analysis templates.
@@ -122,6 +128,7 @@ fn error_chain(e: &anyhow::Error) -> String {
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
+        Command::Serve { config } => run_serve(config.as_deref()),
         Command::Judge(args) => run_judge(args),
         Command::Template {
             command: TemplateCommand::Check { files },
@@ -148,6 +155,22 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             }
         }
     }
+}
+
+fn run_serve(config: Option<&Path>) -> anyhow::Result<u8> {
+    let settings = Settings::load(config)?;
+    canaryd::telemetry::init(&settings.log.level, &settings.log.format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let app = canaryd::api::Application::build(settings)
+            .await
+            .context("starting canaryd")?;
+        app.run_until_stopped().await.context("serving")
+    })?;
+    Ok(0)
 }
 
 fn run_judge(args: JudgeArgs) -> anyhow::Result<u8> {

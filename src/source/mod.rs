@@ -28,14 +28,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use futures::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::SourceSettings;
 
 pub use recorded::{MetricData, RecordedData, RecordedError};
 
 /// What was asked of a backend for one metric, so that a user can paste the query back.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Provenance {
     /// The rendered query for the baseline scope.
     pub baseline_query: String,
@@ -47,20 +47,33 @@ pub struct Provenance {
     pub canary_points: usize,
 }
 
-/// One metric's data as the judge receives it.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// One metric's data as the judge receives it. As JSON (the store keeps every judgment's
+/// observations) it is a superset of recorded data's per-metric object.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Observation {
     /// Baseline values; `None` is missing (null / NaN / a gap).
     pub baseline: Vec<Option<f64>>,
     /// Canary values.
     pub canary: Vec<Option<f64>>,
     /// The fetch that produced them, for live sources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<Provenance>,
     /// Remarks for the metric's reason (a series that stopped early, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     /// Set when the metric could not be fetched: the backend's message. The metric is then
     /// classified `error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// Every metric's observation, as stored with a judgment: `{"metrics": {NAME: {...}}}`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObservationSet {
+    /// Metric name to its observation.
+    pub metrics: BTreeMap<String, Observation>,
 }
 
 impl Observation {
@@ -171,6 +184,24 @@ pub enum SourceError {
     /// Recorded data could not be read.
     #[error(transparent)]
     Recorded(#[from] RecordedError),
+}
+
+impl SourceError {
+    /// A stable short name of the kind of failure (metrics labels, API error codes).
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            SourceError::Config { .. } => "config",
+            SourceError::InvalidWindow(_) => "invalid_window",
+            SourceError::Escape { .. } => "escape",
+            SourceError::Unreachable { .. } => "unreachable",
+            SourceError::Timeout { .. } => "timeout",
+            SourceError::Backend { .. } => "backend",
+            SourceError::Malformed { .. } => "malformed",
+            SourceError::SeveralSeries { .. } => "several_series",
+            SourceError::Query(_) => "query",
+            SourceError::Recorded(_) => "recorded",
+        }
+    }
 }
 
 /// A time window cut into steps: `start`, `start + step`, ... up to `end` inclusive.
@@ -446,6 +477,23 @@ pub struct MetricQuery {
 /// Default bound on queries in flight per source.
 pub const DEFAULT_MAX_CONCURRENT: usize = 16;
 
+/// Records one query's latency and, when it failed, why, in the process's metrics.
+fn record_query(kind: &str, took: std::time::Duration, result: &Result<Series, SourceError>) {
+    let metrics = crate::telemetry::metrics::global();
+    metrics.observe(
+        "canaryd_source_query_duration_seconds",
+        &[("source", kind)],
+        took.as_secs_f64(),
+    );
+    if let Err(e) = result {
+        metrics.inc(
+            "canaryd_source_query_errors_total",
+            &[("source", kind), ("reason", e.reason_code())],
+            1.0,
+        );
+    }
+}
+
 /// Fetches every metric, both scopes, with at most `max_concurrent` queries in flight.
 ///
 /// A metric whose fetch fails gets [`Observation::error`] (the backend's message and the
@@ -466,9 +514,11 @@ pub async fn fetch_all(
     });
     let results: Vec<(usize, Scope, Result<Series, SourceError>)> = futures::stream::iter(jobs)
         .map(|(i, scope, query)| async move {
+            let started = std::time::Instant::now();
             let result = source
                 .fetch_scope(&queries[i].name, scope, query, window)
                 .await;
+            record_query(source.kind(), started.elapsed(), &result);
             (i, scope, result)
         })
         .buffer_unordered(max_concurrent.max(1))

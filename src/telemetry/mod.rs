@@ -1,5 +1,7 @@
-//! Tracing set-up, done once by the binary. Logs go to stderr so that stdout carries only the
-//! report.
+//! Tracing set-up, done once by the binary (logs go to stderr so that stdout carries only the
+//! report), and the process's Prometheus metrics ([`metrics`]).
+
+pub mod metrics;
 
 use tracing_subscriber::{fmt, EnvFilter};
 

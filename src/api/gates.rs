@@ -1,0 +1,373 @@
+//! Gates for pipelines (CONTRACT §7).
+//!
+//! * Flagger webhooks: `POST /api/v1/gates/flagger` (a `pre-rollout`, `rollout` or
+//!   `confirm-promotion` hook: 200 on pass, 412 on marginal or fail, which Flagger counts as a
+//!   failed check) and `POST /api/v1/gates/flagger/rollback` (a `rollback` hook: 200 means "roll
+//!   back now", answered when the verdict is fail). Flagger posts
+//!   `{name, namespace, phase, checksum, metadata}`; the metadata (all strings) names the
+//!   template, scopes and window. Calls for the same canary, checksum and phase inside one
+//!   window reuse the judgment already stored, so Flagger's retries and its every-interval
+//!   calls do not re-query the metric source each time.
+//! * Argo Rollouts `web` provider: `GET` (query parameters) or `POST` (JSON body)
+//!   `/api/v1/gates/argo`: always 200 with the report, so that `successCondition:
+//!   result.verdict == "pass"` and `failureCondition: result.verdict == "fail"` work and a
+//!   marginal verdict is Inconclusive. A malformed request is a 4xx, a failed source a 5xx:
+//!   Argo counts either as an error measurement.
+
+use std::collections::BTreeMap;
+
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use chrono::{Duration, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ErrorBody};
+use super::judgments::{time_field, JudgmentResponse};
+use super::observe::RequestId;
+use super::{body, AppState};
+use crate::service::{self, JudgmentInput, Points, TemplateRef};
+use crate::telemetry::metrics;
+
+/// What a gate call asks for, from Flagger metadata or Argo parameters.
+#[derive(Debug, Clone)]
+struct GateParams {
+    template: String,
+    template_version: Option<i64>,
+    baseline: String,
+    canary: String,
+    start: chrono::DateTime<Utc>,
+    end: chrono::DateTime<Utc>,
+    step_seconds: Option<u64>,
+    args: BTreeMap<String, String>,
+}
+
+/// Reads gate parameters from string pairs; `prefix` is where they came from (`metadata.` for
+/// Flagger), to name a bad one.
+fn gate_params(
+    pairs: &BTreeMap<String, String>,
+    prefix: &str,
+    default_window_minutes: u64,
+) -> Result<GateParams, ApiError> {
+    let field = |k: &str| format!("{prefix}{k}");
+    let mut args = BTreeMap::new();
+    for (k, v) in pairs {
+        if let Some(name) = k.strip_prefix("arg.") {
+            if name.is_empty() {
+                return Err(ApiError::bad(
+                    field(k),
+                    "an argument needs a name: arg.NAME",
+                ));
+            }
+            args.insert(name.to_string(), v.clone());
+        } else if !matches!(
+            k.as_str(),
+            "template"
+                | "template_version"
+                | "baseline"
+                | "canary"
+                | "start"
+                | "end"
+                | "window_minutes"
+                | "step_seconds"
+        ) {
+            return Err(ApiError::bad(
+                field(k),
+                "unknown parameter; expected template, template_version, baseline, canary, \
+                 start, end, window_minutes, step_seconds or arg.NAME",
+            ));
+        }
+    }
+    let need = |k: &str| {
+        pairs
+            .get(k)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| ApiError::bad(field(k), "required"))
+    };
+    let number = |k: &str| -> Result<Option<u64>, ApiError> {
+        pairs
+            .get(k)
+            .map(|v| {
+                v.trim().parse::<u64>().map_err(|_| {
+                    ApiError::bad(field(k), format!("expected a whole number, got '{v}'"))
+                })
+            })
+            .transpose()
+    };
+    let (start, end) = match (pairs.get("start"), pairs.get("end")) {
+        (Some(s), Some(e)) => {
+            if pairs.contains_key("window_minutes") {
+                return Err(ApiError::bad(
+                    field("window_minutes"),
+                    "give either start and end, or window_minutes",
+                ));
+            }
+            (
+                time_field(&field("start"), &Value::String(s.clone()))?,
+                time_field(&field("end"), &Value::String(e.clone()))?,
+            )
+        }
+        (Some(_), None) => return Err(ApiError::bad(field("end"), "required with start")),
+        (None, Some(_)) => return Err(ApiError::bad(field("start"), "required with end")),
+        (None, None) => {
+            let minutes = number("window_minutes")?.unwrap_or(default_window_minutes);
+            if minutes == 0 {
+                return Err(ApiError::bad(field("window_minutes"), "must be at least 1"));
+            }
+            let end = crate::store::now_ms();
+            (end - Duration::minutes(minutes as i64), end)
+        }
+    };
+    Ok(GateParams {
+        template: need("template")?,
+        template_version: number("template_version")?.map(|v| v as i64),
+        baseline: need("baseline")?,
+        canary: need("canary")?,
+        start,
+        end,
+        step_seconds: number("step_seconds")?,
+        args,
+    })
+}
+
+fn input_of(
+    p: &GateParams,
+    request_id: String,
+    gate: Option<(String, Option<String>)>,
+) -> JudgmentInput {
+    JudgmentInput {
+        template: TemplateRef::Named {
+            name: p.template.clone(),
+            version: p.template_version,
+        },
+        args: p.args.clone(),
+        points: Points::Live {
+            baseline: p.baseline.clone(),
+            canary: p.canary.clone(),
+            start: p.start,
+            end: p.end,
+            step_seconds: p.step_seconds,
+        },
+        request_id,
+        gate,
+    }
+}
+
+/// What Flagger posts to a webhook.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct FlaggerPayload {
+    /// The Canary's name.
+    pub name: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// Its phase (Progressing, Promoting...).
+    pub phase: String,
+    /// The canary revision's checksum.
+    #[serde(default)]
+    pub checksum: String,
+    /// The webhook's metadata: `template`, `baseline`, `canary`, `start`/`end` or
+    /// `window_minutes`, `arg.NAME`...
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+async fn flagger_judgment(
+    state: &AppState,
+    request_id: String,
+    payload: web::Payload,
+) -> Result<service::Judgment, ApiError> {
+    let bytes = body::read(payload, state.settings.server.max_body_bytes).await?;
+    let hook: FlaggerPayload = body::json(&bytes)?;
+    let p = gate_params(
+        &hook.metadata,
+        "metadata.",
+        state.settings.server.gate_window_minutes,
+    )?;
+    let key = format!(
+        "flagger:{}/{}:{}:{}:{}:{}:{}",
+        hook.namespace, hook.name, hook.checksum, hook.phase, p.template, p.baseline, p.canary
+    );
+    let window = p.end - p.start;
+    if let Some(found) = state
+        .store
+        .find_gate_judgment(&key, Utc::now() - window)
+        .await?
+    {
+        tracing::info!(judgment_id = %found.id, "flagger gate: reusing a judgment of this window");
+        return Ok(service::judgment_of(&found, true)?);
+    }
+    let input = input_of(&p, request_id, Some(("flagger".into(), Some(key))));
+    Ok(service::make_judgment(&state.settings, &state.store, input).await?)
+}
+
+fn count(gate: &str, outcome: &str) {
+    metrics::global().inc(
+        "canaryd_gate_calls_total",
+        &[("gate", gate), ("outcome", outcome)],
+        1.0,
+    );
+}
+
+/// Flagger webhook (`pre-rollout`, `rollout`, `confirm-promotion`): 200 on pass, 412 on
+/// marginal or fail; the body is the report.
+#[utoipa::path(
+    tag = "gates",
+    request_body = FlaggerPayload,
+    responses(
+        (status = 200, description = "Pass: go on", body = JudgmentResponse),
+        (status = 412, description = "Marginal or fail: do not advance", body = JudgmentResponse),
+        (status = 400, description = "Bad payload or metadata, naming the field", body = ErrorBody),
+        (status = 404, description = "Unknown template", body = ErrorBody),
+        (status = 502, description = "The metric source failed", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/gates/flagger")]
+pub async fn flagger(
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let j = flagger_judgment(&state, request_id.0, payload).await?;
+    let pass = j.report.verdict == crate::judge::Verdict::Pass;
+    count("flagger", if pass { "pass" } else { "halt" });
+    let mut response = if pass {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::PreconditionFailed()
+    };
+    Ok(response.json(j))
+}
+
+/// Flagger `rollback` webhook: 200 means "roll back now" (the verdict is fail); 412 otherwise.
+#[utoipa::path(
+    tag = "gates",
+    request_body = FlaggerPayload,
+    responses(
+        (status = 200, description = "Fail: roll back now", body = JudgmentResponse),
+        (status = 412, description = "Pass or marginal: no rollback", body = JudgmentResponse),
+        (status = 400, description = "Bad payload or metadata, naming the field", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/gates/flagger/rollback")]
+pub async fn flagger_rollback(
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let j = flagger_judgment(&state, request_id.0, payload).await?;
+    let fail = j.report.verdict == crate::judge::Verdict::Fail;
+    count("flagger_rollback", if fail { "rollback" } else { "keep" });
+    let mut response = if fail {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::PreconditionFailed()
+    };
+    Ok(response.json(j))
+}
+
+async fn argo_judgment(
+    state: &AppState,
+    request_id: String,
+    pairs: BTreeMap<String, String>,
+    prefix: &str,
+) -> Result<HttpResponse, ApiError> {
+    let p = gate_params(&pairs, prefix, state.settings.server.gate_window_minutes)?;
+    let input = input_of(&p, request_id, Some(("argo".into(), None)));
+    let j = service::make_judgment(&state.settings, &state.store, input).await?;
+    count("argo", j.report.verdict.as_str());
+    Ok(HttpResponse::Ok().json(j))
+}
+
+/// Argo Rollouts `web` provider, parameters in the query string: always 200 with the report.
+#[utoipa::path(
+    tag = "gates",
+    params(
+        ("template" = String, Query, description = "Stored template name"),
+        ("baseline" = String, Query, description = "Baseline scope"),
+        ("canary" = String, Query, description = "Canary scope"),
+        ("start" = Option<String>, Query, description = "Window start (with end)"),
+        ("end" = Option<String>, Query, description = "Window end (with start)"),
+        ("window_minutes" = Option<u64>, Query, description = "A window ending now (default 5)"),
+    ),
+    responses(
+        (status = 200, description = "The report; `verdict` says pass, marginal or fail", body = JudgmentResponse),
+        (status = 400, description = "Malformed request (an Argo error measurement)", body = ErrorBody),
+        (status = 502, description = "The metric source failed (an Argo error measurement)", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/gates/argo")]
+pub async fn argo_get(
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded_pairs(req.query_string())?;
+    let mut map = BTreeMap::new();
+    for (k, v) in pairs {
+        if map.insert(k.clone(), v).is_some() {
+            return Err(ApiError::bad(k, "given twice"));
+        }
+    }
+    argo_judgment(&state, request_id.0, map, "").await
+}
+
+fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
+    web::Query::<Vec<(String, String)>>::from_query(query)
+        .map(|q| q.into_inner())
+        .map_err(|e| ApiError::BadRequest {
+            code: "invalid_query",
+            message: format!("query string: {e}"),
+            path: None,
+        })
+}
+
+/// Argo Rollouts `web` provider, parameters as a JSON object (`args` may be an object of
+/// template arguments): always 200 with the report.
+#[utoipa::path(
+    tag = "gates",
+    request_body(content = Object, description = "template, baseline, canary, start/end or window_minutes, args"),
+    responses(
+        (status = 200, description = "The report; `verdict` says pass, marginal or fail", body = JudgmentResponse),
+        (status = 400, description = "Malformed request (an Argo error measurement)", body = ErrorBody),
+        (status = 502, description = "The metric source failed (an Argo error measurement)", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/gates/argo")]
+pub async fn argo_post(
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let bytes = body::read(payload, state.settings.server.max_body_bytes).await?;
+    let v: BTreeMap<String, Value> = body::json(&bytes)?;
+    let scalar = |path: &str, v: &Value| -> Result<String, ApiError> {
+        match v {
+            Value::String(s) => Ok(s.clone()),
+            Value::Number(n) => Ok(n.to_string()),
+            Value::Bool(b) => Ok(b.to_string()),
+            _ => Err(ApiError::bad(path, "expected a string or a number")),
+        }
+    };
+    let mut map = BTreeMap::new();
+    for (k, value) in &v {
+        if k == "args" {
+            let Value::Object(args) = value else {
+                return Err(ApiError::bad(
+                    "args",
+                    "expected an object of template arguments",
+                ));
+            };
+            for (name, a) in args {
+                map.insert(format!("arg.{name}"), scalar(&format!("args.{name}"), a)?);
+            }
+        } else {
+            map.insert(k.clone(), scalar(k, value)?);
+        }
+    }
+    argo_judgment(&state, request_id.0, map, "").await
+}

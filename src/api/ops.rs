@@ -1,0 +1,76 @@
+//! Operations: `/healthz` (the process answers), `/readyz` (the store answers), `/metrics`
+//! (Prometheus text format), `/openapi.json` (generated from the handlers).
+
+use actix_web::{get, web, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::AppState;
+use crate::telemetry::metrics;
+
+/// A health answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`, `ready` or `unavailable`.
+    pub status: String,
+    /// Why not ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Liveness: 200 while the process serves requests.
+#[utoipa::path(tag = "operations", responses((status = 200, description = "Alive", body = Health)))]
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+        reason: None,
+    })
+}
+
+/// Readiness: 200 when the store answers, else 503.
+#[utoipa::path(
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Health),
+        (status = 503, description = "The store does not answer", body = Health),
+    )
+)]
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    match state.store.ping().await {
+        Ok(()) => HttpResponse::Ok().json(Health {
+            status: "ready".into(),
+            reason: None,
+        }),
+        Err(e) => HttpResponse::ServiceUnavailable().json(Health {
+            status: "unavailable".into(),
+            reason: Some(e.to_string()),
+        }),
+    }
+}
+
+/// The process's metrics, Prometheus text format 0.0.4.
+#[utoipa::path(
+    tag = "operations",
+    responses((status = 200, description = "Metrics", body = String, content_type = "text/plain"))
+)]
+#[get("/metrics")]
+pub async fn metrics_text() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(metrics::global().render())
+}
+
+/// This API's OpenAPI 3.1 description, generated from the handlers.
+#[utoipa::path(
+    tag = "operations",
+    responses((status = 200, description = "OpenAPI document", body = Object)),
+    security(("bearer" = []))
+)]
+#[get("/openapi.json")]
+pub async fn openapi(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(state.openapi.clone())
+}

@@ -1,0 +1,356 @@
+//! The judgment service, shared by the REST API, the gates and the scheduler: resolve the
+//! template (stored by name, or inline), take the given points or fetch them live, judge, store
+//! the whole record, count it in the metrics.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::analysis::{fetch_live, render_queries, AnalysisError, LiveRequest};
+use crate::config::Settings;
+use crate::judge::{judge, Report};
+use crate::source::{build_source, Observation, ObservationSet, RecordedData, SourceError, Window};
+use crate::store::{now_ms, NewJudgment, Store, StoreError};
+use crate::telemetry::metrics;
+use crate::template::{parse_template, resolve_args, Diagnostic, Template, TemplateError};
+
+/// Which template a judgment uses.
+#[derive(Debug, Clone)]
+pub enum TemplateRef {
+    /// A stored template by name; the latest version unless one is given.
+    Named {
+        /// Name.
+        name: String,
+        /// Version.
+        version: Option<i64>,
+    },
+    /// A template given in the request, as text (YAML or JSON).
+    Inline(String),
+}
+
+/// What the judgment is made of.
+#[derive(Debug, Clone)]
+pub enum Points {
+    /// Recorded points given by the caller (CONTRACT §3).
+    Data(RecordedData),
+    /// Fetch both scopes from the template's source.
+    Live {
+        /// Baseline scope.
+        baseline: String,
+        /// Canary scope.
+        canary: String,
+        /// Window start.
+        start: DateTime<Utc>,
+        /// Window end.
+        end: DateTime<Utc>,
+        /// Step; the template's `step_seconds` when `None`.
+        step_seconds: Option<u64>,
+    },
+}
+
+/// A judgment to make.
+#[derive(Debug, Clone)]
+pub struct JudgmentInput {
+    /// The template.
+    pub template: TemplateRef,
+    /// Template arguments.
+    pub args: BTreeMap<String, String>,
+    /// The points, or where to fetch them.
+    pub points: Points,
+    /// The request that asks (stored, and in the logs).
+    pub request_id: String,
+    /// `(gate, key)` when a gate asks; the key identifies calls that may reuse a judgment.
+    pub gate: Option<(String, Option<String>)>,
+}
+
+/// Why a judgment could not be made. Each maps to one HTTP status and code (`api::error`).
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// No stored template of that name (or version).
+    #[error("no template named '{name}'{}", version.map(|v| format!(" with version {v}")).unwrap_or_default())]
+    TemplateNotFound {
+        /// Name.
+        name: String,
+        /// Version asked for.
+        version: Option<i64>,
+    },
+    /// The template has problems.
+    #[error("invalid template: {}", .0.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("; "))]
+    InvalidTemplate(Vec<Diagnostic>),
+    /// The request does not fit the template (data for metrics it lacks...).
+    #[error("{0}")]
+    BadInput(String),
+    /// Arguments, source, window or fetch failed.
+    #[error(transparent)]
+    Analysis(#[from] AnalysisError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<TemplateError> for ServiceError {
+    fn from(e: TemplateError) -> Self {
+        match e {
+            TemplateError::Invalid(d) => ServiceError::InvalidTemplate(d),
+            other => ServiceError::BadInput(other.to_string()),
+        }
+    }
+}
+
+/// A judgment made and stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct Judgment {
+    /// Its id.
+    pub id: String,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// The request that made it.
+    pub request_id: String,
+    /// True when a gate call reused a recent judgment instead of making a new one.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reused: bool,
+    /// The report (CONTRACT §4).
+    #[serde(flatten)]
+    pub report: Report,
+}
+
+/// The template `r` names, parsed, with its stored version and text.
+pub async fn resolve_template(
+    store: &Store,
+    r: &TemplateRef,
+) -> Result<(Template, Option<i64>, String), ServiceError> {
+    match r {
+        TemplateRef::Named { name, version } => {
+            let Some(stored) = store.get_template(name, *version).await? else {
+                return Err(ServiceError::TemplateNotFound {
+                    name: name.clone(),
+                    version: *version,
+                });
+            };
+            let template = parse_template(
+                &stored.source,
+                &format!("template {name} v{}", stored.version),
+            )?;
+            Ok((template, Some(stored.version), stored.source))
+        }
+        TemplateRef::Inline(text) => {
+            let template = parse_template(text, "inline template")?;
+            Ok((template, None, text.clone()))
+        }
+    }
+}
+
+/// Metrics of `data` that `template` does not define: an error, as in `canaryd judge --data`.
+fn check_data_metrics(template: &Template, data: &RecordedData) -> Result<(), ServiceError> {
+    let unknown: Vec<String> = data
+        .metrics
+        .keys()
+        .filter(|k| !template.metrics.iter().any(|m| &m.name == *k))
+        .map(|k| format!("'{k}'"))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let known: Vec<&str> = template.metrics.iter().map(|m| m.name.as_str()).collect();
+    Err(ServiceError::BadInput(format!(
+        "data: metric(s) {} not in template '{}' (its metrics: {})",
+        unknown.join(", "),
+        template.name,
+        known.join(", ")
+    )))
+}
+
+/// Makes the judgment, stores it whole and counts it.
+#[tracing::instrument(skip_all, fields(request_id = %input.request_id), err(level = "info"))]
+pub async fn make_judgment(
+    settings: &Settings,
+    store: &Store,
+    input: JudgmentInput,
+) -> Result<Judgment, ServiceError> {
+    let (template, template_version, template_source) =
+        resolve_template(store, &input.template).await?;
+    let result = judge_points(settings, &template, &input).await;
+    let (observations, live) = match result {
+        Ok(found) => found,
+        Err(e) => {
+            metrics::global().inc(
+                "canaryd_judgment_errors_total",
+                &[("template", &template.name), ("code", error_code(&e))],
+                1.0,
+            );
+            return Err(e);
+        }
+    };
+    let report = judge(&template, &observations);
+    let args = match &input.points {
+        // Recorded data ignores arguments; keep what was given.
+        Points::Data(_) => input.args.clone(),
+        Points::Live { .. } => resolve_args(&template, &input.args)?,
+    };
+    let created_at = now_ms();
+    let (gate, gate_key) = match &input.gate {
+        Some((g, k)) => (Some(g.clone()), k.clone()),
+        None => (None, None),
+    };
+    let record = NewJudgment {
+        id: uuid::Uuid::now_v7().to_string(),
+        created_at,
+        request_id: input.request_id.clone(),
+        template: template.name.clone(),
+        template_version,
+        template_source,
+        mode: if live.is_some() { "live" } else { "data" }.into(),
+        baseline: live.as_ref().map(|l| l.baseline.clone()),
+        canary: live.as_ref().map(|l| l.canary.clone()),
+        window_start: live.as_ref().map(|l| l.window.start),
+        window_end: live.as_ref().map(|l| l.window.end),
+        step_seconds: live.as_ref().map(|l| l.window.step_seconds as i64),
+        args: serde_json::to_value(&args).unwrap_or_default(),
+        data: serde_json::to_value(ObservationSet {
+            metrics: observations,
+        })
+        .unwrap_or_default(),
+        verdict: report.verdict.as_str().into(),
+        score: report.score,
+        report: serde_json::to_value(&report).unwrap_or_default(),
+        gate,
+        gate_key,
+    };
+    store.insert_judgment(&record).await?;
+    count(&report);
+    tracing::info!(
+        judgment_id = %record.id,
+        template = %template.name,
+        verdict = %record.verdict,
+        score = record.score,
+        "judgment made"
+    );
+    Ok(Judgment {
+        id: record.id,
+        created_at,
+        request_id: record.request_id,
+        reused: false,
+        report,
+    })
+}
+
+/// The observations to judge, and the live request when fetched.
+async fn judge_points(
+    settings: &Settings,
+    template: &Template,
+    input: &JudgmentInput,
+) -> Result<(BTreeMap<String, Observation>, Option<LiveRequest>), ServiceError> {
+    match &input.points {
+        Points::Data(data) => {
+            check_data_metrics(template, data)?;
+            Ok((data.observations(), None))
+        }
+        Points::Live {
+            baseline,
+            canary,
+            start,
+            end,
+            step_seconds,
+        } => {
+            let window = Window::new(*start, *end, step_seconds.unwrap_or(template.step_seconds))
+                .map_err(AnalysisError::from)?;
+            let request = LiveRequest {
+                baseline: baseline.clone(),
+                canary: canary.clone(),
+                window,
+                args: input.args.clone(),
+            };
+            // Arguments and escaping are checked before anything is fetched.
+            if let Some(source_settings) = settings.sources.get(&template.source) {
+                let source =
+                    build_source(&template.source, source_settings).map_err(AnalysisError::from)?;
+                render_queries(template, source.as_ref(), baseline, canary, &input.args)?;
+            }
+            let observations = fetch_live(settings, template, &request).await?;
+            Ok((observations, Some(request)))
+        }
+    }
+}
+
+/// Counts a judgment in the process's metrics.
+fn count(report: &Report) {
+    let m = metrics::global();
+    let template = report.template.as_str();
+    m.inc(
+        "canaryd_judgments_total",
+        &[("template", template), ("verdict", report.verdict.as_str())],
+        1.0,
+    );
+    m.set(
+        "canaryd_judgment_score",
+        &[("template", template)],
+        report.score,
+    );
+    for metric in &report.metrics {
+        m.inc(
+            "canaryd_metric_classifications_total",
+            &[
+                ("template", template),
+                ("metric", &metric.name),
+                ("classification", metric.classification.as_str()),
+            ],
+            1.0,
+        );
+    }
+}
+
+/// The stable error code of `e` (API bodies, metrics).
+pub fn error_code(e: &ServiceError) -> &'static str {
+    match e {
+        ServiceError::TemplateNotFound { .. } => "template_not_found",
+        ServiceError::InvalidTemplate(_) => "invalid_template",
+        ServiceError::BadInput(_) => "invalid_request",
+        ServiceError::Analysis(a) => match a {
+            AnalysisError::Template { .. } => "invalid_arguments",
+            AnalysisError::UnknownSource { .. } => "unknown_source",
+            AnalysisError::Escape { .. } => "invalid_scope",
+            AnalysisError::Source(s) => match s {
+                SourceError::InvalidWindow(_) => "invalid_window",
+                SourceError::Config { .. } => "source_config",
+                SourceError::Unreachable { .. } | SourceError::Timeout { .. } => {
+                    "source_unavailable"
+                }
+                _ => "source_error",
+            },
+        },
+        ServiceError::Store(_) => "store_error",
+    }
+}
+
+/// Replays a stored judgment: the stored template text judged again on the stored points.
+pub fn replay(record: &NewJudgment) -> Result<Report, ServiceError> {
+    let template = parse_template(&record.template_source, "stored template")?;
+    let data: ObservationSet =
+        serde_json::from_value(record.data.clone()).map_err(|source| StoreError::Corrupt {
+            what: "judgment data",
+            source,
+        })?;
+    Ok(judge(&template, &data.metrics))
+}
+
+/// The stored report of a record, typed.
+pub fn stored_report(record: &NewJudgment) -> Result<Report, ServiceError> {
+    Ok(
+        serde_json::from_value(record.report.clone()).map_err(|source| StoreError::Corrupt {
+            what: "judgment report",
+            source,
+        })?,
+    )
+}
+
+/// A stored record as the API shows it (the report plus id).
+pub fn judgment_of(record: &NewJudgment, reused: bool) -> Result<Judgment, ServiceError> {
+    Ok(Judgment {
+        id: record.id.clone(),
+        created_at: record.created_at,
+        request_id: record.request_id.clone(),
+        reused,
+        report: stored_report(record)?,
+    })
+}
