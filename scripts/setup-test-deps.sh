@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what canaryd's tests and benchmarks need on a fresh Debian 12 (run as root):
 # the real metric backends the source tests start (Prometheus with promtool, InfluxDB 1.x,
-# Graphite's carbon-cache and graphite-web) and the system libraries the crate links
-# (OpenSSL for reqwest's native-tls). Idempotent: packages already installed are skipped, and
+# Graphite's carbon-cache and graphite-web), PostgreSQL (the API tests start a throwaway
+# cluster), wrk (the load benchmark), the OpenAPI validator the API tests run on /openapi.json
+# (PyPI `openapi-spec-validator`), and the system libraries the crate links (OpenSSL for
+# reqwest's native-tls). Idempotent: packages already installed are skipped, and
 # `apt-get update` runs at most once. Quiet unless something fails; fails loudly.
 set -euo pipefail
 
@@ -13,7 +15,15 @@ packages=(
   graphite-carbon          # carbon-cache
   graphite-web             # graphite-manage (Django) serving /render
   curl                     # readiness probes in scripts
+  postgresql               # initdb/postgres for throwaway clusters in the API tests
+  wrk                      # HTTP load generator (benches/api_load.rs)
 )
+
+# The OpenAPI validator (Python) the API tests run on /openapi.json.
+if ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then
+  echo "setup-test-deps.sh: pip install openapi-spec-validator"
+  python3 -m pip install -q --disable-pip-version-check 'openapi-spec-validator>=0.7' >/dev/null
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "setup-test-deps.sh: must run as root (apt-get install)" >&2
@@ -59,7 +69,7 @@ if [ "$status" -ne 0 ]; then
   exit 1
 fi
 
-for bin in prometheus promtool influxd carbon-cache graphite-manage; do
+for bin in prometheus promtool influxd carbon-cache graphite-manage wrk; do
   if ! command -v "$bin" >/dev/null 2>&1; then
     echo "setup-test-deps.sh: $bin is missing after install" >&2
     exit 1

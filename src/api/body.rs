@@ -37,11 +37,21 @@ pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        let path = if path == "." {
-            "(body)".to_string()
-        } else {
-            path
-        };
+        let mut path = if path == "." { String::new() } else { path };
+        // serde names a missing field in its message only: make it part of the path.
+        let text = inner.to_string();
+        if let Some(rest) = text.strip_prefix("missing field `") {
+            if let Some((field, _)) = rest.split_once('`') {
+                path = if path.is_empty() {
+                    field.to_string()
+                } else {
+                    format!("{path}.{field}")
+                };
+            }
+        }
+        if path.is_empty() {
+            path = "(body)".into();
+        }
         ApiError::BadRequest {
             code: "invalid_json",
             message: format!("{path}: {inner}"),

@@ -212,6 +212,7 @@ fn count(gate: &str, outcome: &str) {
 /// Flagger webhook (`pre-rollout`, `rollout`, `confirm-promotion`): 200 on pass, 412 on
 /// marginal or fail; the body is the report.
 #[utoipa::path(
+    operation_id = "flagger_gate",
     tag = "gates",
     request_body = FlaggerPayload,
     responses(
@@ -242,6 +243,7 @@ pub async fn flagger(
 
 /// Flagger `rollback` webhook: 200 means "roll back now" (the verdict is fail); 412 otherwise.
 #[utoipa::path(
+    operation_id = "flagger_rollback_gate",
     tag = "gates",
     request_body = FlaggerPayload,
     responses(
@@ -283,6 +285,7 @@ async fn argo_judgment(
 
 /// Argo Rollouts `web` provider, parameters in the query string: always 200 with the report.
 #[utoipa::path(
+    operation_id = "argo_gate_get",
     tag = "gates",
     params(
         ("template" = String, Query, description = "Stored template name"),
@@ -328,6 +331,7 @@ fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError
 /// Argo Rollouts `web` provider, parameters as a JSON object (`args` may be an object of
 /// template arguments): always 200 with the report.
 #[utoipa::path(
+    operation_id = "argo_gate_post",
     tag = "gates",
     request_body(content = Object, description = "template, baseline, canary, start/end or window_minutes, args"),
     responses(

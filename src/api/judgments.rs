@@ -169,6 +169,7 @@ pub fn input_of(req: JudgmentRequest, request_id: String) -> Result<JudgmentInpu
 
 /// Make a judgment and store it.
 #[utoipa::path(
+    operation_id = "create_judgment",
     tag = "judgments",
     request_body = JudgmentRequest,
     responses(
@@ -198,6 +199,7 @@ pub async fn create(
 
 /// History filters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only this template.
@@ -225,6 +227,7 @@ pub struct JudgmentPage {
 
 /// Judgment history, newest first.
 #[utoipa::path(
+    operation_id = "list_judgments",
     tag = "judgments",
     params(ListQuery),
     responses(
@@ -325,6 +328,7 @@ fn not_found(id: &str) -> ApiError {
 /// One judgment, whole: the report, and the template, arguments, scopes, window and points it
 /// was made of.
 #[utoipa::path(
+    operation_id = "get_judgment",
     tag = "judgments",
     params(("id" = String, Path, description = "Judgment id")),
     responses(
@@ -376,6 +380,7 @@ pub struct ReplayResponse {
 /// Judge a stored judgment again from its stored template and points (nothing is fetched or
 /// stored): shows that the verdict follows from what was recorded.
 #[utoipa::path(
+    operation_id = "replay_judgment",
     tag = "judgments",
     params(("id" = String, Path, description = "Judgment id")),
     responses(

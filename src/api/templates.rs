@@ -81,6 +81,7 @@ fn not_found(name: &str, version: Option<i64>) -> ApiError {
 
 /// Every stored template (latest versions).
 #[utoipa::path(
+    operation_id = "list_templates",
     tag = "templates",
     responses((status = 200, description = "Templates by name", body = Vec<TemplateSummary>)),
     security(("bearer" = []))
@@ -97,6 +98,7 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
 
 /// Which version to read.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct VersionQuery {
     /// A version (default: the latest).
@@ -105,6 +107,7 @@ pub struct VersionQuery {
 
 /// One template: the latest version, or `?version=N` (also of a deleted template).
 #[utoipa::path(
+    operation_id = "get_template",
     tag = "templates",
     params(("name" = String, Path, description = "Template name"), VersionQuery),
     responses(
@@ -154,6 +157,7 @@ pub struct PutResponse {
 /// Store a template as the next version. The body is YAML, or a JSON object with
 /// `Content-Type: application/json`; its `name` must be the path's.
 #[utoipa::path(
+    operation_id = "put_template",
     tag = "templates",
     params(("name" = String, Path, description = "Template name")),
     request_body(content = String, description = "The template (YAML, or JSON)", content_type = "application/yaml"),
@@ -219,6 +223,7 @@ pub async fn put(
 /// Delete a template (every version stays readable with `?version=N`, so that old judgments
 /// stay explainable; a later PUT continues the numbering).
 #[utoipa::path(
+    operation_id = "delete_template",
     tag = "templates",
     params(("name" = String, Path, description = "Template name")),
     responses(

@@ -10,6 +10,7 @@
 
 #![allow(dead_code)]
 
+pub mod app;
 pub mod fake;
 
 use std::collections::BTreeMap;
