@@ -1048,3 +1048,133 @@ async fn metrics_count_judgments_classifications_and_requests() {
     assert!(!complaints.contains("error while linting"), "{complaints}");
     app.stop().await;
 }
+
+/// The real binary: JSON logs with the request id on every line of a request, no token in any
+/// log line, the request id stored with the judgment, and SIGTERM draining an in-flight
+/// judgment (answered 201) before the process exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_drains_in_flight_requests_on_sigterm_and_logs_json() {
+    let upstream = support::prometheus()
+        .url
+        .trim_start_matches("http://")
+        .to_string();
+    let slow = support::fake::slow_proxy(upstream, std::time::Duration::from_millis(1500)).await;
+    let dir = support::Scratch::new("serve");
+    let port = support::free_port();
+    let token = "serve-test-token-0123456789";
+    let db = dir.path.join("canaryd.db");
+    let config = dir.file(
+        "canaryd.toml",
+        &format!(
+            r#"[server]
+listen = "127.0.0.1:{port}"
+shutdown_timeout_seconds = 20
+[store]
+url = "sqlite://{db}"
+[templates]
+dir = "{templates}"
+[log]
+format = "json"
+level = "info"
+[sources.prometheus]
+kind = "prometheus"
+url = "{slow}"
+[[auth.tokens]]
+name = "ci"
+token_sha256 = "{digest}"
+role = "judge"
+"#,
+            db = db.display(),
+            templates = support::repo_root().join("analysis-templates").display(),
+            slow = slow.url,
+            digest = sha256_hex(token),
+        ),
+    );
+    let log_path = dir.path.join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_canaryd"))
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start canaryd serve");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while client
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .map(|r| r.status() != 200)
+        .unwrap_or(true)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "canaryd serve did not become ready:\n{}",
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    let request = client
+        .post(format!("{base}/api/v1/judgments"))
+        .bearer_auth(token)
+        .header("X-Request-Id", "drain-me-1")
+        .json(&live_body(live_template("drain"), "canary"))
+        .send();
+    let in_flight = tokio::spawn(request);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let response = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request is answered");
+    assert_eq!(response.status().as_u16(), 201);
+    let made: Value = response.json().await.unwrap();
+    assert_eq!(made["verdict"], "fail");
+    let exit = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "exit status {exit}");
+
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    assert!(!text.contains(token), "the token appears in the log");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON log line: {l}")))
+        .collect();
+    let of_request: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["span"]["request_id"] == "drain-me-1")
+        .collect();
+    assert!(
+        of_request
+            .iter()
+            .any(|l| l["fields"]["message"] == "judgment made"),
+        "{text}"
+    );
+    assert!(of_request
+        .iter()
+        .any(|l| l["fields"]["message"] == "request" && l["fields"]["status"] == 201));
+    assert!(lines.iter().any(|l| l["fields"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("graceful shutdown"))));
+
+    let store = canaryd::store::Store::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let stored = store
+        .get_judgment(made["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(stored.request_id, "drain-me-1");
+    store.close().await;
+}
