@@ -111,6 +111,52 @@ pub fn required_role(method: &Method, path: &str) -> Option<Role> {
     }
 }
 
+/// Set by the middleware on a Flagger gate call without an `Authorization` header: the token
+/// is in the body, and the handler must check it.
+#[derive(Debug, Clone, Copy)]
+pub struct DeferredAuth {
+    /// The role the call needs.
+    pub needed: Role,
+}
+
+/// Checks a token found in a request body (Flagger's `metadata.token`) when the middleware
+/// deferred the check; does nothing otherwise.
+///
+/// # Errors
+/// 401 without a valid token, 403 with too weak a role.
+pub fn authorize_deferred(
+    req: &actix_web::HttpRequest,
+    token: Option<&str>,
+) -> Result<(), ApiError> {
+    let Some(deferred) = req.extensions().get::<DeferredAuth>().copied() else {
+        return Ok(());
+    };
+    let tokens = req
+        .app_data::<web::Data<Tokens>>()
+        .map(|t| t.get_ref().clone())
+        .unwrap_or_default();
+    let Some(token) = token else {
+        return Err(ApiError::Unauthorized(
+            "this call needs an `Authorization: Bearer TOKEN` header, or for Flagger a \
+             `token` entry in the webhook's metadata"
+                .into(),
+        ));
+    };
+    match tokens.check(token) {
+        None => Err(ApiError::Unauthorized("the token is not valid".into())),
+        Some(caller) if rank(caller.role) < rank(deferred.needed) => {
+            Err(ApiError::Forbidden(format!(
+                "token '{}' has role {:?}; this call needs {:?} or above",
+                caller.name, caller.role, deferred.needed
+            )))
+        }
+        Some(caller) => {
+            req.extensions_mut().insert(caller);
+            Ok(())
+        }
+    }
+}
+
 /// The middleware: 401 without a valid token, 403 with too weak a role.
 pub async fn require_token(
     req: ServiceRequest,
@@ -124,6 +170,15 @@ pub async fn require_token(
         return Ok(next.call(req).await?.map_into_left_body());
     };
     if tokens.is_open() {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let has_header = req
+        .headers()
+        .contains_key(actix_web::http::header::AUTHORIZATION);
+    if !has_header && req.path().starts_with("/api/v1/gates/flagger") {
+        // Flagger cannot send headers: its token comes in the body (`metadata.token`), which
+        // the handler checks with `authorize_deferred` once the body is read.
+        req.extensions_mut().insert(DeferredAuth { needed });
         return Ok(next.call(req).await?.map_into_left_body());
     }
     let presented = req

@@ -7,7 +7,9 @@
 //!   `{name, namespace, phase, checksum, metadata}`; the metadata (all strings) names the
 //!   template, scopes and window. Calls for the same canary, checksum and phase inside one
 //!   window reuse the judgment already stored, so Flagger's retries and its every-interval
-//!   calls do not re-query the metric source each time.
+//!   calls do not re-query the metric source each time. Flagger cannot send headers, so with
+//!   `[auth]` tokens configured its token goes in the metadata as `token` (checked, then
+//!   dropped: never stored or logged).
 //! * Argo Rollouts `web` provider: `GET` (query parameters) or `POST` (JSON body)
 //!   `/api/v1/gates/argo`: always 200 with the report, so that `successCondition:
 //!   result.verdict == "pass"` and `failureCondition: result.verdict == "fail"` work and a
@@ -25,7 +27,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use super::judgments::{time_field, JudgmentResponse};
 use super::observe::RequestId;
-use super::{body, AppState};
+use super::{auth, body, AppState};
 use crate::service::{self, JudgmentInput, Points, TemplateRef};
 use crate::telemetry::metrics;
 
@@ -167,18 +169,22 @@ pub struct FlaggerPayload {
     #[serde(default)]
     pub checksum: String,
     /// The webhook's metadata: `template`, `baseline`, `canary`, `start`/`end` or
-    /// `window_minutes`, `arg.NAME`...
+    /// `window_minutes`, `arg.NAME`..., and `token` when the API needs one.
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
 }
 
 async fn flagger_judgment(
     state: &AppState,
+    req: &HttpRequest,
     request_id: String,
     payload: web::Payload,
 ) -> Result<service::Judgment, ApiError> {
     let bytes = body::read(payload, state.settings.server.max_body_bytes).await?;
-    let hook: FlaggerPayload = body::json(&bytes)?;
+    let mut hook: FlaggerPayload = body::json(&bytes)?;
+    // The token never goes further than this check: not parsed as a parameter, not stored.
+    let token = hook.metadata.remove("token");
+    auth::authorize_deferred(req, token.as_deref())?;
     let p = gate_params(
         &hook.metadata,
         "metadata.",
@@ -228,9 +234,10 @@ fn count(gate: &str, outcome: &str) {
 pub async fn flagger(
     state: web::Data<AppState>,
     request_id: RequestId,
+    req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let j = flagger_judgment(&state, request_id.0, payload).await?;
+    let j = flagger_judgment(&state, &req, request_id.0, payload).await?;
     let pass = j.report.verdict == crate::judge::Verdict::Pass;
     count("flagger", if pass { "pass" } else { "halt" });
     let mut response = if pass {
@@ -257,9 +264,10 @@ pub async fn flagger(
 pub async fn flagger_rollback(
     state: web::Data<AppState>,
     request_id: RequestId,
+    req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let j = flagger_judgment(&state, request_id.0, payload).await?;
+    let j = flagger_judgment(&state, &req, request_id.0, payload).await?;
     let fail = j.report.verdict == crate::judge::Verdict::Fail;
     count("flagger_rollback", if fail { "rollback" } else { "keep" });
     let mut response = if fail {

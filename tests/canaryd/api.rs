@@ -917,6 +917,32 @@ async fn tokens_and_roles() {
     )
     .await;
     assert_eq!(status, 403, "the Argo GET makes a judgment: judge role");
+    // Flagger cannot send headers: its token may come as metadata.token.
+    let flagger = |token: Option<&str>| {
+        let mut metadata =
+            json!({"template": "t", "baseline": "a", "canary": "b", "window_minutes": "5"});
+        if let Some(t) = token {
+            metadata["token"] = json!(t);
+        }
+        json!({"name": "p", "namespace": "n", "phase": "Progressing", "checksum": "c", "metadata": metadata})
+    };
+    let (status, _) = app.post("/api/v1/gates/flagger", &flagger(None)).await;
+    assert_eq!(status, 401);
+    let (status, _) = app
+        .post("/api/v1/gates/flagger", &flagger(Some("read-token-123")))
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = app
+        .post("/api/v1/gates/flagger/rollback", &flagger(Some("wrong")))
+        .await;
+    assert_eq!(status, 401);
+    // Past the check, the template's source (nothing listens at its default URL) answers.
+    let (status, e) = app
+        .post("/api/v1/gates/flagger", &flagger(Some("judge-token-456")))
+        .await;
+    assert_eq!(status, 502, "{e}");
+    assert!(!e.to_string().contains("judge-token-456"));
+
     // No response ever carries a token.
     let (_, stored, _) = call(
         Method::GET,
