@@ -23,6 +23,80 @@ pub struct Settings {
     pub log: LogSettings,
     /// API tokens (CONTRACT §6); none configured means the API is open.
     pub auth: AuthSettings,
+    /// Scheduled analyses and recurring checks.
+    pub scheduler: SchedulerSettings,
+    /// Callbacks of analyses and schedules.
+    pub callbacks: CallbackSettings,
+}
+
+/// `[scheduler]`: the background worker that judges due intervals, runs recurring checks and
+/// delivers callbacks.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchedulerSettings {
+    /// Run the worker in this process (several processes on one PostgreSQL share the work).
+    pub enabled: bool,
+    /// Delay after a window closes before it is judged (late samples).
+    pub settle_seconds: f64,
+    /// How long a claimed piece of work stays this instance's; an instance that dies has its
+    /// work taken over once its leases expire.
+    pub lease_seconds: f64,
+    /// Longest sleep between two looks at the store for due work.
+    pub poll_interval_ms: u64,
+    /// Most pieces of work claimed at once.
+    pub batch_size: i64,
+    /// Most interval judgments in flight in this instance.
+    pub max_concurrent_judgments: usize,
+    /// Tries of an interval whose source fails, before it is recorded as failed.
+    pub interval_attempts: i64,
+    /// Wait before the next try of such an interval (times the tries so far).
+    pub retry_delay_seconds: f64,
+    /// This instance's id in leases and records; empty: host name, process id and a random
+    /// suffix.
+    pub instance_id: String,
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        SchedulerSettings {
+            enabled: true,
+            settle_seconds: 30.0,
+            lease_seconds: 60.0,
+            poll_interval_ms: 1000,
+            batch_size: 64,
+            max_concurrent_judgments: 16,
+            interval_attempts: 3,
+            retry_delay_seconds: 15.0,
+            instance_id: String::new(),
+        }
+    }
+}
+
+/// `[callbacks]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallbackSettings {
+    /// Hosts a callback URL may name besides loopback: exact names or addresses, `*.domain`
+    /// for its subdomains, or `*` for any. Empty by default, so that whoever may start an
+    /// analysis cannot make canaryd call into the network behind it.
+    pub allowed_hosts: Vec<String>,
+    /// Time allowed for one try.
+    pub timeout_seconds: f64,
+    /// A callback not delivered within this long is given up.
+    pub expire_after_minutes: f64,
+    /// Longest wait between two tries (the wait doubles from 1 s).
+    pub max_backoff_seconds: f64,
+}
+
+impl Default for CallbackSettings {
+    fn default() -> Self {
+        CallbackSettings {
+            allowed_hosts: Vec::new(),
+            timeout_seconds: 10.0,
+            expire_after_minutes: 24.0 * 60.0,
+            max_backoff_seconds: 300.0,
+        }
+    }
 }
 
 /// `[auth]`: who may call the API.
@@ -77,6 +151,8 @@ impl Default for Settings {
             templates: TemplateSettings::default(),
             log: LogSettings::default(),
             auth: AuthSettings::default(),
+            scheduler: SchedulerSettings::default(),
+            callbacks: CallbackSettings::default(),
         }
     }
 }
@@ -95,6 +171,9 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Window of a gate call that gives neither `start`/`end` nor `window_minutes`.
     pub gate_window_minutes: u64,
+    /// This service's URL as callers reach it, for links in callbacks; empty: `http://` and
+    /// the listen address.
+    pub public_url: String,
 }
 
 impl Default for ServerSettings {
@@ -105,6 +184,7 @@ impl Default for ServerSettings {
             shutdown_timeout_seconds: 30,
             workers: 0,
             gate_window_minutes: 5,
+            public_url: String::new(),
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod analysis;
 pub mod api;
 pub mod config;
 pub mod judge;
+pub mod scheduler;
 pub mod service;
 pub mod source;
 pub mod stats;

@@ -161,6 +161,15 @@ fn check_data_metrics(template: &Template, data: &RecordedData) -> Result<(), Se
     )))
 }
 
+/// A judgment made but not yet stored: the record to store and what to answer.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The whole record.
+    pub record: NewJudgment,
+    /// The answer.
+    pub judgment: Judgment,
+}
+
 /// Makes the judgment, stores it whole and counts it.
 #[tracing::instrument(skip_all, fields(request_id = %input.request_id), err(level = "info"))]
 pub async fn make_judgment(
@@ -168,6 +177,26 @@ pub async fn make_judgment(
     store: &Store,
     input: JudgmentInput,
 ) -> Result<Judgment, ServiceError> {
+    let prepared = prepare_judgment(settings, store, input).await?;
+    store.insert_judgment(&prepared.record).await?;
+    count(&prepared.judgment.report);
+    tracing::info!(
+        judgment_id = %prepared.record.id,
+        template = %prepared.record.template,
+        verdict = %prepared.record.verdict,
+        score = prepared.record.score,
+        "judgment made"
+    );
+    Ok(prepared.judgment)
+}
+
+/// Makes the judgment without storing it (the scheduler stores it in the same transaction as
+/// the interval it belongs to).
+pub async fn prepare_judgment(
+    settings: &Settings,
+    store: &Store,
+    input: JudgmentInput,
+) -> Result<Prepared, ServiceError> {
     let (template, template_version, template_source) =
         resolve_template(store, &input.template).await?;
     let result = judge_points(settings, &template, &input).await;
@@ -216,23 +245,17 @@ pub async fn make_judgment(
         report: serde_json::to_value(&report).unwrap_or_default(),
         gate,
         gate_key,
+        analysis_id: None,
+        interval_index: None,
     };
-    store.insert_judgment(&record).await?;
-    count(&report);
-    tracing::info!(
-        judgment_id = %record.id,
-        template = %template.name,
-        verdict = %record.verdict,
-        score = record.score,
-        "judgment made"
-    );
-    Ok(Judgment {
-        id: record.id,
+    let judgment = Judgment {
+        id: record.id.clone(),
         created_at,
-        request_id: record.request_id,
+        request_id: record.request_id.clone(),
         reused: false,
         report,
-    })
+    };
+    Ok(Prepared { record, judgment })
 }
 
 /// The observations to judge, and the live request when fetched.
@@ -274,7 +297,7 @@ async fn judge_points(
 }
 
 /// Counts a judgment in the process's metrics.
-fn count(report: &Report) {
+pub fn count(report: &Report) {
     let m = metrics::global();
     let template = report.template.as_str();
     m.inc(

@@ -103,7 +103,8 @@ pub fn required_role(method: &Method, path: &str) -> Option<Role> {
         Some(p)
             if p.starts_with("/judgments")
                 || p.starts_with("/gates/")
-                || p.starts_with("/analyses") =>
+                || p.starts_with("/analyses")
+                || p.starts_with("/schedules") =>
         {
             Some(Role::Judge)
         }

@@ -42,6 +42,10 @@ pub enum ApiError {
         /// What was not found.
         message: String,
     },
+    /// The request conflicts with the resource's state (an analysis already ended, a name
+    /// taken).
+    #[error("{0}")]
+    Conflict(String),
     /// The judgment service failed.
     #[error(transparent)]
     Service(#[from] ServiceError),
@@ -72,6 +76,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound { code, .. } => code,
+            ApiError::Conflict(_) => "conflict",
             ApiError::Service(e) => error_code(e),
         }
     }
@@ -110,6 +115,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Service(e) => match e {
                 ServiceError::TemplateNotFound { .. } => StatusCode::NOT_FOUND,
                 ServiceError::InvalidTemplate(_) | ServiceError::BadInput(_) => {

@@ -7,6 +7,7 @@
 //! [`Application::run_until_stopped`] serves until SIGTERM/SIGINT, then drains in-flight
 //! requests for up to `server.shutdown_timeout_seconds`.
 
+pub mod analyses;
 pub mod auth;
 pub mod body;
 pub mod error;
@@ -20,9 +21,12 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
+use tokio::sync::Notify;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -37,9 +41,11 @@ pub struct AppState {
     /// The settings the service started with.
     pub settings: Settings,
     /// The store.
-    pub store: Store,
+    pub store: Arc<Store>,
     /// `/openapi.json`, rendered once at start.
     pub openapi: String,
+    /// Wakes this instance's scheduler when work was added.
+    pub wake: Arc<Notify>,
 }
 
 /// Why the service could not start.
@@ -118,7 +124,15 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(gates::flagger)
                 .service(gates::flagger_rollback)
                 .service(gates::argo_get)
-                .service(gates::argo_post),
+                .service(gates::argo_post)
+                .service(analyses::create)
+                .service(analyses::list)
+                .service(analyses::get_one)
+                .service(analyses::cancel)
+                .service(analyses::create_schedule)
+                .service(analyses::list_schedules)
+                .service(analyses::get_schedule)
+                .service(analyses::delete_schedule),
         );
 }
 
@@ -213,6 +227,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    scheduler: Option<crate::scheduler::Scheduler>,
 }
 
 impl Application {
@@ -243,10 +258,16 @@ impl Application {
             auth = if tokens.is_open() { "open (no tokens configured)" } else { "bearer tokens" },
             "canaryd serving"
         );
+        let store = Arc::new(store);
+        let wake = Arc::new(Notify::new());
+        let scheduler = settings.scheduler.enabled.then(|| {
+            crate::scheduler::Scheduler::new(settings.clone(), store.clone(), wake.clone())
+        });
         let state = web::Data::new(AppState {
             settings,
             store,
             openapi: openapi_json(),
+            wake,
         });
         let tokens = web::Data::new(tokens);
         let app_state = state.clone();
@@ -270,6 +291,7 @@ impl Application {
             port,
             server,
             state,
+            scheduler,
         })
     }
 
@@ -283,12 +305,19 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped (SIGTERM/SIGINT or [`ServerHandle::stop`]), pruning old judgments
-    /// hourly; drains in-flight requests before returning.
+    /// Serves until stopped (SIGTERM/SIGINT or [`ServerHandle::stop`]), running the scheduler
+    /// (when enabled) and pruning old judgments hourly; drains in-flight requests before
+    /// returning.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let pruner = tokio::spawn(prune_forever(self.state.clone()));
+        let workers = self.scheduler.map(|s| s.spawn()).unwrap_or_default();
         let result = self.server.await;
         pruner.abort();
+        // Work in progress is simply dropped: whatever it had not committed is claimed again
+        // (by this instance after a restart, or by another once the lease expires).
+        for w in workers {
+            w.abort();
+        }
         self.state.store.close().await;
         tracing::info!("canaryd stopped");
         result

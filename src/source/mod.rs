@@ -506,17 +506,23 @@ pub async fn fetch_all(
     window: &Window,
     max_concurrent: usize,
 ) -> Result<BTreeMap<String, Observation>, SourceError> {
-    let jobs = queries.iter().enumerate().flat_map(|(i, q)| {
-        [
-            (i, Scope::Baseline, q.baseline_query.as_str()),
-            (i, Scope::Canary, q.canary_query.as_str()),
-        ]
-    });
+    // Owned queries: a job borrowing from `queries` would make the future of whoever awaits
+    // this not `Send` for every lifetime (rustc's higher-ranked `Send` limitation).
+    let jobs: Vec<(usize, Scope, String)> = queries
+        .iter()
+        .enumerate()
+        .flat_map(|(i, q)| {
+            [
+                (i, Scope::Baseline, q.baseline_query.clone()),
+                (i, Scope::Canary, q.canary_query.clone()),
+            ]
+        })
+        .collect();
     let results: Vec<(usize, Scope, Result<Series, SourceError>)> = futures::stream::iter(jobs)
         .map(|(i, scope, query)| async move {
             let started = std::time::Instant::now();
             let result = source
-                .fetch_scope(&queries[i].name, scope, query, window)
+                .fetch_scope(&queries[i].name, scope, &query, window)
                 .await;
             record_query(source.kind(), started.elapsed(), &result);
             (i, scope, result)

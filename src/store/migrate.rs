@@ -8,18 +8,32 @@ use sqlx::sqlite::SqlitePool;
 use super::StoreError;
 
 /// (version, name, SQL) of each SQLite migration, in order.
-const SQLITE: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
+const SQLITE: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "analyses",
+        include_str!("../../migrations/sqlite/0002_analyses.sql"),
+    ),
+];
 
 /// The same for PostgreSQL.
-const POSTGRES: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/postgres/0001_init.sql"),
-)];
+const POSTGRES: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "analyses",
+        include_str!("../../migrations/postgres/0002_analyses.sql"),
+    ),
+];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS canaryd_migrations (\
      version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)";

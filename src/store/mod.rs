@@ -104,6 +104,10 @@ pub struct NewJudgment {
     pub gate: Option<String>,
     /// Identity of the gate call, for reuse of a recent judgment.
     pub gate_key: Option<String>,
+    /// The analysis whose interval this judgment is.
+    pub analysis_id: Option<String>,
+    /// Which interval of that analysis.
+    pub interval_index: Option<i64>,
 }
 
 /// A stored judgment, read back whole.
@@ -175,7 +179,7 @@ pub enum PutOutcome {
 
 const JUDGMENT_COLUMNS: &str = "id, created_at, request_id, template, template_version, \
      template_source, mode, baseline, canary, window_start, window_end, step_seconds, args, \
-     data, verdict, score, report, gate, gate_key";
+     data, verdict, score, report, gate, gate_key, analysis_id, interval_index";
 
 macro_rules! judgment_from_row {
     ($row:expr) => {{
@@ -200,7 +204,46 @@ macro_rules! judgment_from_row {
             report: row.try_get::<Json<Value>, _>("report")?.0,
             gate: row.try_get("gate")?,
             gate_key: row.try_get("gate_key")?,
+            analysis_id: row.try_get("analysis_id")?,
+            interval_index: row.try_get("interval_index")?,
         }
+    }};
+}
+
+/// Inserts judgment `$j` with executor `$e` (a connection or a transaction).
+macro_rules! insert_judgment_on {
+    ($e:expr, $j:expr) => {{
+        let j = $j;
+        sqlx::query(
+            "INSERT INTO judgments (id, created_at, request_id, template, template_version, \
+             template_source, mode, baseline, canary, window_start, window_end, step_seconds, \
+             args, data, verdict, score, report, gate, gate_key, analysis_id, interval_index) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+             $18, $19, $20, $21)",
+        )
+        .bind(&j.id)
+        .bind(j.created_at)
+        .bind(&j.request_id)
+        .bind(&j.template)
+        .bind(j.template_version)
+        .bind(&j.template_source)
+        .bind(&j.mode)
+        .bind(&j.baseline)
+        .bind(&j.canary)
+        .bind(j.window_start)
+        .bind(j.window_end)
+        .bind(j.step_seconds)
+        .bind(Json(&j.args))
+        .bind(Json(&j.data))
+        .bind(&j.verdict)
+        .bind(j.score)
+        .bind(Json(&j.report))
+        .bind(&j.gate)
+        .bind(&j.gate_key)
+        .bind(&j.analysis_id)
+        .bind(j.interval_index)
+        .execute($e)
+        .await?;
     }};
 }
 
@@ -298,33 +341,8 @@ impl Store {
     #[tracing::instrument(skip_all, fields(id = %j.id), err)]
     pub async fn insert_judgment(&self, j: &NewJudgment) -> Result<(), StoreError> {
         with_pool!(self, |p| {
-            sqlx::query(
-                "INSERT INTO judgments (id, created_at, request_id, template, template_version, \
-                 template_source, mode, baseline, canary, window_start, window_end, step_seconds, \
-                 args, data, verdict, score, report, gate, gate_key) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-            )
-            .bind(&j.id)
-            .bind(j.created_at)
-            .bind(&j.request_id)
-            .bind(&j.template)
-            .bind(j.template_version)
-            .bind(&j.template_source)
-            .bind(&j.mode)
-            .bind(&j.baseline)
-            .bind(&j.canary)
-            .bind(j.window_start)
-            .bind(j.window_end)
-            .bind(j.step_seconds)
-            .bind(Json(&j.args))
-            .bind(Json(&j.data))
-            .bind(&j.verdict)
-            .bind(j.score)
-            .bind(Json(&j.report))
-            .bind(&j.gate)
-            .bind(&j.gate_key)
-            .execute(p)
-            .await?;
+            let mut conn = p.acquire().await?;
+            insert_judgment_on!(&mut *conn, j);
         });
         Ok(())
     }
@@ -530,6 +548,13 @@ impl Store {
         })
     }
 }
+
+mod analyses;
+
+pub use analyses::{
+    AnalysisRow, AnalysisUpdate, DeliveryRow, DeliveryToSend, IntervalRow, NewAnalysis,
+    NewDelivery, ScheduleRow,
+};
 
 /// `url` with the password of its user info replaced by `***`.
 pub fn redact_url(url: &str) -> String {

@@ -635,6 +635,8 @@ async fn retention_prunes_old_judgments(db: Db) {
         report: json!({}),
         gate: None,
         gate_key: None,
+        analysis_id: None,
+        interval_index: None,
     };
     store.insert_judgment(&old).await.unwrap();
     old.id = "00000000-0000-7000-8000-000000000002".into();

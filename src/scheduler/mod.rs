@@ -1,0 +1,683 @@
+//! Durable, multi-interval analyses and recurring checks (issue 5): Kayenta's standalone canary
+//! analysis without Redis or Spinnaker.
+//!
+//! Everything lives in the store: an analysis and its next due interval, every judged interval,
+//! every callback to deliver, every schedule and its next run. A worker ([`Scheduler`]) in each
+//! `canaryd serve` claims due work through leases, judges, and records the outcome in one
+//! transaction that commits only while it holds the lease; the interval's primary key makes a
+//! double record impossible. Kill a process at any moment: what it had not committed is done
+//! again by whoever claims it next (itself after a restart, or another instance once the lease
+//! expires); what it had committed is never done again.
+//!
+//! * [`plan`]: interval windows and due times (pure).
+//! * [`callback`]: allow-list, signature, one delivery try.
+
+pub mod callback;
+pub mod plan;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+
+use crate::config::Settings;
+use crate::service::{self, JudgmentInput, Points, ServiceError, TemplateRef};
+use crate::store::{
+    now_ms, AnalysisRow, AnalysisUpdate, IntervalRow, NewDelivery, ScheduleRow, Store,
+};
+use crate::telemetry::metrics;
+use plan::Plan;
+
+/// The three kinds of work, each in its own loop so that a slow callback receiver never delays
+/// a judgment.
+#[derive(Debug, Clone, Copy)]
+enum Work {
+    Analyses,
+    Deliveries,
+    Schedules,
+}
+
+/// The worker of one instance.
+pub struct Scheduler {
+    settings: Settings,
+    store: Arc<Store>,
+    owner: String,
+    wake: Arc<Notify>,
+    client: reqwest::Client,
+    started: tokio::sync::OnceCell<()>,
+}
+
+/// This instance's id: the configured one, or host name, process id and a random suffix.
+pub fn instance_id(settings: &Settings) -> String {
+    if !settings.scheduler.instance_id.trim().is_empty() {
+        return settings.scheduler.instance_id.trim().to_string();
+    }
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "canaryd".into());
+    let suffix = uuid::Uuid::now_v7().simple().to_string();
+    format!(
+        "{host}-{}-{}",
+        std::process::id(),
+        &suffix[suffix.len() - 6..]
+    )
+}
+
+/// The public base URL for links in callbacks.
+pub fn public_url(settings: &Settings) -> String {
+    let configured = settings.server.public_url.trim().trim_end_matches('/');
+    if configured.is_empty() {
+        format!("http://{}", settings.server.listen)
+    } else {
+        configured.to_string()
+    }
+}
+
+fn seconds(s: f64) -> chrono::Duration {
+    chrono::Duration::milliseconds((s.max(0.0) * 1000.0).round() as i64)
+}
+
+/// The plan of a stored analysis.
+pub fn plan_of(a: &AnalysisRow) -> Result<Plan, String> {
+    Plan::new(
+        a.start_at,
+        a.lifetime_minutes,
+        a.interval_minutes,
+        a.begin_after_minutes,
+        a.lookback_minutes,
+        a.settle_seconds,
+    )
+    .map_err(|(field, message)| format!("{field}: {message}"))
+}
+
+/// A callback of an analysis: its row, with the body built once (it is signed as stored).
+#[allow(clippy::too_many_arguments)]
+pub fn analysis_event(
+    settings: &Settings,
+    a: &AnalysisRow,
+    event: &str,
+    interval: Option<&IntervalRow>,
+    state: &str,
+    analysis_verdict: Option<&str>,
+    reason: Option<&str>,
+) -> Option<NewDelivery> {
+    let url = a.callback_url.clone()?;
+    let base = public_url(settings);
+    let id = uuid::Uuid::now_v7().to_string();
+    let created_at = now_ms();
+    let mut body = json!({
+        "event_id": id,
+        "event": event,
+        "analysis_id": a.id,
+        "state": state,
+        "verdict": analysis_verdict,
+        "reason": reason,
+        "template": a.template,
+        "baseline": a.baseline,
+        "canary": a.canary,
+        "analysis_url": format!("{base}/api/v1/analyses/{}", a.id),
+        "created_at": created_at,
+    });
+    if let Some(i) = interval {
+        body["interval"] = json!({
+            "index": i.index,
+            "start": i.start,
+            "end": i.end,
+            "verdict": i.verdict,
+            "score": i.score,
+            "error": i.error,
+            "judgment_id": i.judgment_id,
+            "report_url": i.judgment_id.as_ref().map(|j| format!("{base}/api/v1/judgments/{j}")),
+        });
+    }
+    Some(NewDelivery {
+        id,
+        analysis_id: Some(a.id.clone()),
+        schedule_id: None,
+        event: event.to_string(),
+        interval_index: interval.map(|i| i.index),
+        url,
+        body: body.to_string(),
+        created_at,
+        expires_at: created_at + plan::minutes(settings.callbacks.expire_after_minutes.max(0.0)),
+    })
+}
+
+/// Errors worth another try later: the source or the store failed, not the request.
+fn retryable(e: &ServiceError) -> bool {
+    matches!(
+        service::error_code(e),
+        "source_unavailable" | "source_error" | "store_error"
+    )
+}
+
+/// Template arguments stored as a JSON object of strings.
+pub fn args_of(v: &Value) -> BTreeMap<String, String> {
+    v.as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Scheduler {
+    /// A worker for this instance; `wake` lets the API say that work was just added.
+    pub fn new(settings: Settings, store: Arc<Store>, wake: Arc<Notify>) -> Scheduler {
+        let owner = instance_id(&settings);
+        let client = callback::client(settings.callbacks.timeout_seconds);
+        Scheduler {
+            settings,
+            store,
+            owner,
+            wake,
+            client,
+            started: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// This instance's id.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Runs the three loops (intervals, callbacks, schedules) until the returned handles are
+    /// aborted.
+    pub fn spawn(self) -> Vec<tokio::task::JoinHandle<()>> {
+        let this = Arc::new(self);
+        tracing::info!(instance = %this.owner, "scheduler started");
+        let a = this.clone();
+        let d = this.clone();
+        let s = this;
+        vec![
+            tokio::spawn(a.run_loop(Work::Analyses)),
+            tokio::spawn(d.run_loop(Work::Deliveries)),
+            tokio::spawn(s.run_loop(Work::Schedules)),
+        ]
+    }
+
+    /// Once per process, before any loop claims work: frees the leases a killed previous run
+    /// of this instance left behind, so a restart resumes at once.
+    async fn release_old_leases(&self) {
+        self.started
+            .get_or_init(|| async {
+                match self.store.release_leases_at_start(&self.owner).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(released = n, "leases of a previous run released"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "releasing leases of a previous run failed")
+                    }
+                }
+            })
+            .await;
+    }
+
+    async fn run_loop(self: Arc<Self>, what: Work) {
+        self.release_old_leases().await;
+        let poll = Duration::from_millis(self.settings.scheduler.poll_interval_ms.max(10));
+        loop {
+            let notified = self.wake.notified();
+            let result = match what {
+                Work::Analyses => self.analyses_tick().await,
+                Work::Deliveries => self.deliveries_tick().await,
+                Work::Schedules => self.schedules_tick().await,
+            };
+            match result {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(work = ?what, error = %e, "scheduler step failed"),
+            }
+            let wait = match self.store.next_wakeup().await {
+                Ok(Some(t)) => {
+                    let until = (t - Utc::now()).num_milliseconds().max(0) as u64;
+                    poll.min(Duration::from_millis(until))
+                }
+                _ => poll,
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = notified => {}
+            }
+        }
+    }
+
+    fn lease_until(&self) -> DateTime<Utc> {
+        now_ms() + seconds(self.settings.scheduler.lease_seconds.max(1.0))
+    }
+
+    async fn analyses_tick(self: &Arc<Self>) -> Result<usize, String> {
+        let ids = self
+            .store
+            .claim_due_analyses(
+                &self.owner,
+                self.lease_until(),
+                self.settings.scheduler.batch_size.max(1),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let n = ids.len();
+        let max = self.settings.scheduler.max_concurrent_judgments.max(1);
+        let mut running = tokio::task::JoinSet::new();
+        for id in ids {
+            while running.len() >= max {
+                running.join_next().await;
+            }
+            let me = self.clone();
+            running.spawn(async move {
+                if let Err(e) = me.process_analysis(&id).await {
+                    tracing::warn!(analysis_id = %id, error = %e, "interval not recorded");
+                    let _ = me.store.release_analysis(&me.owner, &id).await;
+                }
+            });
+        }
+        while running.join_next().await.is_some() {}
+        Ok(n)
+    }
+
+    /// Judges the next interval of analysis `id`, which this instance has claimed.
+    #[tracing::instrument(skip_all, fields(analysis_id = %id))]
+    async fn process_analysis(&self, id: &str) -> Result<(), String> {
+        let Some(a) = self
+            .store
+            .get_analysis(id)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(());
+        };
+        if !matches!(a.state.as_str(), "pending" | "running") || a.next_index >= a.interval_count {
+            return self
+                .store
+                .release_analysis(&self.owner, id)
+                .await
+                .map_err(|e| e.to_string());
+        }
+        let plan = plan_of(&a)?;
+        let k = a.next_index;
+        let (start, end) = plan.window(k);
+        let input = JudgmentInput {
+            template: TemplateRef::Named {
+                name: a.template.clone(),
+                version: Some(a.template_version),
+            },
+            args: args_of(&a.args),
+            points: Points::Live {
+                baseline: a.baseline.clone(),
+                canary: a.canary.clone(),
+                start,
+                end,
+                step_seconds: a.step_seconds.map(|s| s.max(1) as u64),
+            },
+            request_id: format!("analysis-{id}-{k}"),
+            gate: Some(("analysis".into(), Some(format!("{id}:{k}")))),
+        };
+        let started = std::time::Instant::now();
+        let (record, interval) = match service::prepare_judgment(&self.settings, &self.store, input)
+            .await
+        {
+            Ok(prepared) => {
+                let mut record = prepared.record;
+                record.analysis_id = Some(id.to_string());
+                record.interval_index = Some(k);
+                let interval = IntervalRow {
+                    index: k,
+                    start,
+                    end,
+                    verdict: record.verdict.clone(),
+                    score: record.score,
+                    judgment_id: Some(record.id.clone()),
+                    error: None,
+                    judged_at: now_ms(),
+                    judged_by: self.owner.clone(),
+                };
+                (Some((record, prepared.judgment.report)), interval)
+            }
+            Err(e)
+                if retryable(&e) && a.attempts + 1 < self.settings.scheduler.interval_attempts =>
+            {
+                let retry_at = now_ms()
+                    + seconds(
+                        self.settings.scheduler.retry_delay_seconds * (a.attempts + 1) as f64,
+                    );
+                tracing::warn!(interval = k, error = %e, %retry_at, "interval could not be judged; will try again");
+                return self
+                    .store
+                    .retry_interval(&self.owner, id, retry_at, &e.to_string())
+                    .await
+                    .map_err(|e| e.to_string());
+            }
+            Err(e) => {
+                tracing::warn!(interval = k, error = %e, "interval could not be judged: recorded as fail");
+                let interval = IntervalRow {
+                    index: k,
+                    start,
+                    end,
+                    verdict: "fail".into(),
+                    score: 0.0,
+                    judgment_id: None,
+                    error: Some(e.to_string()),
+                    judged_at: now_ms(),
+                    judged_by: self.owner.clone(),
+                };
+                (None, interval)
+            }
+        };
+        let last = k + 1 >= a.interval_count;
+        let failed = interval.verdict == "fail";
+        let stop = a.stop_on_fail && failed && !last;
+        let (state, reason) = if last {
+            (
+                "completed",
+                Some(format!(
+                    "the last interval ({} of {}) is {}",
+                    k + 1,
+                    a.interval_count,
+                    interval.verdict
+                )),
+            )
+        } else if stop {
+            (
+                "completed",
+                Some(format!(
+                    "interval {} of {} failed and stop_on_fail is set",
+                    k + 1,
+                    a.interval_count
+                )),
+            )
+        } else {
+            ("running", None)
+        };
+        let update = AnalysisUpdate {
+            state: state.into(),
+            verdict: Some(interval.verdict.clone()),
+            reason: reason.clone(),
+            next_due_at: if state == "completed" {
+                a.next_due_at
+            } else {
+                plan.due(k + 1)
+            },
+        };
+        let mut deliveries = Vec::new();
+        deliveries.extend(analysis_event(
+            &self.settings,
+            &a,
+            "interval",
+            Some(&interval),
+            state,
+            Some(&interval.verdict),
+            reason.as_deref(),
+        ));
+        if state == "completed" {
+            deliveries.extend(analysis_event(
+                &self.settings,
+                &a,
+                "completed",
+                Some(&interval),
+                state,
+                Some(&interval.verdict),
+                reason.as_deref(),
+            ));
+        }
+        let recorded = self
+            .store
+            .complete_interval(
+                &self.owner,
+                id,
+                k,
+                record.as_ref().map(|r| &r.0),
+                &interval,
+                &deliveries,
+                &update,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        if !recorded {
+            tracing::info!(
+                interval = k,
+                "interval already recorded or lease lost: nothing written"
+            );
+            return Ok(());
+        }
+        let lag = (now_ms() - plan.due(k)).num_milliseconds() as f64 / 1000.0;
+        let m = metrics::global();
+        m.observe("canaryd_interval_lag_seconds", &[], lag.max(0.0));
+        m.observe(
+            "canaryd_interval_judge_seconds",
+            &[],
+            started.elapsed().as_secs_f64(),
+        );
+        m.inc(
+            "canaryd_intervals_total",
+            &[("template", &a.template), ("verdict", &interval.verdict)],
+            1.0,
+        );
+        if let Some((_, report)) = &record {
+            service::count(report);
+        }
+        tracing::info!(
+            interval = k,
+            verdict = %interval.verdict,
+            state,
+            lag_seconds = lag,
+            "interval judged"
+        );
+        if !deliveries.is_empty() {
+            self.wake.notify_waiters();
+        }
+        Ok(())
+    }
+
+    async fn deliveries_tick(self: &Arc<Self>) -> Result<usize, String> {
+        let due = self
+            .store
+            .claim_due_deliveries(
+                &self.owner,
+                now_ms() + seconds(self.settings.callbacks.timeout_seconds + 30.0),
+                self.settings.scheduler.batch_size.max(1),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let n = due.len();
+        let mut running = tokio::task::JoinSet::new();
+        for d in due {
+            while running.len() >= 16 {
+                running.join_next().await;
+            }
+            let me = self.clone();
+            running.spawn(async move {
+                if let Err(e) = me.deliver(d).await {
+                    tracing::warn!(error = %e, "delivery not recorded");
+                }
+            });
+        }
+        while running.join_next().await.is_some() {}
+        Ok(n)
+    }
+
+    async fn deliver(&self, d: crate::store::DeliveryToSend) -> Result<(), String> {
+        let now = now_ms();
+        let record =
+            |status: Option<i64>, error: Option<String>, delivered: bool, retry_at, give_up| {
+                let store = self.store.clone();
+                let owner = self.owner.clone();
+                let id = d.id.clone();
+                async move {
+                    store
+                        .record_delivery_attempt(
+                            &owner,
+                            &id,
+                            status,
+                            error.as_deref(),
+                            delivered,
+                            retry_at,
+                            give_up,
+                        )
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+            };
+        if now > d.expires_at {
+            metrics::global().inc("canaryd_callbacks_total", &[("outcome", "expired")], 1.0);
+            return record(
+                None,
+                Some("expired before delivery".into()),
+                false,
+                now,
+                true,
+            )
+            .await;
+        }
+        if let Err(why) = callback::check_url(&d.url, &self.settings.callbacks.allowed_hosts) {
+            metrics::global().inc("canaryd_callbacks_total", &[("outcome", "refused")], 1.0);
+            return record(None, Some(why), false, now, true).await;
+        }
+        let outcome = callback::send(
+            &self.client,
+            &d.url,
+            &d.id,
+            &d.event,
+            &d.body,
+            d.secret.as_deref(),
+        )
+        .await;
+        match outcome {
+            callback::Outcome::Delivered(status) => {
+                metrics::global().inc("canaryd_callbacks_total", &[("outcome", "delivered")], 1.0);
+                tracing::info!(event_id = %d.id, event = %d.event, status, "callback delivered");
+                record(Some(status as i64), None, true, now, false).await
+            }
+            callback::Outcome::Failed { status, error } => {
+                let backoff = 2f64
+                    .powi(d.attempts.clamp(0, 30) as i32)
+                    .min(self.settings.callbacks.max_backoff_seconds.max(1.0));
+                let retry_at = now + seconds(backoff);
+                let give_up = retry_at > d.expires_at;
+                metrics::global().inc(
+                    "canaryd_callbacks_total",
+                    &[("outcome", if give_up { "expired" } else { "retry" })],
+                    1.0,
+                );
+                tracing::warn!(event_id = %d.id, error = %error, attempts = d.attempts + 1, give_up, "callback not delivered");
+                record(status.map(i64::from), Some(error), false, retry_at, give_up).await
+            }
+        }
+    }
+
+    async fn schedules_tick(self: &Arc<Self>) -> Result<usize, String> {
+        let due = self
+            .store
+            .claim_due_schedules(
+                &self.owner,
+                self.lease_until(),
+                now_ms() - seconds(self.settings.scheduler.settle_seconds),
+                self.settings.scheduler.batch_size.max(1),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let n = due.len();
+        for s in due {
+            if let Err(e) = self.run_schedule(&s).await {
+                tracing::warn!(schedule = %s.name, error = %e, "scheduled run not recorded");
+                let _ = self.store.release_schedule(&self.owner, &s.id).await;
+            }
+        }
+        Ok(n)
+    }
+
+    /// One run of a recurring check: the window ending at its cron time.
+    #[tracing::instrument(skip_all, fields(schedule = %s.name))]
+    async fn run_schedule(&self, s: &ScheduleRow) -> Result<(), String> {
+        let run_at = s.next_run_at;
+        let cron: croner::Cron = s.cron.parse().map_err(|e| format!("cron: {e}"))?;
+        // Runs missed while no instance was up are not made up one by one: the next is the
+        // first after now.
+        let next = cron
+            .find_next_occurrence(&Utc::now().max(run_at), false)
+            .map_err(|e| format!("cron: {e}"))?;
+        let input = JudgmentInput {
+            template: TemplateRef::Named {
+                name: s.template.clone(),
+                version: None,
+            },
+            args: args_of(&s.args),
+            points: Points::Live {
+                baseline: s.baseline.clone(),
+                canary: s.canary.clone(),
+                start: run_at - plan::minutes(s.window_minutes),
+                end: run_at,
+                step_seconds: s.step_seconds.map(|v| v.max(1) as u64),
+            },
+            request_id: format!("schedule-{}-{}", s.id, run_at.timestamp()),
+            gate: Some(("schedule".into(), Some(format!("schedule:{}", s.id)))),
+        };
+        let (record, error, report) =
+            match service::prepare_judgment(&self.settings, &self.store, input).await {
+                Ok(p) => (Some(p.record), None, Some(p.judgment.report)),
+                Err(e) => (None, Some(e.to_string()), None),
+            };
+        let delivery = s.callback_url.as_ref().map(|url| {
+            let id = uuid::Uuid::now_v7().to_string();
+            let created_at = now_ms();
+            let base = public_url(&self.settings);
+            NewDelivery {
+                id: id.clone(),
+                analysis_id: None,
+                schedule_id: Some(s.id.clone()),
+                event: "schedule_run".into(),
+                interval_index: None,
+                url: url.clone(),
+                body: json!({
+                    "event_id": id,
+                    "event": "schedule_run",
+                    "schedule_id": s.id,
+                    "schedule": s.name,
+                    "run_at": run_at,
+                    "verdict": record.as_ref().map(|r| r.verdict.clone()),
+                    "score": record.as_ref().map(|r| r.score),
+                    "error": error,
+                    "judgment_id": record.as_ref().map(|r| r.id.clone()),
+                    "report_url": record.as_ref().map(|r| format!("{base}/api/v1/judgments/{}", r.id)),
+                    "created_at": created_at,
+                })
+                .to_string(),
+                created_at,
+                expires_at: created_at
+                    + plan::minutes(self.settings.callbacks.expire_after_minutes.max(0.0)),
+            }
+        });
+        let recorded = self
+            .store
+            .complete_schedule_run(
+                &self.owner,
+                &s.id,
+                run_at,
+                next,
+                record.as_ref(),
+                error.as_deref(),
+                delivery.as_ref(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        if recorded {
+            if let Some(report) = &report {
+                service::count(report);
+            }
+            tracing::info!(%run_at, %next, verdict = ?record.as_ref().map(|r| &r.verdict), error = ?error, "scheduled run");
+            if delivery.is_some() {
+                self.wake.notify_waiters();
+            }
+        }
+        Ok(())
+    }
+}

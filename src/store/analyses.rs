@@ -1,0 +1,1013 @@
+//! Scheduled analyses, their intervals, callback deliveries and recurring schedules.
+//!
+//! Work is shared through leases: a worker claims due rows by writing its instance id and a
+//! lease expiry (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so instances never wait on each other;
+//! SQLite has one writer at a time anyway). Finishing an interval is one transaction that
+//! stores the judgment, the interval, its callbacks and the analysis's next state, and only
+//! commits while the worker still holds the lease; `(analysis_id, idx)` is a primary key, so an
+//! interval can never be recorded twice, whatever crashes or races happen.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::Row;
+
+use super::{now_ms, NewJudgment, Pool, Store, StoreError};
+
+/// A new analysis.
+#[derive(Debug, Clone)]
+pub struct NewAnalysis {
+    /// Id.
+    pub id: String,
+    /// The request that created it.
+    pub request_id: String,
+    /// Template name.
+    pub template: String,
+    /// Template version, pinned at creation.
+    pub template_version: i64,
+    /// Template arguments.
+    pub args: Value,
+    /// Baseline scope.
+    pub baseline: String,
+    /// Canary scope.
+    pub canary: String,
+    /// When the canary started.
+    pub start_at: DateTime<Utc>,
+    /// Timing.
+    pub lifetime_minutes: f64,
+    /// Timing.
+    pub interval_minutes: f64,
+    /// Timing.
+    pub begin_after_minutes: f64,
+    /// Timing.
+    pub lookback_minutes: f64,
+    /// Step, when not the template's.
+    pub step_seconds: Option<i64>,
+    /// Settle delay in effect.
+    pub settle_seconds: f64,
+    /// Where to call back.
+    pub callback_url: Option<String>,
+    /// HMAC key of the callbacks.
+    pub callback_secret: Option<String>,
+    /// End at the first failing interval.
+    pub stop_on_fail: bool,
+    /// Number of intervals.
+    pub interval_count: i64,
+    /// When interval 0 is due.
+    pub first_due_at: DateTime<Utc>,
+}
+
+/// A stored analysis.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnalysisRow {
+    /// Id.
+    pub id: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// The request that created it.
+    pub request_id: String,
+    /// Template name.
+    pub template: String,
+    /// Template version.
+    pub template_version: i64,
+    /// Arguments.
+    pub args: Value,
+    /// Baseline scope.
+    pub baseline: String,
+    /// Canary scope.
+    pub canary: String,
+    /// Start.
+    pub start_at: DateTime<Utc>,
+    /// Timing.
+    pub lifetime_minutes: f64,
+    /// Timing.
+    pub interval_minutes: f64,
+    /// Timing.
+    pub begin_after_minutes: f64,
+    /// Timing.
+    pub lookback_minutes: f64,
+    /// Step.
+    pub step_seconds: Option<i64>,
+    /// Settle delay.
+    pub settle_seconds: f64,
+    /// Callback URL.
+    pub callback_url: Option<String>,
+    /// Callback key (never shown by the API).
+    #[serde(skip)]
+    pub callback_secret: Option<String>,
+    /// Stop at the first fail.
+    pub stop_on_fail: bool,
+    /// pending | running | completed | cancelled.
+    pub state: String,
+    /// Final verdict.
+    pub verdict: Option<String>,
+    /// Why it ended.
+    pub reason: Option<String>,
+    /// Intervals planned.
+    pub interval_count: i64,
+    /// Next interval to judge.
+    pub next_index: i64,
+    /// When it is due.
+    pub next_due_at: DateTime<Utc>,
+    /// Failed tries of the next interval.
+    pub attempts: i64,
+    /// The last try's error.
+    pub last_error: Option<String>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One judged interval.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct IntervalRow {
+    /// From 0.
+    pub index: i64,
+    /// Window start.
+    pub start: DateTime<Utc>,
+    /// Window end.
+    pub end: DateTime<Utc>,
+    /// pass | marginal | fail.
+    pub verdict: String,
+    /// Score.
+    pub score: f64,
+    /// The stored judgment (`null` when the interval could not be judged).
+    pub judgment_id: Option<String>,
+    /// Why it could not be judged.
+    pub error: Option<String>,
+    /// When.
+    pub judged_at: DateTime<Utc>,
+    /// Which instance.
+    pub judged_by: String,
+}
+
+/// A callback to deliver.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    /// The event id.
+    pub id: String,
+    /// Analysis.
+    pub analysis_id: Option<String>,
+    /// Schedule.
+    pub schedule_id: Option<String>,
+    /// interval | completed | cancelled | schedule_run.
+    pub event: String,
+    /// Interval index, for interval events.
+    pub interval_index: Option<i64>,
+    /// Where.
+    pub url: String,
+    /// The JSON body, exactly as it will be signed and sent.
+    pub body: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Given up after.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A delivery's record.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DeliveryRow {
+    /// The event id (`X-Canaryd-Event-Id`).
+    pub id: String,
+    /// interval | completed | cancelled | schedule_run.
+    pub event: String,
+    /// Interval index.
+    pub interval_index: Option<i64>,
+    /// Where.
+    pub url: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Tries so far.
+    pub attempts: i64,
+    /// Next try.
+    pub next_attempt_at: DateTime<Utc>,
+    /// Delivered (a 2xx answer).
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// Given up.
+    pub failed_at: Option<DateTime<Utc>>,
+    /// The last answer's status.
+    pub last_status: Option<i64>,
+    /// The last failure.
+    pub last_error: Option<String>,
+}
+
+/// A claimed delivery, with what is needed to send it.
+#[derive(Debug, Clone)]
+pub struct DeliveryToSend {
+    /// Event id.
+    pub id: String,
+    /// Event.
+    pub event: String,
+    /// Where.
+    pub url: String,
+    /// Body.
+    pub body: String,
+    /// HMAC key.
+    pub secret: Option<String>,
+    /// Tries so far.
+    pub attempts: i64,
+    /// Give up after.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The analysis's state after an interval.
+#[derive(Debug, Clone)]
+pub struct AnalysisUpdate {
+    /// New state.
+    pub state: String,
+    /// Verdict so far / final.
+    pub verdict: Option<String>,
+    /// Why it ended.
+    pub reason: Option<String>,
+    /// When the next interval is due.
+    pub next_due_at: DateTime<Utc>,
+}
+
+/// A recurring check.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScheduleRow {
+    /// Id.
+    pub id: String,
+    /// Unique name.
+    pub name: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Cron pattern (5 fields, UTC).
+    pub cron: String,
+    /// Template name (latest version at each run).
+    pub template: String,
+    /// Arguments.
+    pub args: Value,
+    /// Baseline scope.
+    pub baseline: String,
+    /// Canary scope.
+    pub canary: String,
+    /// Window ending at the run time.
+    pub window_minutes: f64,
+    /// Step.
+    pub step_seconds: Option<i64>,
+    /// Callback URL.
+    pub callback_url: Option<String>,
+    /// Callback key (never shown).
+    #[serde(skip)]
+    pub callback_secret: Option<String>,
+    /// Next run.
+    pub next_run_at: DateTime<Utc>,
+    /// Last run.
+    pub last_run_at: Option<DateTime<Utc>>,
+    /// Last run's judgment.
+    pub last_judgment_id: Option<String>,
+    /// Last run's verdict.
+    pub last_verdict: Option<String>,
+    /// Last run's error.
+    pub last_error: Option<String>,
+    /// Runs so far.
+    pub runs: i64,
+}
+
+const ANALYSIS_COLUMNS: &str = "id, created_at, request_id, template, template_version, args, \
+    baseline, canary, start_at, lifetime_minutes, interval_minutes, begin_after_minutes, \
+    lookback_minutes, step_seconds, settle_seconds, callback_url, callback_secret, stop_on_fail, \
+    state, verdict, reason, interval_count, next_index, next_due_at, attempts, last_error, updated_at";
+
+macro_rules! analysis_from_row {
+    ($row:expr) => {{
+        let row = $row;
+        AnalysisRow {
+            id: row.try_get("id")?,
+            created_at: row.try_get("created_at")?,
+            request_id: row.try_get("request_id")?,
+            template: row.try_get("template")?,
+            template_version: row.try_get("template_version")?,
+            args: row.try_get::<Json<Value>, _>("args")?.0,
+            baseline: row.try_get("baseline")?,
+            canary: row.try_get("canary")?,
+            start_at: row.try_get("start_at")?,
+            lifetime_minutes: row.try_get("lifetime_minutes")?,
+            interval_minutes: row.try_get("interval_minutes")?,
+            begin_after_minutes: row.try_get("begin_after_minutes")?,
+            lookback_minutes: row.try_get("lookback_minutes")?,
+            step_seconds: row.try_get("step_seconds")?,
+            settle_seconds: row.try_get("settle_seconds")?,
+            callback_url: row.try_get("callback_url")?,
+            callback_secret: row.try_get("callback_secret")?,
+            stop_on_fail: row.try_get("stop_on_fail")?,
+            state: row.try_get("state")?,
+            verdict: row.try_get("verdict")?,
+            reason: row.try_get("reason")?,
+            interval_count: row.try_get("interval_count")?,
+            next_index: row.try_get("next_index")?,
+            next_due_at: row.try_get("next_due_at")?,
+            attempts: row.try_get("attempts")?,
+            last_error: row.try_get("last_error")?,
+            updated_at: row.try_get("updated_at")?,
+        }
+    }};
+}
+
+const SCHEDULE_COLUMNS: &str = "id, name, created_at, cron, template, args, baseline, canary, \
+    window_minutes, step_seconds, callback_url, callback_secret, next_run_at, last_run_at, \
+    last_judgment_id, last_verdict, last_error, runs";
+
+macro_rules! schedule_from_row {
+    ($row:expr) => {{
+        let row = $row;
+        ScheduleRow {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            created_at: row.try_get("created_at")?,
+            cron: row.try_get("cron")?,
+            template: row.try_get("template")?,
+            args: row.try_get::<Json<Value>, _>("args")?.0,
+            baseline: row.try_get("baseline")?,
+            canary: row.try_get("canary")?,
+            window_minutes: row.try_get("window_minutes")?,
+            step_seconds: row.try_get("step_seconds")?,
+            callback_url: row.try_get("callback_url")?,
+            callback_secret: row.try_get("callback_secret")?,
+            next_run_at: row.try_get("next_run_at")?,
+            last_run_at: row.try_get("last_run_at")?,
+            last_judgment_id: row.try_get("last_judgment_id")?,
+            last_verdict: row.try_get("last_verdict")?,
+            last_error: row.try_get("last_error")?,
+            runs: row.try_get("runs")?,
+        }
+    }};
+}
+
+macro_rules! insert_delivery_on {
+    ($e:expr, $d:expr) => {{
+        let d = $d;
+        sqlx::query(
+            "INSERT INTO deliveries (id, analysis_id, schedule_id, event, interval_index, url, body, \
+             created_at, expires_at, attempts, next_attempt_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $8)",
+        )
+        .bind(&d.id)
+        .bind(&d.analysis_id)
+        .bind(&d.schedule_id)
+        .bind(&d.event)
+        .bind(d.interval_index)
+        .bind(&d.url)
+        .bind(&d.body)
+        .bind(d.created_at)
+        .bind(d.expires_at)
+        .execute($e)
+        .await?;
+    }};
+}
+
+impl Store {
+    /// Stores a new analysis, state `pending`, interval 0 due at `first_due_at`.
+    pub async fn insert_analysis(&self, a: &NewAnalysis) -> Result<(), StoreError> {
+        let now = now_ms();
+        with_pool!(self, |p| {
+            sqlx::query(
+                "INSERT INTO analyses (id, created_at, request_id, template, template_version, args, \
+                 baseline, canary, start_at, lifetime_minutes, interval_minutes, begin_after_minutes, \
+                 lookback_minutes, step_seconds, settle_seconds, callback_url, callback_secret, \
+                 stop_on_fail, state, interval_count, next_index, next_due_at, attempts, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+                 $18, 'pending', $19, 0, $20, 0, $2)",
+            )
+            .bind(&a.id)
+            .bind(now)
+            .bind(&a.request_id)
+            .bind(&a.template)
+            .bind(a.template_version)
+            .bind(Json(&a.args))
+            .bind(&a.baseline)
+            .bind(&a.canary)
+            .bind(a.start_at)
+            .bind(a.lifetime_minutes)
+            .bind(a.interval_minutes)
+            .bind(a.begin_after_minutes)
+            .bind(a.lookback_minutes)
+            .bind(a.step_seconds)
+            .bind(a.settle_seconds)
+            .bind(&a.callback_url)
+            .bind(&a.callback_secret)
+            .bind(a.stop_on_fail)
+            .bind(a.interval_count)
+            .bind(a.first_due_at)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// An analysis by id.
+    pub async fn get_analysis(&self, id: &str) -> Result<Option<AnalysisRow>, StoreError> {
+        with_pool!(self, |p| {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT {ANALYSIS_COLUMNS} FROM analyses WHERE id = $1"
+            ));
+            match sqlx::query(sql).bind(id).fetch_optional(p).await? {
+                Some(row) => Ok(Some(analysis_from_row!(row))),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// Analyses, newest first, optionally in one state.
+    pub async fn list_analyses(
+        &self,
+        state: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AnalysisRow>, StoreError> {
+        with_pool!(self, |p| {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT {ANALYSIS_COLUMNS} FROM analyses WHERE ($1 IS NULL OR state = $1) \
+                 ORDER BY id DESC LIMIT $2"
+            ));
+            let rows = sqlx::query(sql)
+                .bind(state)
+                .bind(limit)
+                .fetch_all(p)
+                .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                out.push(analysis_from_row!(row));
+            }
+            Ok(out)
+        })
+    }
+
+    /// The judged intervals of an analysis, in order.
+    pub async fn list_intervals(&self, analysis_id: &str) -> Result<Vec<IntervalRow>, StoreError> {
+        with_pool!(self, |p| {
+            let rows = sqlx::query(
+                "SELECT idx, start_at, end_at, verdict, score, judgment_id, error, judged_at, \
+                 judged_by FROM analysis_intervals WHERE analysis_id = $1 ORDER BY idx",
+            )
+            .bind(analysis_id)
+            .fetch_all(p)
+            .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                out.push(IntervalRow {
+                    index: row.try_get("idx")?,
+                    start: row.try_get("start_at")?,
+                    end: row.try_get("end_at")?,
+                    verdict: row.try_get("verdict")?,
+                    score: row.try_get("score")?,
+                    judgment_id: row.try_get("judgment_id")?,
+                    error: row.try_get("error")?,
+                    judged_at: row.try_get("judged_at")?,
+                    judged_by: row.try_get("judged_by")?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    /// The deliveries of an analysis or a schedule, oldest first.
+    pub async fn list_deliveries(
+        &self,
+        analysis_id: Option<&str>,
+        schedule_id: Option<&str>,
+    ) -> Result<Vec<DeliveryRow>, StoreError> {
+        with_pool!(self, |p| {
+            let rows = sqlx::query(
+                "SELECT id, event, interval_index, url, created_at, attempts, next_attempt_at, \
+                 delivered_at, failed_at, last_status, last_error FROM deliveries \
+                 WHERE ($1 IS NULL OR analysis_id = $1) AND ($2 IS NULL OR schedule_id = $2) \
+                 ORDER BY created_at, id",
+            )
+            .bind(analysis_id)
+            .bind(schedule_id)
+            .fetch_all(p)
+            .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                out.push(DeliveryRow {
+                    id: row.try_get("id")?,
+                    event: row.try_get("event")?,
+                    interval_index: row.try_get("interval_index")?,
+                    url: row.try_get("url")?,
+                    created_at: row.try_get("created_at")?,
+                    attempts: row.try_get("attempts")?,
+                    next_attempt_at: row.try_get("next_attempt_at")?,
+                    delivered_at: row.try_get("delivered_at")?,
+                    failed_at: row.try_get("failed_at")?,
+                    last_status: row.try_get("last_status")?,
+                    last_error: row.try_get("last_error")?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    /// Claims up to `limit` analyses whose next interval is due and whose lease is free or
+    /// expired; returns their ids.
+    pub async fn claim_due_analyses(
+        &self,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let now = now_ms();
+        let rows = match &self.pool {
+            Pool::Sqlite(p) => sqlx::query(
+                "UPDATE analyses SET lease_owner = $1, lease_until = $2 WHERE id IN \
+                     (SELECT id FROM analyses WHERE state IN ('pending', 'running') \
+                     AND next_due_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
+                     ORDER BY next_due_at LIMIT $4) RETURNING id",
+            )
+            .bind(owner)
+            .bind(lease_until)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(p)
+            .await?
+            .into_iter()
+            .map(|r| r.try_get::<String, _>("id"))
+            .collect::<Result<Vec<_>, _>>()?,
+            Pool::Postgres(p) => sqlx::query(
+                "UPDATE analyses SET lease_owner = $1, lease_until = $2 WHERE id IN \
+                 (SELECT id FROM analyses WHERE state IN ('pending', 'running') \
+                 AND next_due_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
+                 ORDER BY next_due_at LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id",
+            )
+            .bind(owner)
+            .bind(lease_until)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(p)
+            .await?
+            .into_iter()
+            .map(|r| r.try_get::<String, _>("id"))
+            .collect::<Result<Vec<_>, _>>()?,
+        };
+        Ok(rows)
+    }
+
+    /// The earliest time anything (interval, delivery, schedule run) falls due, if any.
+    pub async fn next_wakeup(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        with_pool!(self, |p| {
+            let mut earliest: Option<DateTime<Utc>> = None;
+            for sql in [
+                "SELECT MIN(next_due_at) AS t FROM analyses WHERE state IN ('pending', 'running')",
+                "SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE delivered_at IS NULL \
+                 AND failed_at IS NULL",
+                "SELECT MIN(next_run_at) AS t FROM schedules",
+            ] {
+                let row = sqlx::query(sql).fetch_one(p).await?;
+                let t: Option<DateTime<Utc>> = row.try_get("t")?;
+                if let Some(t) = t {
+                    earliest = Some(earliest.map_or(t, |e| e.min(t)));
+                }
+            }
+            Ok(earliest)
+        })
+    }
+
+    /// Records interval `k` of analysis `id` (with its judgment, if any, and its callbacks) and
+    /// moves the analysis on, in one transaction; false (nothing written) when `owner` no
+    /// longer holds the lease, the analysis moved past `k`, or it was cancelled.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn complete_interval(
+        &self,
+        owner: &str,
+        id: &str,
+        k: i64,
+        judgment: Option<&NewJudgment>,
+        interval: &IntervalRow,
+        deliveries: &[NewDelivery],
+        update: &AnalysisUpdate,
+    ) -> Result<bool, StoreError> {
+        with_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            let moved = sqlx::query(
+                "UPDATE analyses SET state = $1, verdict = $2, reason = $3, next_index = $4, \
+                 next_due_at = $5, attempts = 0, last_error = NULL, lease_owner = NULL, \
+                 lease_until = NULL, updated_at = $6 WHERE id = $7 AND lease_owner = $8 \
+                 AND next_index = $9 AND state IN ('pending', 'running')",
+            )
+            .bind(&update.state)
+            .bind(&update.verdict)
+            .bind(&update.reason)
+            .bind(k + 1)
+            .bind(update.next_due_at)
+            .bind(now_ms())
+            .bind(id)
+            .bind(owner)
+            .bind(k)
+            .execute(&mut *tx)
+            .await?;
+            if moved.rows_affected() == 0 {
+                return Ok(false);
+            }
+            if let Some(j) = judgment {
+                insert_judgment_on!(&mut *tx, j);
+            }
+            sqlx::query(
+                "INSERT INTO analysis_intervals (analysis_id, idx, start_at, end_at, verdict, \
+                 score, judgment_id, error, judged_at, judged_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(id)
+            .bind(k)
+            .bind(interval.start)
+            .bind(interval.end)
+            .bind(&interval.verdict)
+            .bind(interval.score)
+            .bind(&interval.judgment_id)
+            .bind(&interval.error)
+            .bind(interval.judged_at)
+            .bind(&interval.judged_by)
+            .execute(&mut *tx)
+            .await?;
+            for d in deliveries {
+                insert_delivery_on!(&mut *tx, d);
+            }
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    /// Gives interval `next_index` of `id` another try at `retry_at`, recording the error;
+    /// releases the lease.
+    pub async fn retry_interval(
+        &self,
+        owner: &str,
+        id: &str,
+        retry_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, |p| {
+            sqlx::query(
+                "UPDATE analyses SET attempts = attempts + 1, last_error = $1, next_due_at = $2, \
+                 lease_owner = NULL, lease_until = NULL, updated_at = $3 \
+                 WHERE id = $4 AND lease_owner = $5",
+            )
+            .bind(error)
+            .bind(retry_at)
+            .bind(now_ms())
+            .bind(id)
+            .bind(owner)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Releases a lease without other change.
+    pub async fn release_analysis(&self, owner: &str, id: &str) -> Result<(), StoreError> {
+        with_pool!(self, |p| {
+            sqlx::query(
+                "UPDATE analyses SET lease_owner = NULL, lease_until = NULL \
+                 WHERE id = $1 AND lease_owner = $2",
+            )
+            .bind(id)
+            .bind(owner)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Cancels a pending or running analysis (with its `cancelled` callback); false when it
+    /// had already ended.
+    pub async fn cancel_analysis(
+        &self,
+        id: &str,
+        delivery: Option<&NewDelivery>,
+    ) -> Result<bool, StoreError> {
+        with_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            let done = sqlx::query(
+                "UPDATE analyses SET state = 'cancelled', reason = 'cancelled by request', \
+                 lease_owner = NULL, lease_until = NULL, updated_at = $1 \
+                 WHERE id = $2 AND state IN ('pending', 'running')",
+            )
+            .bind(now_ms())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Ok(false);
+            }
+            if let Some(d) = delivery {
+                insert_delivery_on!(&mut *tx, d);
+            }
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    /// Claims up to `limit` deliveries due for a try.
+    pub async fn claim_due_deliveries(
+        &self,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<DeliveryToSend>, StoreError> {
+        let now = now_ms();
+        let ids: Vec<String> = match &self.pool {
+            Pool::Sqlite(p) => sqlx::query(
+                "UPDATE deliveries SET lease_owner = $1, lease_until = $2 WHERE id IN \
+                 (SELECT id FROM deliveries WHERE delivered_at IS NULL AND failed_at IS NULL \
+                 AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
+                 ORDER BY next_attempt_at LIMIT $4) RETURNING id",
+            )
+            .bind(owner)
+            .bind(lease_until)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(p)
+            .await?
+            .into_iter()
+            .map(|r| r.try_get::<String, _>("id"))
+            .collect::<Result<_, _>>()?,
+            Pool::Postgres(p) => sqlx::query(
+                "UPDATE deliveries SET lease_owner = $1, lease_until = $2 WHERE id IN \
+                 (SELECT id FROM deliveries WHERE delivered_at IS NULL AND failed_at IS NULL \
+                 AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
+                 ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id",
+            )
+            .bind(owner)
+            .bind(lease_until)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(p)
+            .await?
+            .into_iter()
+            .map(|r| r.try_get::<String, _>("id"))
+            .collect::<Result<_, _>>()?,
+        };
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let found = with_pool!(self, |p| {
+                let row = sqlx::query(
+                    "SELECT d.id, d.event, d.url, d.body, d.attempts, d.expires_at, \
+                     COALESCE(a.callback_secret, s.callback_secret) AS secret FROM deliveries d \
+                     LEFT JOIN analyses a ON a.id = d.analysis_id \
+                     LEFT JOIN schedules s ON s.id = d.schedule_id WHERE d.id = $1",
+                )
+                .bind(&id)
+                .fetch_optional(p)
+                .await?;
+                match row {
+                    Some(row) => Some(DeliveryToSend {
+                        id: row.try_get("id")?,
+                        event: row.try_get("event")?,
+                        url: row.try_get("url")?,
+                        body: row.try_get("body")?,
+                        secret: row.try_get("secret")?,
+                        attempts: row.try_get("attempts")?,
+                        expires_at: row.try_get("expires_at")?,
+                    }),
+                    None => None,
+                }
+            });
+            if let Some(d) = found {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records one try of a delivery: delivered, retry at `retry_at`, or given up.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_delivery_attempt(
+        &self,
+        owner: &str,
+        id: &str,
+        status: Option<i64>,
+        error: Option<&str>,
+        delivered: bool,
+        retry_at: DateTime<Utc>,
+        give_up: bool,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        with_pool!(self, |p| {
+            sqlx::query(
+                "UPDATE deliveries SET attempts = attempts + 1, last_status = $1, last_error = $2, \
+                 delivered_at = CASE WHEN $3 THEN $4 ELSE delivered_at END, \
+                 failed_at = CASE WHEN $5 THEN $4 ELSE failed_at END, next_attempt_at = $6, \
+                 lease_owner = NULL, lease_until = NULL WHERE id = $7 AND lease_owner = $8",
+            )
+            .bind(status)
+            .bind(error)
+            .bind(delivered)
+            .bind(now)
+            .bind(give_up)
+            .bind(retry_at)
+            .bind(id)
+            .bind(owner)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Stores a schedule; false when the name is taken.
+    pub async fn insert_schedule(&self, s: &ScheduleRow) -> Result<bool, StoreError> {
+        let result = with_pool!(self, |p| {
+            sqlx::query(
+                "INSERT INTO schedules (id, name, created_at, cron, template, args, baseline, \
+                 canary, window_minutes, step_seconds, callback_url, callback_secret, next_run_at, \
+                 runs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0)",
+            )
+            .bind(&s.id)
+            .bind(&s.name)
+            .bind(s.created_at)
+            .bind(&s.cron)
+            .bind(&s.template)
+            .bind(Json(&s.args))
+            .bind(&s.baseline)
+            .bind(&s.canary)
+            .bind(s.window_minutes)
+            .bind(s.step_seconds)
+            .bind(&s.callback_url)
+            .bind(&s.callback_secret)
+            .bind(s.next_run_at)
+            .execute(p)
+            .await
+            .map(|_| ())
+        });
+        match result {
+            Ok(_) => Ok(true),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A schedule by id or name.
+    pub async fn get_schedule(&self, id_or_name: &str) -> Result<Option<ScheduleRow>, StoreError> {
+        with_pool!(self, |p| {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE id = $1 OR name = $1"
+            ));
+            match sqlx::query(sql).bind(id_or_name).fetch_optional(p).await? {
+                Some(row) => Ok(Some(schedule_from_row!(row))),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// Every schedule, by name.
+    pub async fn list_schedules(&self) -> Result<Vec<ScheduleRow>, StoreError> {
+        with_pool!(self, |p| {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT {SCHEDULE_COLUMNS} FROM schedules ORDER BY name"
+            ));
+            let rows = sqlx::query(sql).fetch_all(p).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                out.push(schedule_from_row!(row));
+            }
+            Ok(out)
+        })
+    }
+
+    /// Deletes a schedule; false when there was none.
+    pub async fn delete_schedule(&self, id_or_name: &str) -> Result<bool, StoreError> {
+        with_pool!(self, |p| {
+            let done = sqlx::query("DELETE FROM schedules WHERE id = $1 OR name = $1")
+                .bind(id_or_name)
+                .execute(p)
+                .await?;
+            Ok(done.rows_affected() > 0)
+        })
+    }
+
+    /// Claims schedules whose run time is at or before `due_before`.
+    pub async fn claim_due_schedules(
+        &self,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+        due_before: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<ScheduleRow>, StoreError> {
+        let now = now_ms();
+        let ids: Vec<String> = match &self.pool {
+            Pool::Sqlite(p) => sqlx::query(
+                "UPDATE schedules SET lease_owner = $1, lease_until = $2 WHERE id IN \
+                 (SELECT id FROM schedules WHERE next_run_at <= $5 \
+                 AND (lease_until IS NULL OR lease_until < $3) ORDER BY next_run_at LIMIT $4) \
+                 RETURNING id",
+            )
+            .bind(owner)
+            .bind(lease_until)
+            .bind(now)
+            .bind(limit)
+            .bind(due_before)
+            .fetch_all(p)
+            .await?
+            .into_iter()
+            .map(|r| r.try_get::<String, _>("id"))
+            .collect::<Result<_, _>>()?,
+            Pool::Postgres(p) => sqlx::query(
+                "UPDATE schedules SET lease_owner = $1, lease_until = $2 WHERE id IN \
+                 (SELECT id FROM schedules WHERE next_run_at <= $5 \
+                 AND (lease_until IS NULL OR lease_until < $3) ORDER BY next_run_at LIMIT $4 \
+                 FOR UPDATE SKIP LOCKED) RETURNING id",
+            )
+            .bind(owner)
+            .bind(lease_until)
+            .bind(now)
+            .bind(limit)
+            .bind(due_before)
+            .fetch_all(p)
+            .await?
+            .into_iter()
+            .map(|r| r.try_get::<String, _>("id"))
+            .collect::<Result<_, _>>()?,
+        };
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(s) = self.get_schedule(&id).await? {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records a schedule's run at `run_at` (its judgment, if made, and callback) and sets the
+    /// next run, in one transaction; false when the lease was lost or the run already recorded.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn complete_schedule_run(
+        &self,
+        owner: &str,
+        id: &str,
+        run_at: DateTime<Utc>,
+        next_run_at: DateTime<Utc>,
+        judgment: Option<&NewJudgment>,
+        error: Option<&str>,
+        delivery: Option<&NewDelivery>,
+    ) -> Result<bool, StoreError> {
+        with_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            let moved = sqlx::query(
+                "UPDATE schedules SET next_run_at = $1, last_run_at = $2, last_judgment_id = $3, \
+                 last_verdict = $4, last_error = $5, runs = runs + 1, lease_owner = NULL, \
+                 lease_until = NULL WHERE id = $6 AND lease_owner = $7 AND next_run_at = $2",
+            )
+            .bind(next_run_at)
+            .bind(run_at)
+            .bind(judgment.map(|j| j.id.clone()))
+            .bind(judgment.map(|j| j.verdict.clone()))
+            .bind(error)
+            .bind(id)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?;
+            if moved.rows_affected() == 0 {
+                return Ok(false);
+            }
+            if let Some(j) = judgment {
+                insert_judgment_on!(&mut *tx, j);
+            }
+            if let Some(d) = delivery {
+                insert_delivery_on!(&mut *tx, d);
+            }
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    /// Frees the leases a previous run of this instance left behind (it was killed): on
+    /// SQLite, one process owns the file, so every lease; on PostgreSQL those held under
+    /// `owner` (a stable `scheduler.instance_id`). Others expire on their own.
+    pub async fn release_leases_at_start(&self, owner: &str) -> Result<u64, StoreError> {
+        let mut n = 0;
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                for sql in [
+                    "UPDATE analyses SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL",
+                    "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL",
+                    "UPDATE schedules SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL",
+                ] {
+                    n += sqlx::query(sql).execute(p).await?.rows_affected();
+                }
+            }
+            Pool::Postgres(p) => {
+                for sql in [
+                    "UPDATE analyses SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1",
+                    "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1",
+                    "UPDATE schedules SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1",
+                ] {
+                    n += sqlx::query(sql).bind(owner).execute(p).await?.rows_affected();
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// Releases a schedule's lease without a run (its template vanished, ...).
+    pub async fn release_schedule(&self, owner: &str, id: &str) -> Result<(), StoreError> {
+        with_pool!(self, |p| {
+            sqlx::query(
+                "UPDATE schedules SET lease_owner = NULL, lease_until = NULL \
+                 WHERE id = $1 AND lease_owner = $2",
+            )
+            .bind(id)
+            .bind(owner)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+}
