@@ -162,7 +162,12 @@ fn sha256_hex(s: &str) -> String {
     hex::encode(sha2::Sha256::digest(s.as_bytes()))
 }
 
-fn add_token(s: &mut canaryd::config::Settings, name: &str, token: &str, role: canaryd::config::Role) {
+fn add_token(
+    s: &mut canaryd::config::Settings,
+    name: &str,
+    token: &str,
+    role: canaryd::config::Role,
+) {
     s.auth.tokens.push(canaryd::config::TokenSettings {
         name: name.into(),
         token_sha256: sha256_hex(token),
@@ -228,7 +233,10 @@ fn flagger_webhooks() -> BTreeMap<String, (String, BTreeMap<String, String>)> {
 #[test]
 fn flagger_canary_has_the_shape_flagger_expects() {
     let canary = load(FLAGGER);
-    assert_eq!(text(&canary["apiVersion"], "apiVersion"), "flagger.app/v1beta1");
+    assert_eq!(
+        text(&canary["apiVersion"], "apiVersion"),
+        "flagger.app/v1beta1"
+    );
     assert_eq!(text(&canary["kind"], "kind"), "Canary");
     let name = text(&canary["metadata"]["name"], "metadata.name");
     text(&canary["metadata"]["namespace"], "metadata.namespace");
@@ -258,8 +266,15 @@ fn flagger_canary_has_the_shape_flagger_expects() {
 
     let m = rollout_meta;
     assert_eq!(m["template"], TEMPLATE);
-    assert_eq!(m["baseline"], format!("{name}-primary"), "Flagger's primary");
-    assert_eq!(m["canary"], name, "the canary's pods keep the target's name");
+    assert_eq!(
+        m["baseline"],
+        format!("{name}-primary"),
+        "Flagger's primary"
+    );
+    assert_eq!(
+        m["canary"], name,
+        "the canary's pods keep the target's name"
+    );
     let window: u64 = m["window_minutes"].parse().expect("window_minutes");
     assert!(
         window * 60 < interval,
@@ -308,18 +323,32 @@ async fn flagger_webhooks_gate_a_canary_as_flagger_calls_them() {
 
         // The rollback hook first, as Flagger runs it before the rollout hooks.
         let (status, report) = app.post(&rollback_path, &payload).await;
-        assert_eq!(status, if *verdict == "fail" { 200 } else { 412 }, "{report}");
+        assert_eq!(
+            status,
+            if *verdict == "fail" { 200 } else { 412 },
+            "{report}"
+        );
         assert_eq!(report["verdict"], *verdict, "{report}");
 
         let (status, again) = app.post(&rollout_path, &payload).await;
-        assert_eq!(status, if *verdict == "pass" { 200 } else { 412 }, "{again}");
+        assert_eq!(
+            status,
+            if *verdict == "pass" { 200 } else { 412 },
+            "{again}"
+        );
         assert_eq!(again["verdict"], *verdict);
-        assert_eq!(again["id"], report["id"], "the second hook reuses the judgment");
+        assert_eq!(
+            again["id"], report["id"],
+            "the second hook reuses the judgment"
+        );
         assert_eq!(again["reused"], true);
 
         // The file's arguments reached the judgment.
         let (_, stored) = app
-            .get(&format!("/api/v1/judgments/{}", report["id"].as_str().unwrap()))
+            .get(&format!(
+                "/api/v1/judgments/{}",
+                report["id"].as_str().unwrap()
+            ))
             .await;
         assert_eq!(stored["input"]["gate"], "flagger", "{stored}");
         for (k, v) in &m {
@@ -408,10 +437,7 @@ struct ArgoMetric {
 
 /// The template's web metric with its args resolved: `given` are what the Rollout passes,
 /// `secrets` the Kubernetes Secrets by (name, key).
-fn argo_metric(
-    given: &BTreeMap<&str, &str>,
-    secrets: &BTreeMap<(&str, &str), &str>,
-) -> ArgoMetric {
+fn argo_metric(given: &BTreeMap<&str, &str>, secrets: &BTreeMap<(&str, &str), &str>) -> ArgoMetric {
     let t = load(ARGO);
     let mut args = BTreeMap::new();
     for arg in list(&t["spec"]["args"], "spec.args") {
@@ -422,7 +448,10 @@ fn argo_metric(
             v.to_string()
         } else {
             let r = &arg["valueFrom"]["secretKeyRef"];
-            let key = (text(&r["name"], "secret name"), text(&r["key"], "secret key"));
+            let key = (
+                text(&r["name"], "secret name"),
+                text(&r["key"], "secret key"),
+            );
             secrets
                 .get(&key)
                 .unwrap_or_else(|| panic!("arg {name}: no value, default or secret"))
@@ -466,12 +495,25 @@ fn argo_analysis_template_has_the_shape_argo_expects() {
     for key in ["count", "failureLimit", "inconclusiveLimit"] {
         assert!(m[key].as_i64().is_some(), "metric.{key}");
     }
-    assert_eq!(text(&m["successCondition"], "s"), r#"result.verdict == "pass""#);
-    assert_eq!(text(&m["failureCondition"], "f"), r#"result.verdict == "fail""#);
+    assert_eq!(
+        text(&m["successCondition"], "s"),
+        r#"result.verdict == "pass""#
+    );
+    assert_eq!(
+        text(&m["failureCondition"], "f"),
+        r#"result.verdict == "fail""#
+    );
     let web = &m["provider"]["web"];
-    assert_eq!(text(&web["jsonPath"], "jsonPath"), "{$}", "the whole report is `result`");
+    assert_eq!(
+        text(&web["jsonPath"], "jsonPath"),
+        "{$}",
+        "the whole report is `result`"
+    );
     let timeout = web["timeoutSeconds"].as_i64().expect("timeoutSeconds");
-    assert!(timeout > 10, "a judgment can take more than Argo's default 10 s");
+    assert!(
+        timeout > 10,
+        "a judgment can take more than Argo's default 10 s"
+    );
 
     // The token comes from a Secret through an arg, the only way Argo puts a secret in a header.
     let token_arg = list(&t["spec"]["args"], "args")
@@ -480,8 +522,10 @@ fn argo_analysis_template_has_the_shape_argo_expects() {
         .expect("an arg from a Secret");
     let token_name = text(&token_arg["name"], "arg name");
     let headers = list(&web["headers"], "headers");
-    assert!(headers.iter().any(|h| h["key"].as_str() == Some("Authorization")
-        && h["value"].as_str() == Some(&format!("Bearer {{{{args.{token_name}}}}}"))));
+    assert!(headers
+        .iter()
+        .any(|h| h["key"].as_str() == Some("Authorization")
+            && h["value"].as_str() == Some(&format!("Bearer {{{{args.{token_name}}}}}"))));
 
     // Every arg the URL uses is declared; the canaryd parameters are known ones.
     let declared: Vec<&str> = list(&t["spec"]["args"], "args")
@@ -500,7 +544,11 @@ fn argo_analysis_template_has_the_shape_argo_expects() {
     let params: BTreeMap<String, String> = u.query_pairs().into_owned().collect();
     assert_eq!(params["template"], TEMPLATE);
     let window: u64 = params["window_minutes"].parse().expect("window_minutes");
-    assert_eq!(window * 60, interval, "each measurement judges the interval before it");
+    assert_eq!(
+        window * 60,
+        interval,
+        "each measurement judges the interval before it"
+    );
     let args: Vec<String> = params
         .keys()
         .filter_map(|k| k.strip_prefix("arg.").map(str::to_string))
@@ -511,7 +559,11 @@ fn argo_analysis_template_has_the_shape_argo_expects() {
 const ARGO_TOKEN: &str = "argo-judge-token";
 
 /// Performs the measurement: the request Argo makes, then the result's phase.
-async fn argo_measure(app: &TestApp, metric: &ArgoMetric, window: Option<(i64, i64)>) -> (u16, Value, &'static str) {
+async fn argo_measure(
+    app: &TestApp,
+    metric: &ArgoMetric,
+    window: Option<(i64, i64)>,
+) -> (u16, Value, &'static str) {
     let u = url(&metric.url);
     let mut pairs: Vec<(String, String)> = u.query_pairs().into_owned().collect();
     if let Some((start, end)) = window {
@@ -572,14 +624,20 @@ async fn argo_web_metric_measures_a_canary_as_argo_does() {
         assert_eq!(phase, expected, "{verdict}");
         let r = app
             .client
-            .get(app.at(&format!("/api/v1/judgments/{}", report["id"].as_str().unwrap())))
+            .get(app.at(&format!(
+                "/api/v1/judgments/{}",
+                report["id"].as_str().unwrap()
+            )))
             .bearer_auth(ARGO_TOKEN)
             .send()
             .await
             .expect("get");
         let (_, stored) = crate::support::app::read(r).await;
         assert_eq!(stored["input"]["args"]["service"], "checkout", "{stored}");
-        assert_eq!(stored["input"]["args"]["namespace"], "default", "the file's default");
+        assert_eq!(
+            stored["input"]["args"]["namespace"], "default",
+            "the file's default"
+        );
     }
 
     // As written (a window ending now): accepted, and no data is a fail.
@@ -654,7 +712,10 @@ fn github_workflow_has_the_shape_actions_expects() {
             .strip_prefix("${{ inputs.")
             .and_then(|v| v.strip_suffix(" }}"))
         {
-            assert!(inputs.contains(&input), "env {k} uses undeclared input {input}");
+            assert!(
+                inputs.contains(&input),
+                "env {k} uses undeclared input {input}"
+            );
         }
     }
     // Every other job's script takes inputs through env too.
@@ -686,12 +747,16 @@ async fn run_judge_step(
     let output = scratch.file("output", "");
     let summary = scratch.file("summary", "");
     let mut cmd = tokio::process::Command::new("bash");
-    cmd.args(["--noprofile", "--norc", "-eo", "pipefail"]).arg(&script);
+    cmd.args(["--noprofile", "--norc", "-eo", "pipefail"])
+        .arg(&script);
     for (k, v) in string_map(&step["env"], "env") {
         let value = match v.as_str() {
             "${{ vars.CANARYD_URL }}" => canaryd_url.to_string(),
             "${{ secrets.CANARYD_TOKEN }}" => token.to_string(),
-            _ => match v.strip_prefix("${{ inputs.").and_then(|v| v.strip_suffix(" }}")) {
+            _ => match v
+                .strip_prefix("${{ inputs.")
+                .and_then(|v| v.strip_suffix(" }}"))
+            {
                 Some(input) => inputs.get(input).cloned().unwrap_or_default(),
                 None => {
                     assert!(!v.contains("${{"), "{k}: the test does not know {v}");
@@ -781,7 +846,10 @@ async fn github_judge_step_exits_like_canaryd_judge() {
     let given = inputs("baseline", "canary", T0.to_string(), (T0 + 600).to_string());
     let (status, log, output) = run_judge_step(&app.url, &scratch, &given, "wrong-token").await;
     assert_eq!(status, 1, "{log}");
-    assert!(log.contains("::error") && log.contains("unauthorized"), "{log}");
+    assert!(
+        log.contains("::error") && log.contains("unauthorized"),
+        "{log}"
+    );
     assert!(!output.contains("verdict="));
 
     // canaryd unreachable: exit 1 too.
@@ -843,7 +911,10 @@ fn readme_block(readme: &str, path: &str) -> String {
         .unwrap_or_else(|| panic!("README lacks the marker {marker}"));
     let mut lines = readme[start + marker.len()..].lines().skip(1);
     let fence = lines.next().unwrap_or_default();
-    assert!(fence.starts_with("```"), "{marker} must be followed by a fenced block");
+    assert!(
+        fence.starts_with("```"),
+        "{marker} must be followed by a fenced block"
+    );
     let mut block = String::new();
     for line in lines {
         if line == "```" {
