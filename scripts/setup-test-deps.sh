@@ -15,6 +15,7 @@ packages=(
   graphite-carbon          # carbon-cache
   graphite-web             # graphite-manage (Django) serving /render
   curl                     # readiness probes in scripts
+  jq                       # the GitHub Actions gate's script (tests/canaryd/integrations.rs)
   postgresql               # initdb/postgres for throwaway clusters in the API tests
   wrk                      # HTTP load generator (benches/api_load.rs)
 )

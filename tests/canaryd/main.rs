@@ -2,6 +2,7 @@
 
 mod api;
 mod cli;
+mod integrations;
 mod judge_extra;
 mod judge_metrics;
 mod live_judge;
