@@ -44,6 +44,18 @@ struct GateParams {
     args: BTreeMap<String, String>,
 }
 
+/// Keys some Flagger versions add to a webhook's metadata themselves: not typos of ours.
+const FLAGGER_ADDED: &[&str] = &[
+    "timestamp",
+    "phase",
+    "failedChecks",
+    "canaryWeight",
+    "iterations",
+    "remainingIterations",
+    "eventMessage",
+    "eventType",
+];
+
 /// Reads gate parameters from string pairs; `prefix` is where they came from (`metadata.` for
 /// Flagger), to name a bad one.
 fn gate_params(
@@ -54,6 +66,10 @@ fn gate_params(
     let field = |k: &str| format!("{prefix}{k}");
     let mut args = BTreeMap::new();
     for (k, v) in pairs {
+        if FLAGGER_ADDED.contains(&k.as_str()) {
+            // Some Flagger builds merge their own fields into the metadata.
+            continue;
+        }
         if let Some(name) = k.strip_prefix("arg.") {
             if name.is_empty() {
                 return Err(ApiError::bad(
