@@ -77,6 +77,26 @@ pub const FAMILIES: &[(&str, Kind, &str)] = &[
         Kind::Counter,
         "Judgments deleted by the retention setting.",
     ),
+    (
+        "canaryd_intervals_total",
+        Kind::Counter,
+        "Analysis intervals recorded, by template and verdict.",
+    ),
+    (
+        "canaryd_interval_lag_seconds",
+        Kind::Histogram,
+        "Time from an interval's due time (window end plus settle delay) to its record.",
+    ),
+    (
+        "canaryd_interval_judge_seconds",
+        Kind::Histogram,
+        "Time to fetch and judge one interval.",
+    ),
+    (
+        "canaryd_callbacks_total",
+        Kind::Counter,
+        "Callback delivery tries, by outcome (delivered, retry, expired, refused).",
+    ),
 ];
 
 type Labels = Vec<(String, String)>;

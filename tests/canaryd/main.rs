@@ -1,5 +1,6 @@
 //! The one integration-test binary: one module per area.
 
+mod analyses;
 mod api;
 mod cli;
 mod integrations;

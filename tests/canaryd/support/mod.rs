@@ -12,6 +12,7 @@
 
 pub mod app;
 pub mod fake;
+pub mod hooks;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

@@ -1,0 +1,432 @@
+//! Scheduled analyses and recurring checks (issue 5), through HTTP, on SQLite and a real
+//! PostgreSQL; intervals judged live from the real Prometheus fixture; callbacks received by a
+//! local receiver and their signatures checked.
+
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use crate::support::app::{spawn_app, Db, TestApp};
+use crate::support::hooks::Receiver;
+use crate::support::{self, T0};
+
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use super::*;
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(Db::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name(Db::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+on_both!(
+    past_windows_are_judged_at_once_and_called_back,
+    stop_on_fail_ends_at_the_first_failing_interval,
+    cancel_stops_an_analysis,
+    schedules_run_on_their_cron,
+);
+
+/// Settings for fast scheduling: no settle delay, short polls, the fixture Prometheus.
+pub fn fast(s: &mut canaryd::config::Settings) {
+    s.scheduler.settle_seconds = 0.0;
+    s.scheduler.poll_interval_ms = 100;
+    s.scheduler.retry_delay_seconds = 0.2;
+    s.sources.get_mut("prometheus").expect("source").url = support::prometheus().url.clone();
+}
+
+/// Stores the fixture-latency template under `name`.
+pub async fn put_template(app: &TestApp, name: &str) {
+    let body = json!({
+        "name": name,
+        "step_seconds": 10,
+        "metrics": [{
+            "name": "latency",
+            "query": "latency_seconds{version=\"${scope}\"}",
+            "judge": {"test": "mann-whitney", "direction": "increase"}
+        }]
+    });
+    let r = app
+        .client
+        .put(app.at(&format!("/api/v1/templates/{name}")))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+}
+
+/// Polls the analysis until `done` says so (30 s at most).
+pub async fn wait_for(app: &TestApp, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, a) = app.get(&format!("/api/v1/analyses/{id}")).await;
+        assert_eq!(status, 200, "{a}");
+        if done(&a) {
+            return a;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "analysis did not get there: {a:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Ended, and every callback delivered or given up.
+pub fn settled(a: &Value) -> bool {
+    matches!(a["state"].as_str(), Some("completed" | "cancelled"))
+        && a["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| !d["delivered_at"].is_null() || !d["failed_at"].is_null())
+}
+
+fn hmac_hex(secret: &str, body: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn analysis_body(canary: &str, hook: &Receiver) -> Value {
+    json!({
+        "template": "fixture-latency",
+        "baseline": "baseline",
+        "canary": canary,
+        "start": T0,
+        "lifetime_minutes": 10,
+        "interval_minutes": 2.5,
+        "callback_url": hook.url,
+        "callback_secret": "s3cret-for-hmac",
+        "stop_on_fail": false,
+    })
+}
+
+async fn past_windows_are_judged_at_once_and_called_back(db: Db) {
+    let app = spawn_app(db, fast).await;
+    put_template(&app, "fixture-latency").await;
+    let hook = Receiver::start(0).await;
+    let (status, made) = app
+        .post("/api/v1/analyses", &analysis_body("canary", &hook))
+        .await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(made["interval_count"], 4);
+    assert!(
+        made.get("callback_secret").is_none(),
+        "the secret is never shown"
+    );
+    let id = made["id"].as_str().unwrap().to_string();
+    let a = wait_for(&app, &id, settled).await;
+    assert_eq!(a["state"], "completed");
+    assert_eq!(a["verdict"], "fail");
+    let intervals = a["intervals"].as_array().unwrap();
+    assert_eq!(intervals.len(), 4);
+    for (k, i) in intervals.iter().enumerate() {
+        assert_eq!(i["index"], k);
+        assert_eq!(i["verdict"], "fail", "{i}");
+        // Growing windows from the start: the end moves by 150 s.
+        let start = chrono::DateTime::parse_from_rfc3339(i["start"].as_str().unwrap()).unwrap();
+        let end = chrono::DateTime::parse_from_rfc3339(i["end"].as_str().unwrap()).unwrap();
+        assert_eq!(start.timestamp(), T0);
+        assert_eq!(end.timestamp(), T0 + 150 * (k as i64 + 1));
+        let (status, j) = app
+            .get(&format!(
+                "/api/v1/judgments/{}",
+                i["judgment_id"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(j["input"]["gate"], "analysis");
+        assert_eq!(j["input"]["end"], i["end"]);
+    }
+    // Callbacks: four intervals and the end, each signed and delivered.
+    let received = hook.all();
+    let events: Vec<String> = received
+        .iter()
+        .map(|r| r.json()["event"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        events.iter().filter(|e| *e == "interval").count(),
+        4,
+        "{events:?}"
+    );
+    assert_eq!(events.iter().filter(|e| *e == "completed").count(), 1);
+    for r in &received {
+        let body = r.json();
+        assert_eq!(
+            r.header("x-canaryd-signature"),
+            Some(hmac_hex("s3cret-for-hmac", &r.body).as_str())
+        );
+        assert_eq!(r.header("x-canaryd-event-id"), body["event_id"].as_str());
+        assert_eq!(body["analysis_id"], id);
+        assert!(body["analysis_url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/api/v1/analyses/{id}")));
+        if body["event"] == "interval" {
+            assert!(body["interval"]["report_url"]
+                .as_str()
+                .unwrap()
+                .contains("/api/v1/judgments/"));
+        }
+    }
+    let deliveries = a["deliveries"].as_array().unwrap();
+    assert_eq!(deliveries.len(), 5);
+    assert!(deliveries
+        .iter()
+        .all(|d| d["attempts"] == 1 && d["last_status"] == 200));
+
+    // The same with the canary as its own baseline: every interval passes.
+    let (_, made) = app
+        .post("/api/v1/analyses", &analysis_body("baseline", &hook))
+        .await;
+    let a = wait_for(&app, made["id"].as_str().unwrap(), settled).await;
+    assert_eq!(a["verdict"], "pass");
+    assert!(a["intervals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["verdict"] == "pass"));
+    app.stop().await;
+}
+
+async fn stop_on_fail_ends_at_the_first_failing_interval(db: Db) {
+    let app = spawn_app(db, fast).await;
+    put_template(&app, "fixture-latency").await;
+    let (status, made) = app
+        .post(
+            "/api/v1/analyses",
+            &json!({"template": "fixture-latency", "baseline": "baseline", "canary": "canary",
+                    "start": T0, "lifetime_minutes": 10, "interval_minutes": 2,
+                    "lookback_minutes": 2}),
+        )
+        .await;
+    assert_eq!(status, 201, "{made}");
+    let a = wait_for(&app, made["id"].as_str().unwrap(), settled).await;
+    assert_eq!(a["state"], "completed");
+    assert_eq!(a["verdict"], "fail");
+    assert_eq!(a["intervals"].as_array().unwrap().len(), 1);
+    assert!(
+        a["reason"].as_str().unwrap().contains("stop_on_fail"),
+        "{a}"
+    );
+    // A sliding window of 2 minutes.
+    let i = &a["intervals"][0];
+    let start = chrono::DateTime::parse_from_rfc3339(i["start"].as_str().unwrap()).unwrap();
+    assert_eq!(start.timestamp(), T0);
+    app.stop().await;
+}
+
+async fn cancel_stops_an_analysis(db: Db) {
+    let app = spawn_app(db, fast).await;
+    put_template(&app, "fixture-latency").await;
+    let hook = Receiver::start(0).await;
+    // Starts now: its first window closes in an hour.
+    let (status, made) = app
+        .post(
+            "/api/v1/analyses",
+            &json!({"template": "fixture-latency", "baseline": "baseline", "canary": "canary",
+                    "lifetime_minutes": 240, "interval_minutes": 60,
+                    "callback_url": hook.url, "callback_secret": "k"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(made["state"], "pending");
+    assert_eq!(made["next"]["index"], 0);
+    let id = made["id"].as_str().unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, a) = app.get(&format!("/api/v1/analyses/{id}")).await;
+    assert_eq!(
+        a["intervals"],
+        json!([]),
+        "nothing is judged before its window closes"
+    );
+
+    let r = app
+        .client
+        .delete(app.at(&format!("/api/v1/analyses/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let a = wait_for(&app, id, settled).await;
+    assert_eq!(a["state"], "cancelled");
+    assert_eq!(a["next"], Value::Null);
+    let events: Vec<Value> = hook.all().iter().map(|r| r.json()).collect();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["event"], "cancelled");
+    let r = app
+        .client
+        .delete(app.at(&format!("/api/v1/analyses/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 409);
+    let (status, e) = app.get("/api/v1/analyses/nope").await;
+    assert_eq!(
+        (status, e["error"]["code"].as_str()),
+        (404, Some("analysis_not_found"))
+    );
+    let (_, list) = app.get("/api/v1/analyses?state=cancelled").await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    app.stop().await;
+}
+
+async fn schedules_run_on_their_cron(db: Db) {
+    let app = spawn_app(db, fast).await;
+    put_template(&app, "fixture-latency").await;
+    let hook = Receiver::start(0).await;
+    let (status, s) = app
+        .post(
+            "/api/v1/schedules",
+            &json!({"name": "standing-canary", "cron": "* * * * * *", "template": "fixture-latency",
+                    "baseline": "baseline", "canary": "canary", "window_minutes": 5,
+                    "callback_url": hook.url, "callback_secret": "k"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{s}");
+    let (status, _) = app
+        .post(
+            "/api/v1/schedules",
+            &json!({"name": "standing-canary", "cron": "* * * * *", "template": "fixture-latency",
+                    "baseline": "b", "canary": "c", "window_minutes": 5}),
+        )
+        .await;
+    assert_eq!(status, 409);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let s = loop {
+        let (_, s) = app.get("/api/v1/schedules/standing-canary").await;
+        if s["runs"].as_i64().unwrap() >= 2 && !s["last_judgment_id"].is_null() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the schedule did not run twice: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let (_, j) = app
+        .get(&format!(
+            "/api/v1/judgments/{}",
+            s["last_judgment_id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(j["input"]["gate"], "schedule");
+    // The window ends at the run time: no data there in the fixture, so a judgment that
+    // never passes.
+    assert_eq!(j["verdict"], s["last_verdict"]);
+    let runs = hook.all();
+    assert!(!runs.is_empty());
+    assert_eq!(runs[0].json()["event"], "schedule_run");
+    let r = app
+        .client
+        .delete(app.at("/api/v1/schedules/standing-canary"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_analysis_requests_name_the_field() {
+    let app = spawn_app(Db::Sqlite, fast).await;
+    put_template(&app, "fixture-latency").await;
+    let base = json!({"template": "fixture-latency", "baseline": "b", "canary": "c",
+                      "lifetime_minutes": 10, "interval_minutes": 5});
+    let with = |k: &str, v: Value| {
+        let mut b = base.clone();
+        if v.is_null() {
+            b.as_object_mut().unwrap().remove(k);
+        } else {
+            b[k] = v;
+        }
+        b
+    };
+    for (body, status, path) in [
+        (with("interval_minutes", json!(20)), 400, "lifetime_minutes"),
+        (with("interval_minutes", json!(0)), 400, "interval_minutes"),
+        (with("lookback_minutes", json!(-1)), 400, "lookback_minutes"),
+        (with("canary", Value::Null), 400, "canary"),
+        (
+            with("callback_url", json!("http://10.1.2.3/hook")),
+            400,
+            "callback_url",
+        ),
+        (
+            with("callback_url", json!("http://127.0.0.1:9/hook")),
+            400,
+            "callback_secret",
+        ),
+        (with("callback_secret", json!("k")), 400, "callback_secret"),
+        (with("start", json!("tomorrow")), 400, "start"),
+        (with("args", json!({"service": "x"})), 400, "args"),
+        (with("template", json!("nope")), 404, ""),
+    ] {
+        let (got, e) = app.post("/api/v1/analyses", &body).await;
+        assert_eq!(got, status, "{body} -> {e}");
+        if !path.is_empty() {
+            assert_eq!(e["error"]["path"], path, "{body} -> {e}");
+        }
+    }
+    let (status, e) = app
+        .post(
+            "/api/v1/schedules",
+            &json!({"name": "x", "cron": "every tuesday", "template": "fixture-latency",
+                    "baseline": "b", "canary": "c", "window_minutes": 5}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(e["error"]["path"], "cron");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_are_retried_until_delivered() {
+    let app = spawn_app(Db::Sqlite, fast).await;
+    put_template(&app, "fixture-latency").await;
+    let hook = Receiver::start(2).await;
+    let (_, made) = app
+        .post(
+            "/api/v1/analyses",
+            &json!({"template": "fixture-latency", "baseline": "baseline", "canary": "baseline",
+                    "start": T0, "lifetime_minutes": 5, "interval_minutes": 5,
+                    "callback_url": hook.url, "callback_secret": "k"}),
+        )
+        .await;
+    let a = wait_for(&app, made["id"].as_str().unwrap(), settled).await;
+    let deliveries = a["deliveries"].as_array().unwrap();
+    assert_eq!(deliveries.len(), 2, "interval and completed");
+    assert!(deliveries.iter().all(|d| !d["delivered_at"].is_null()));
+    let attempts: i64 = deliveries
+        .iter()
+        .map(|d| d["attempts"].as_i64().unwrap())
+        .sum();
+    assert_eq!(
+        attempts, 4,
+        "two failures, then each delivered: {deliveries:?}"
+    );
+    assert_eq!(hook.delivered_ids().len(), 2);
+    // A retried callback carries the same event id and the same signed body.
+    let all = hook.all();
+    let first_failed = &all[0];
+    let again = all
+        .iter()
+        .skip(1)
+        .find(|r| r.header("x-canaryd-event-id") == first_failed.header("x-canaryd-event-id"))
+        .expect("retried");
+    assert_eq!(again.body, first_failed.body);
+    app.stop().await;
+}
