@@ -23,6 +23,15 @@ pub struct Summary {
     pub max: Option<f64>,
     /// Sample standard deviation (n - 1 denominator).
     pub std: Option<f64>,
+    /// Lag-1 autocorrelation of the series in time order (R's `acf`), set by the judge;
+    /// absent below 3 values or for a constant series.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub lag1_autocorrelation: Option<f64>,
+    /// How many independent points the series is worth: `count` unless the lag-1
+    /// autocorrelation is above 0.1, then `count (1 - ρ) / (1 + ρ)` (see
+    /// `stats::autocorrelation`). Set by the judge.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub effective_count: Option<f64>,
 }
 
 /// Neumaier's compensated sum: exact enough that the mean of equal values is that value.
@@ -61,6 +70,8 @@ pub fn describe(values: &[f64]) -> Summary {
             min: None,
             max: None,
             std: None,
+            lag1_autocorrelation: None,
+            effective_count: None,
         };
     }
     let sorted = sorted(values);
@@ -78,6 +89,8 @@ pub fn describe(values: &[f64]) -> Summary {
         min: sorted.first().copied(),
         max: sorted.last().copied(),
         std,
+        lag1_autocorrelation: None,
+        effective_count: None,
     }
 }
 
