@@ -137,8 +137,7 @@ pub fn classify_metric(metric: &MetricSpec, obs: Option<&Observation>) -> Metric
                 &mut report,
             ),
             TestKind::Auto if extra::auto_picks_counts(&prepared) => {
-                let (class, reason) =
-                    outcome(extra::judge_counts(&prepared, spec, d), &mut report);
+                let (class, reason) = outcome(extra::judge_counts(&prepared, spec, d), &mut report);
                 (class, format!("{}{reason}", extra::auto_counts_reason()))
             }
             TestKind::Auto => extra::judge_auto_continuous(&prepared, spec, d, &mut report),

@@ -291,7 +291,11 @@ pub(super) fn judge_quantile(
     if ec < need || eb < need {
         let side = |n: &str, e: &EffectiveSize| {
             if e.adjusted() {
-                format!("{} {n} points (worth {} independent ones)", e.count, num(e.effective.round()))
+                format!(
+                    "{} {n} points (worth {} independent ones)",
+                    e.count,
+                    num(e.effective.round())
+                )
             } else {
                 format!("{} {n} points", e.count)
             }

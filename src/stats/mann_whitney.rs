@@ -136,8 +136,14 @@ pub fn mann_whitney_inflated(
     if !(confidence > 0.0 && confidence < 1.0) {
         return Err(StatsError::BadConfidence(confidence));
     }
-    if !(x_inflation >= 1.0 && x_inflation.is_finite() && y_inflation >= 1.0 && y_inflation.is_finite()) {
-        return Err(StatsError::InvalidArgument("variance inflations must be finite and at least 1"));
+    if !(x_inflation >= 1.0
+        && x_inflation.is_finite()
+        && y_inflation >= 1.0
+        && y_inflation.is_finite())
+    {
+        return Err(StatsError::InvalidArgument(
+            "variance inflations must be finite and at least 1",
+        ));
     }
     let mut xs = x.to_vec();
     let mut ys = y.to_vec();

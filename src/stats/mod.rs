@@ -18,15 +18,15 @@ pub mod quantile_compare;
 mod select;
 mod wilcox_dist;
 
+pub use autocorrelation::{effective_size, lag1_autocorrelation, EffectiveSize};
 pub use binomial::{binom_test, BinomTest};
+pub use brown_forsythe::{brown_forsythe, BrownForsythe};
 pub use describe::{describe, Summary};
 pub use fisher::{fisher_exact, FisherTest};
 pub use fligner::{fligner_killeen, FlignerTest};
-pub use autocorrelation::{effective_size, lag1_autocorrelation, EffectiveSize};
-pub use brown_forsythe::{brown_forsythe, BrownForsythe};
 pub use mann_whitney::{mann_whitney, mann_whitney_inflated, MannWhitney, Method};
-pub use quantile_compare::{compare_quantiles, QuantileComparison};
 pub use poisson::{poisson_rate_test, PoissonTest};
+pub use quantile_compare::{compare_quantiles, QuantileComparison};
 
 /// What can go wrong in a statistical computation.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

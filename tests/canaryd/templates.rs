@@ -829,9 +829,15 @@ fn quantile_belongs_to_the_quantile_judge_and_lies_in_0_1() {
     let t = parse_ok(&with_judge("      test: quantile\n      quantile: 0.99\n"));
     assert_eq!(t.metrics[0].judge.quantile, 0.99);
     let t = parse_ok(&with_judge("      test: quantile\n"));
-    assert_eq!(t.metrics[0].judge.quantile, 0.9, "the default (the issue: p90)");
+    assert_eq!(
+        t.metrics[0].judge.quantile, 0.9,
+        "the default (the issue: p90)"
+    );
     let t = parse_ok(&with_judge("      test: auto\n      quantile: 0.95\n"));
-    assert_eq!(t.metrics[0].judge.quantile, 0.95, "auto compares a quantile too");
+    assert_eq!(
+        t.metrics[0].judge.quantile, 0.95,
+        "auto compares a quantile too"
+    );
     only_problem(
         &with_judge("      quantile: 0.9\n"),
         6,
