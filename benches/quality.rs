@@ -9,6 +9,7 @@
 //!
 //! Run: `cargo bench --bench quality` prints the full table. `cargo test --benches` runs it as
 //! a smoke test on every 25th scenario (the numbers are then not meant to be read).
+//! `QUALITY_SHOW=CLASS` also prints `auto`'s reason for each scenario of CLASS.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -79,7 +80,10 @@ impl Tally {
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` does not: then a quick smoke run.
     let benching = std::env::args().any(|a| a == "--bench");
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/quality/scenarios.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/quality/scenarios.json"
+    );
     let text = std::fs::read_to_string(path).expect("fixtures/quality/scenarios.json readable");
     let set: ScenarioSet = serde_json::from_str(&text).expect("scenario set parses");
     let stride = if benching { 1 } else { 25 };
@@ -90,6 +94,8 @@ fn main() {
     let mut classes: Vec<(String, bool, String)> = Vec::new();
     let mut overall: BTreeMap<(bool, bool, usize), Tally> = BTreeMap::new();
     let specs: Vec<MetricSpec> = JUDGES.iter().map(|(_, t)| spec(*t)).collect();
+    // QUALITY_SHOW=CLASS prints auto's reason for every scenario of that class (to stderr).
+    let show = std::env::var("QUALITY_SHOW").ok();
     let started = std::time::Instant::now();
     let mut judged = 0usize;
     for s in set.scenarios.iter().step_by(stride) {
@@ -108,6 +114,14 @@ fn main() {
             let report = classify_metric(metric, Some(&obs));
             judged += 1;
             let high = report.classification == Classification::High;
+            if show.as_deref() == Some(s.class.as_str()) && JUDGES[j].0 == "auto" {
+                eprintln!(
+                    "{} {}: {}",
+                    s.noise,
+                    report.classification.as_str(),
+                    report.reason
+                );
+            }
             by_class.entry((c, j)).or_default().add(high);
             by_noise
                 .entry((c, s.noise.clone(), j))
@@ -152,7 +166,11 @@ fn main() {
             "{:<16} {:<8} {:<11} {:>5}  {:>12}  {:>8}  {:>8}",
             name,
             kind,
-            if *regression { "regression" } else { "no change" },
+            if *regression {
+                "regression"
+            } else {
+                "no change"
+            },
             n,
             cell(0),
             cell(1),
@@ -181,7 +199,11 @@ fn main() {
                     })
                     .unwrap_or_else(|| "-".into())
             };
-            let _ = write!(out, " {:>23}", format!("{}/{}/{}", cell(0), cell(1), cell(2)));
+            let _ = write!(
+                out,
+                " {:>23}",
+                format!("{}/{}/{}", cell(0), cell(1), cell(2))
+            );
         }
         let _ = writeln!(out);
     }
@@ -206,7 +228,10 @@ fn main() {
     let auto = |regression: bool| {
         let mut t = Tally::default();
         for counts in [false, true] {
-            let x = overall.get(&(counts, regression, 1)).copied().unwrap_or_default();
+            let x = overall
+                .get(&(counts, regression, 1))
+                .copied()
+                .unwrap_or_default();
             t.flagged += x.flagged;
             t.total += x.total;
         }

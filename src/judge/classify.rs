@@ -3,7 +3,7 @@
 
 use crate::source::Observation;
 use crate::stats::percentile::sorted;
-use crate::stats::{self, describe, effective_size, mann_whitney, MannWhitney, Method, Summary};
+use crate::stats::{self, describe, effective_sizes, mann_whitney, MannWhitney, Method, Summary};
 use crate::template::{JudgeSpec, MetricSpec, NanStrategy, TestKind};
 
 use super::extra;
@@ -73,9 +73,18 @@ pub fn classify_metric(metric: &MetricSpec, obs: Option<&Observation>) -> Metric
     let empty = Observation::default();
     let obs_ref = obs.unwrap_or(&empty);
     let prepared = prepare(obs_ref, spec);
+    // Aligned point for point: both series complete (nothing removed) and of one length, as
+    // live sources return them on the step grid.
+    let d = prepared.dropped;
+    let aligned = d.baseline_missing + d.canary_missing + d.baseline_outliers + d.canary_outliers
+        == 0
+        && prepared.baseline.len() == prepared.canary.len();
+    let (canary_size, baseline_size) =
+        effective_sizes(&prepared.canary, &prepared.baseline, aligned);
     let dependence = extra::Dependence {
-        baseline: effective_size(&prepared.baseline),
-        canary: effective_size(&prepared.canary),
+        baseline: baseline_size,
+        canary: canary_size,
+        aligned,
     };
     let with_dependence = |mut s: Summary, e: &stats::EffectiveSize| {
         if s.count > 0 {

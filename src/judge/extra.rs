@@ -21,7 +21,7 @@
 //! sample size (`stats::autocorrelation`) where its lag-1 autocorrelation is above 0.1. The
 //! plain `mann-whitney` judge stays R's `wilcox.test` exactly (CONTRACT §4).
 
-use crate::stats::autocorrelation::EffectiveSize;
+use crate::stats::autocorrelation::{count_dispersion, EffectiveSize};
 use crate::stats::brown_forsythe::brown_forsythe;
 use crate::stats::fisher::fisher_exact;
 use crate::stats::percentile::{percentile_sorted, sorted};
@@ -41,6 +41,9 @@ pub(super) struct Dependence {
     pub(super) baseline: EffectiveSize,
     /// Canary.
     pub(super) canary: EffectiveSize,
+    /// The series are aligned point for point: the autocorrelation is that of the canary −
+    /// baseline differences (see `stats::autocorrelation::effective_sizes`).
+    pub(super) aligned: bool,
 }
 
 impl Dependence {
@@ -55,15 +58,12 @@ impl Dependence {
             return String::new();
         }
         let side = |name: &str, e: &EffectiveSize| {
-            format!(
-                "{} of {} {name} points (lag-1 autocorrelation {})",
-                num(e.effective.round()),
-                e.count,
-                num(e.lag1.unwrap_or(0.0))
-            )
+            format!("{} of {} {name} points", num(e.effective.round()), e.count,)
         };
         format!(
-            "; the points are autocorrelated, so they count as fewer independent ones: {}, {}",
+            "; the points are autocorrelated (lag-1 autocorrelation of the baseline {}{}), so they count as fewer independent ones: {}, {}",
+            num(self.baseline.lag1.unwrap_or(0.0)),
+            if self.aligned { ", or less in the canary - baseline differences" } else { "" },
             side("canary", &self.canary),
             side("baseline", &self.baseline)
         )
@@ -177,11 +177,15 @@ pub(super) fn judge_counts(p: &Prepared, spec: &JudgeSpec, dep: &Dependence) -> 
     // windows) carry less information than their total says: each side's events and exposure
     // are scaled by its effective fraction (a quasi-Poisson design effect), so the rate is
     // unchanged and the interval wider.
+    // Bursts of errors (several at once, then none) are overdispersed: the pooled index of
+    // dispersion φ discounts them the same way.
+    let phi = count_dispersion(&p.canary, &p.baseline);
+    let discounted = dep.adjusted() || phi > 1.0;
     let scaled = |k: f64, e: &EffectiveSize| {
-        let f = e.effective / e.count.max(1) as f64;
-        ((k * f).round(), e.effective)
+        let f = e.effective / e.count.max(1) as f64 / phi;
+        ((k * f).round(), e.effective / phi)
     };
-    let ((tb, eb), (tc, ec)) = if dep.adjusted() {
+    let ((tb, eb), (tc, ec)) = if discounted {
         (scaled(kb, &dep.baseline), scaled(kc, &dep.canary))
     } else {
         ((kb, nb), (kc, nc))
@@ -216,7 +220,7 @@ pub(super) fn judge_counts(p: &Prepared, spec: &JudgeSpec, dep: &Dependence) -> 
         ci: [finite(test.ci.0), finite(test.ci.1)],
         p_value: test.p_value,
         confidence: spec.confidence,
-        effective_events: dep.adjusted().then_some([tb, tc]),
+        effective_events: discounted.then_some([tb, tc]),
     };
     if kb + kc == 0.0 {
         return Outcome {
@@ -244,7 +248,16 @@ pub(super) fn judge_counts(p: &Prepared, spec: &JudgeSpec, dep: &Dependence) -> 
         interval(test.ci.0),
         interval(test.ci.1),
         num(test.p_value),
-        dep.note()
+        if phi > 1.0 {
+            format!(
+                "; the errors come in bursts (variance {} times the mean), so they count as {} canary and {} baseline independent events",
+                num(phi),
+                num(tc),
+                num(tb)
+            )
+        } else {
+            String::new()
+        } + &dep.note()
     );
     let (class, reason) = decide(
         spec,

@@ -90,6 +90,82 @@ pub fn effective_size(series: &[f64]) -> EffectiveSize {
     }
 }
 
+/// The effective sizes of two series compared with each other, `(canary, baseline)`.
+///
+/// Which autocorrelation: the question is how much the points vary together *when nothing
+/// changed*, so it is estimated from the baseline, the series the change did not touch (under
+/// "no change" both sides behave alike). A change in the canary (a step half-way, a drift)
+/// would make the canary look autocorrelated and hide itself behind a small effective size.
+///
+/// When the two series are aligned point for point (`aligned`: same length, same timestamps,
+/// nothing dropped from either), a traffic pattern that both sides share makes each side
+/// strongly autocorrelated, yet cancels between them (an unpaired test only counts it as extra
+/// spread on both sides, which is conservative). The dependence that matters is then that of
+/// what is not shared: the canary − baseline differences. The autocorrelation used is the
+/// smaller of the baseline's and the differences'.
+///
+/// Both sides get the effective fraction n_eff / n of that autocorrelation; each side's own
+/// lag-1 autocorrelation is reported in `lag1`.
+pub fn effective_sizes(
+    canary: &[f64],
+    baseline: &[f64],
+    aligned: bool,
+) -> (EffectiveSize, EffectiveSize) {
+    let own_c = lag1_autocorrelation(canary);
+    let own_b = lag1_autocorrelation(baseline);
+    let mut rho = own_b;
+    if aligned && canary.len() == baseline.len() {
+        let differences: Vec<f64> = canary.iter().zip(baseline).map(|(c, b)| c - b).collect();
+        if let Some(d) = lag1_autocorrelation(&differences) {
+            rho = Some(rho.map_or(d, |b| b.min(d)));
+        }
+    }
+    let side = |count: usize, lag1: Option<f64>| {
+        let n = count as f64;
+        let effective = match rho {
+            Some(r) if r > MATERIAL_AUTOCORRELATION => {
+                (n * (1.0 - r) / (1.0 + r)).clamp(MIN_EFFECTIVE.min(n), n)
+            }
+            _ => n,
+        };
+        EffectiveSize {
+            count,
+            lag1,
+            effective,
+        }
+    };
+    (side(canary.len(), own_c), side(baseline.len(), own_b))
+}
+
+/// Dispersion of event counts per step: the pooled index of dispersion (variance over mean,
+/// each side around its own mean) of two count series,
+/// φ = Σ_sides Σ_t (x_t − x̄)² / x̄ / (n_c + n_b − 2) (the Pearson estimate of a quasi-Poisson
+/// model's dispersion; McCullagh and Nelder, *Generalized Linear Models*, 2nd ed., §6.2).
+/// Poisson counts have φ ≈ 1; bursts make it larger. Returns 1 unless φ exceeds
+/// 1 + 2 √(2 / df) (about two standard errors of φ under the Poisson model), so that sampling
+/// noise alone does not discount the evidence. A side with no events contributes nothing.
+pub fn count_dispersion(canary: &[f64], baseline: &[f64]) -> f64 {
+    let df = (canary.len() + baseline.len()) as f64 - 2.0;
+    if df < 1.0 {
+        return 1.0;
+    }
+    let pearson = |v: &[f64]| -> f64 {
+        let Some(m) = super::describe::mean(v) else {
+            return 0.0;
+        };
+        if m <= 0.0 {
+            return 0.0;
+        }
+        v.iter().map(|x| (x - m) * (x - m) / m).sum()
+    };
+    let phi = (pearson(canary) + pearson(baseline)) / df;
+    if phi.is_finite() && phi > 1.0 + 2.0 * (2.0 / df).sqrt() {
+        phi
+    } else {
+        1.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +177,44 @@ mod tests {
         assert!((r - 0.1).abs() < 1e-12, "{r}");
         assert_eq!(lag1_autocorrelation(&[1.0, 1.0, 1.0]), None);
         assert_eq!(lag1_autocorrelation(&[1.0, 2.0]), None);
+    }
+
+    #[test]
+    fn a_shared_pattern_cancels_when_aligned() {
+        let wave: Vec<f64> = (0..120).map(|i| (f64::from(i) / 9.0).sin()).collect();
+        let jitter = |k: usize| -> Vec<f64> {
+            (0..120)
+                .map(|i| 0.1 * ((((i * 7919 + k) % 120) as f64) / 60.0 - 1.0))
+                .collect()
+        };
+        let c: Vec<f64> = wave.iter().zip(jitter(1)).map(|(w, j)| w + j).collect();
+        let b: Vec<f64> = wave.iter().zip(jitter(5)).map(|(w, j)| w + j).collect();
+        let (own_c, _) = effective_sizes(&c, &b, false);
+        assert!(own_c.effective < 20.0, "{own_c:?}");
+        let (pc, pb) = effective_sizes(&c, &b, true);
+        assert_eq!((pc.effective, pb.effective), (120.0, 120.0));
+        assert!(
+            pc.lag1.unwrap() > 0.8,
+            "each side's own autocorrelation is reported"
+        );
+        // A step in the canary does not make the comparison discount itself.
+        let stepped: Vec<f64> = jitter(1)
+            .iter()
+            .enumerate()
+            .map(|(i, j)| j + if i >= 60 { 1.0 } else { 0.0 })
+            .collect();
+        let (sc, sb) = effective_sizes(&stepped, &jitter(5), false);
+        assert!(sc.lag1.unwrap() > 0.8);
+        assert_eq!((sc.effective, sb.effective), (120.0, 120.0));
+    }
+
+    #[test]
+    fn dispersion_of_bursts() {
+        let poisson_like = [0.0, 1.0, 0.0, 2.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 2.0, 0.0];
+        assert_eq!(count_dispersion(&poisson_like, &poisson_like), 1.0);
+        let bursts = [0.0, 0.0, 0.0, 9.0, 0.0, 0.0, 0.0, 0.0, 8.0, 0.0, 0.0, 0.0];
+        assert!(count_dispersion(&bursts, &poisson_like) > 3.0);
+        assert_eq!(count_dispersion(&[0.0; 5], &[0.0; 5]), 1.0);
     }
 
     #[test]

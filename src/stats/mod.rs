@@ -18,7 +18,9 @@ pub mod quantile_compare;
 mod select;
 mod wilcox_dist;
 
-pub use autocorrelation::{effective_size, lag1_autocorrelation, EffectiveSize};
+pub use autocorrelation::{
+    count_dispersion, effective_size, effective_sizes, lag1_autocorrelation, EffectiveSize,
+};
 pub use binomial::{binom_test, BinomTest};
 pub use brown_forsythe::{brown_forsythe, BrownForsythe};
 pub use describe::{describe, Summary};
