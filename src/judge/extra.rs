@@ -177,9 +177,9 @@ pub(super) fn judge_counts(p: &Prepared, spec: &JudgeSpec, dep: &Dependence) -> 
     // windows) carry less information than their total says: each side's events and exposure
     // are scaled by its effective fraction (a quasi-Poisson design effect), so the rate is
     // unchanged and the interval wider.
-    // Bursts of errors (several at once, then none) are overdispersed: the pooled index of
-    // dispersion φ discounts them the same way.
-    let phi = count_dispersion(&p.canary, &p.baseline);
+    // Bursts of errors (several at once, then none) are overdispersed: when the baseline shows
+    // them, its index of dispersion φ discounts both sides the same way.
+    let phi = count_dispersion(&p.baseline);
     let discounted = dep.adjusted() || phi > 1.0;
     let scaled = |k: f64, e: &EffectiveSize| {
         let f = e.effective / e.count.max(1) as f64 / phi;
@@ -250,7 +250,7 @@ pub(super) fn judge_counts(p: &Prepared, spec: &JudgeSpec, dep: &Dependence) -> 
         num(test.p_value),
         if phi > 1.0 {
             format!(
-                "; the errors come in bursts (variance {} times the mean), so they count as {} canary and {} baseline independent events",
+                "; errors come in bursts (the baseline's variance is {} times its mean), so they count as {} canary and {} baseline independent events",
                 num(phi),
                 num(tc),
                 num(tb)
