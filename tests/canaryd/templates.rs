@@ -113,6 +113,17 @@ fn shipped_templates_judge_what_they_say() {
     assert!(errors.critical);
     assert!(errors.max.is_some() && errors.max_increase_ratio.is_some());
     assert_eq!(http.metrics[0].judge.direction, Direction::Increase);
+    // Latency: auto (location, p90 and spread); error counts: counts.
+    assert_eq!(http.metrics[0].judge.test, TestKind::Auto);
+    assert_eq!(http.metrics[1].judge.test, TestKind::Auto);
+    let grpc = canaryd::template::load_template(&templates_dir().join("grpc-worker.yaml"))
+        .expect("valid");
+    let failures = grpc
+        .metrics
+        .iter()
+        .find(|m| m.name == "grpc_server_failures")
+        .expect("a failure-count metric");
+    assert_eq!(failures.judge.test, TestKind::Counts);
     assert_eq!(http.metrics[3].judge.direction, Direction::Decrease);
     assert!(http.metrics[0]
         .query
