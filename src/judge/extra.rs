@@ -487,13 +487,12 @@ fn judge_location(
     let (up, down) = (mw.ci.0 > 0.0, mw.ci.1 < 0.0);
     let what = match baseline_median {
         Some(m) if m != 0.0 => format!(
-            "the typical value (Hodges-Lehmann shift) moved by {} of the baseline median {} {}",
-            pct(mw.estimate / m.abs()),
-            num(m),
+            "{} {} (Hodges-Lehmann shift)",
+            movement("the typical value", m, m + mw.estimate, up, down),
             relative_change(mw.estimate, mw.ci, m, mw.confidence)
         ),
         _ => format!(
-            "the typical value (Hodges-Lehmann shift) moved by {}",
+            "the typical value moved by {} (Hodges-Lehmann shift)",
             relative_change(mw.estimate, mw.ci, 0.0, mw.confidence)
         ),
     };

@@ -116,8 +116,8 @@ fn shipped_templates_judge_what_they_say() {
     // Latency: auto (location, p90 and spread); error counts: counts.
     assert_eq!(http.metrics[0].judge.test, TestKind::Auto);
     assert_eq!(http.metrics[1].judge.test, TestKind::Auto);
-    let grpc = canaryd::template::load_template(&templates_dir().join("grpc-worker.yaml"))
-        .expect("valid");
+    let grpc =
+        canaryd::template::load_template(&templates_dir().join("grpc-worker.yaml")).expect("valid");
     let failures = grpc
         .metrics
         .iter()
