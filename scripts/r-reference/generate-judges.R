@@ -7,7 +7,8 @@
 # what R 4.2 returns:
 #   pairs:    the samples (x is the canary, y the baseline); every case names one by index
 #   acf:      acf(x, lag.max = 1, plot = FALSE)$acf[2], and the effective size
-#             n (1 - r) / (1 + r) when r > 0.1 (kept within [min(n, 2), n]), else n
+#             n (1 - r) / (1 + r) with r bias-corrected to (n r + 1) / (n - 4) (n > 8) when
+#             that is > 0.1 (kept within [min(n, 2), n]), else n
 #   scale:    Brown-Forsythe on x (canary) and y (baseline): with zx = abs(x - median(x)),
 #             zy likewise, t.test(zx, zy, var.equal = TRUE, conf.level = conf) -> t, p.value,
 #             conf.int, and oneway.test(z ~ g, var.equal = TRUE)$statistic -> F; with effective
@@ -42,6 +43,8 @@ invecj <- function(v) paste0("[", paste(vapply(as.numeric(v), inj, ""), collapse
 effective <- function(x) {
   n <- length(x)
   r <- acf(x, lag.max = 1, plot = FALSE)$acf[2]
+  # Marriott and Pope's (1954) bias correction for n > 8.
+  if (!is.na(r) && n > 8) r <- max(min((n * r + 1) / (n - 4), 1), -1)
   if (!is.na(r) && r > 0.1) min(max(n * (1 - r) / (1 + r), min(n, 2)), n) else n
 }
 

@@ -12,7 +12,14 @@
 //! `fixtures/stats/judges-reference.json` (written by `scripts/r-reference/generate-judges.R`)
 //! within 1e-12 absolute.
 //!
-//! The correction is applied only when it is material: ρ above [`MATERIAL_AUTOCORRELATION`].
+//! The sample autocorrelation is biased low in short series, by about (1 + 4ρ) / n for a
+//! first-order autoregression with an estimated mean (F. H. C. Marriott and J. A. Pope, "Bias
+//! in the estimation of autocorrelations", Biometrika 41, 1954, 390–402; confirmed here by
+//! simulation: at n = 20 and ρ = 0.8 the mean estimate is 0.56). The effective size uses the
+//! corrected ρ̃ = (n ρ̂ + 1) / (n − 4) (for n > 8), so that 20 strongly dependent points are
+//! not taken for 20 nearly independent ones.
+//!
+//! The correction is applied only when it is material: ρ̃ above [`MATERIAL_AUTOCORRELATION`].
 //! Below that, sampling noise in ρ (its standard error is about 1/√n) would only cost power.
 //! Negative ρ never increases the effective size (no correction is made: conservative).
 
@@ -51,8 +58,8 @@ pub struct EffectiveSize {
     pub count: usize,
     /// Lag-1 autocorrelation (`None` below 3 values or for a constant series).
     pub lag1: Option<f64>,
-    /// `count` when ρ ≤ [`MATERIAL_AUTOCORRELATION`], else `count (1 − ρ) / (1 + ρ)`, kept
-    /// within [min(count, 2), count].
+    /// `count` when the bias-corrected ρ̃ ≤ [`MATERIAL_AUTOCORRELATION`], else
+    /// `count (1 − ρ̃) / (1 + ρ̃)`, kept within [min(count, 2), count].
     pub effective: f64,
 }
 
@@ -72,21 +79,36 @@ impl EffectiveSize {
     }
 }
 
-/// The effective sample size of `series` (in time order).
-pub fn effective_size(series: &[f64]) -> EffectiveSize {
-    let count = series.len();
-    let lag1 = lag1_autocorrelation(series);
-    let n = count as f64;
-    let effective = match lag1 {
+/// Marriott and Pope's bias correction of a lag-1 autocorrelation estimated from `n` points:
+/// (n ρ̂ + 1) / (n − 4), within [−1, 1]; ρ̂ itself for n ≤ 8.
+pub fn bias_corrected(lag1: f64, n: usize) -> f64 {
+    if n <= 8 {
+        return lag1;
+    }
+    let n = n as f64;
+    ((n * lag1 + 1.0) / (n - 4.0)).clamp(-1.0, 1.0)
+}
+
+/// `n` points worth n (1 − ρ̃) / (1 + ρ̃) independent ones, with ρ̃ the bias-corrected `lag1`
+/// of a series of `length` points, when ρ̃ > [`MATERIAL_AUTOCORRELATION`]; else `n`.
+fn effective_points(n: usize, lag1: Option<f64>, length: usize) -> f64 {
+    let n = n as f64;
+    match lag1.map(|r| bias_corrected(r, length)) {
         Some(r) if r > MATERIAL_AUTOCORRELATION => {
             (n * (1.0 - r) / (1.0 + r)).clamp(MIN_EFFECTIVE.min(n), n)
         }
         _ => n,
-    };
+    }
+}
+
+/// The effective sample size of `series` (in time order).
+pub fn effective_size(series: &[f64]) -> EffectiveSize {
+    let count = series.len();
+    let lag1 = lag1_autocorrelation(series);
     EffectiveSize {
         count,
         lag1,
-        effective,
+        effective: effective_points(count, lag1, count),
     }
 }
 
@@ -120,19 +142,10 @@ pub fn effective_sizes(
             rho = Some(rho.map_or(d, |b| b.min(d)));
         }
     }
-    let side = |count: usize, lag1: Option<f64>| {
-        let n = count as f64;
-        let effective = match rho {
-            Some(r) if r > MATERIAL_AUTOCORRELATION => {
-                (n * (1.0 - r) / (1.0 + r)).clamp(MIN_EFFECTIVE.min(n), n)
-            }
-            _ => n,
-        };
-        EffectiveSize {
-            count,
-            lag1,
-            effective,
-        }
+    let side = |count: usize, lag1: Option<f64>| EffectiveSize {
+        count,
+        lag1,
+        effective: effective_points(count, rho, baseline.len()),
     };
     (side(canary.len(), own_c), side(baseline.len(), own_b))
 }
