@@ -138,11 +138,11 @@ pub fn classify_metric(metric: &MetricSpec, obs: Option<&Observation>) -> Metric
             TestKind::Threshold => judge_threshold(spec, &mut report),
             TestKind::Counts => outcome(extra::judge_counts(&prepared, spec, d), &mut report),
             TestKind::Quantile => outcome(
-                extra::judge_quantile(&prepared, spec, d, spec.confidence),
+                extra::judge_quantile(&prepared, spec, d, spec.confidence, extra::Rule::Estimate),
                 &mut report,
             ),
             TestKind::Scale => outcome(
-                extra::judge_scale(&prepared, spec, d, spec.confidence),
+                extra::judge_scale(&prepared, spec, d, spec.confidence, extra::Rule::Estimate),
                 &mut report,
             ),
             TestKind::Auto if extra::auto_picks_counts(&prepared) => {

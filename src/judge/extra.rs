@@ -70,6 +70,33 @@ impl Dependence {
     }
 }
 
+/// How a significant change is compared with the tolerance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Rule {
+    /// As `mann-whitney` (CONTRACT §5): the interval excludes no change, and the estimated
+    /// ratio reaches `allowed_increase` / `allowed_decrease`.
+    Estimate,
+    /// Beyond the tolerance with confidence: the whole interval of the ratio lies beyond
+    /// `allowed_increase` / `allowed_decrease`. `auto` uses this for its tail and spread tests,
+    /// which are there for large changes the location test misses: a small, tolerated change
+    /// (2% against a 5% tolerance) then cannot fail a metric through the noisiest estimate.
+    Interval,
+}
+
+/// Whether the interval `ci` of a difference from `base` shows an increase and a decrease,
+/// under `rule`.
+fn beyond(ci: (f64, f64), base: f64, spec: &JudgeSpec, rule: Rule) -> (bool, bool) {
+    let (up, down) = (ci.0 > 0.0, ci.1 < 0.0);
+    if rule == Rule::Estimate || base == 0.0 || !base.is_finite() {
+        return (up, down);
+    }
+    let b = base.abs();
+    (
+        up && ci.0 >= (spec.allowed_increase - 1.0) * b,
+        down && ci.1 <= (spec.allowed_decrease - 1.0) * b,
+    )
+}
+
 /// What one test concluded.
 pub(super) struct Outcome {
     /// The classification.
@@ -296,6 +323,7 @@ pub(super) fn judge_quantile(
     spec: &JudgeSpec,
     dep: &Dependence,
     confidence: f64,
+    rule: Rule,
 ) -> Outcome {
     let q = spec.quantile;
     let name = format!("p{}", num(q * 100.0));
@@ -334,7 +362,7 @@ pub(super) fn judge_quantile(
     };
     let effect = (cmp.baseline != 0.0).then(|| cmp.canary / cmp.baseline);
     let (lo, hi) = cmp.ci;
-    let (up, down) = (lo > 0.0, hi < 0.0);
+    let (up, down) = beyond(cmp.ci, cmp.baseline, spec, rule);
     let tail = upper_tail(p, q);
     let tail_text = tail
         .as_ref()
@@ -383,6 +411,7 @@ pub(super) fn judge_scale(
     spec: &JudgeSpec,
     dep: &Dependence,
     confidence: f64,
+    rule: Rule,
 ) -> Outcome {
     let bf = match brown_forsythe(
         &p.canary,
@@ -404,7 +433,7 @@ pub(super) fn judge_scale(
         }
     };
     let effect = (bf.y_spread != 0.0).then(|| bf.x_spread / bf.y_spread);
-    let (up, down) = (bf.ci.0 > 0.0, bf.ci.1 < 0.0);
+    let (up, down) = beyond(bf.ci, bf.y_spread, spec, rule);
     let evidence = format!(
         "{} {}, Brown-Forsythe p = {}{}",
         movement(
@@ -533,10 +562,10 @@ pub(super) fn judge_auto_continuous(
         ),
     )];
     if quantile_fits {
-        parts.push(("tail", judge_quantile(p, spec, dep, level)));
+        parts.push(("tail", judge_quantile(p, spec, dep, level, Rule::Interval)));
     }
     if scale_fits {
-        parts.push(("spread", judge_scale(p, spec, dep, level)));
+        parts.push(("spread", judge_scale(p, spec, dep, level, Rule::Interval)));
     }
     report.tests = parts.iter().filter_map(|(_, o)| o.test.clone()).collect();
     let pick = |c: Classification| parts.iter().position(|(_, o)| o.class == c);
