@@ -217,7 +217,7 @@ pub(super) fn judge_counts(p: &Prepared, spec: &JudgeSpec, dep: &Dependence) -> 
     } else {
         ((kb, nb), (kc, nc))
     };
-    if !(kb + kc < 4.0e9) {
+    if kb + kc >= 4.0e9 || (kb + kc).is_nan() {
         return Outcome::without_test(
             Classification::Error,
             format!(

@@ -70,7 +70,7 @@ pub struct QuantileComparison {
 /// Woodruff standard error of the `q` quantile of an ascending sample worth `effective`
 /// independent points.
 pub fn woodruff_se(sorted: &[f64], q: f64, effective: f64) -> Option<f64> {
-    if sorted.is_empty() || !(q > 0.0 && q < 1.0) || !(effective > 0.0) {
+    if sorted.is_empty() || !(q > 0.0 && q < 1.0) || effective.is_nan() || effective <= 0.0 {
         return None;
     }
     let z0 = qnorm(0.025, false);
