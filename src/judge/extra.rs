@@ -13,6 +13,8 @@
 //! - `auto`: `counts` for sparse whole-number data (at least half zeros); otherwise location
 //!   (Hodges-Lehmann interval of the Mann-Whitney test), `quantile` and `scale` together, each
 //!   at the Bonferroni-adjusted level 1 − (1 − confidence) / k, `high` when any is `high`. For
+//!   the tail is the lower one (1 − `quantile`) when only a decrease is bad, and only a wider
+//!   spread counts (a narrower one is never a regression). For
 //!   the question "is any of them significant" Holm's step-down procedure rejects exactly when
 //!   Bonferroni does (its first step is Bonferroni's), so the false-alarm rate of the whole is
 //!   at most 1 − confidence either way.
@@ -28,7 +30,7 @@ use crate::stats::percentile::{percentile_sorted, sorted};
 use crate::stats::poisson::poisson_rate_test;
 use crate::stats::quantile_compare::{compare_quantiles, min_points};
 use crate::stats::{mann_whitney, mann_whitney_inflated, Method};
-use crate::template::JudgeSpec;
+use crate::template::{Direction, JudgeSpec};
 
 use super::classify::{decide, nodata, Prepared};
 use super::format::{num, ratio};
@@ -544,8 +546,24 @@ pub(super) fn judge_auto_continuous(
     report: &mut MetricReport,
 ) -> (Classification, String) {
     let identical = p.baseline.len() == p.canary.len() && sorted(&p.baseline) == sorted(&p.canary);
-    let q_name = format!("p{}", num(spec.quantile * 100.0));
-    let need = min_points(spec.quantile);
+    // The tail that can hurt: the upper one, or the lower one (p10 for the default 0.9) when
+    // only a decrease is bad (a throughput that sometimes collapses).
+    let tail_spec = JudgeSpec {
+        quantile: if spec.direction == Direction::Decrease {
+            1.0 - spec.quantile
+        } else {
+            spec.quantile
+        },
+        ..spec.clone()
+    };
+    // A wider spread is bad whichever way the metric's level should not move; a narrower one
+    // never is.
+    let spread_spec = JudgeSpec {
+        direction: Direction::Increase,
+        ..spec.clone()
+    };
+    let q_name = format!("p{}", num(tail_spec.quantile * 100.0));
+    let need = min_points(tail_spec.quantile);
     let quantile_fits = dep.canary.effective >= need && dep.baseline.effective >= need;
     let scale_fits = p.canary.len() >= 2 && p.baseline.len() >= 2;
     let k = 1 + usize::from(quantile_fits) + usize::from(scale_fits);
@@ -562,15 +580,28 @@ pub(super) fn judge_auto_continuous(
         ),
     )];
     if quantile_fits {
-        parts.push(("tail", judge_quantile(p, spec, dep, level, Rule::Interval)));
+        parts.push((
+            "tail",
+            judge_quantile(p, &tail_spec, dep, level, Rule::Interval),
+        ));
     }
     if scale_fits {
-        parts.push(("spread", judge_scale(p, spec, dep, level, Rule::Interval)));
+        parts.push((
+            "spread",
+            judge_scale(p, &spread_spec, dep, level, Rule::Interval),
+        ));
     }
     report.tests = parts.iter().filter_map(|(_, o)| o.test.clone()).collect();
     let pick = |c: Classification| parts.iter().position(|(_, o)| o.class == c);
-    let decider = pick(Classification::High)
-        .or_else(|| pick(Classification::Low))
+    // A throughput whose lower tail collapses and whose spread widens is `low` (the direction
+    // the user said is bad); otherwise `high` comes first.
+    let (first, second) = if spec.direction == Direction::Decrease {
+        (Classification::Low, Classification::High)
+    } else {
+        (Classification::High, Classification::Low)
+    };
+    let decider = pick(first)
+        .or_else(|| pick(second))
         .or_else(|| pick(Classification::Error))
         .unwrap_or(0);
     report.test = parts[decider].1.test.clone();
@@ -607,7 +638,7 @@ pub(super) fn judge_auto_continuous(
     let flagged: Vec<&Outcome> = parts
         .iter()
         .map(|(_, o)| o)
-        .filter(|o| o.class == parts[decider].1.class)
+        .filter(|o| matches!(o.class, Classification::High | Classification::Low))
         .collect();
     let class = parts[decider].1.class;
     let reason = match class {

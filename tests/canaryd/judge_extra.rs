@@ -389,3 +389,20 @@ mod never_panics {
         }
     }
 }
+
+#[test]
+fn auto_for_a_throughput_looks_at_the_lower_tail_and_only_a_wider_spread() {
+    let s = spec(TestKind::Auto, Direction::Decrease);
+    let base = spread(100.0, 5.0, 120);
+    // One point in eight collapses to a tenth: p10 falls, the median does not move.
+    let mut can = spread(100.0, 5.0, 120);
+    for i in (0..120).step_by(8) {
+        can[i] = 10.0;
+    }
+    let m = classify(&s, &base, &can);
+    assert_eq!(m.classification, Classification::Low, "{}", m.reason);
+    assert!(m.reason.contains("p10 fell from"), "{}", m.reason);
+    // A narrower spread is not a regression.
+    let m = classify(&s, &base, &spread(100.0, 1.0, 120));
+    assert_eq!(m.classification, Classification::Pass, "{}", m.reason);
+}
