@@ -12,16 +12,18 @@
 //!   R's `poisson.test(c(canary, baseline), c(n_canary, n_baseline))`.
 //! - `auto`: `counts` for sparse whole-number data (at least half zeros); otherwise location
 //!   (Hodges-Lehmann interval of the Mann-Whitney test), `quantile` and `scale` together, each
-//!   at the Bonferroni-adjusted level 1 − (1 − confidence) / k, `high` when any is `high`. For
-//!   the tail is the lower one (1 − `quantile`) when only a decrease is bad, and only a wider
-//!   spread counts (a narrower one is never a regression). For
-//!   the question "is any of them significant" Holm's step-down procedure rejects exactly when
-//!   Bonferroni does (its first step is Bonferroni's), so the false-alarm rate of the whole is
-//!   at most 1 − confidence either way.
+//!   at the Bonferroni-adjusted level 1 − (1 − confidence) / k, `high` when any is `high`. The
+//!   tail is the lower one (1 − `quantile`) when only a decrease is bad, and only a wider spread
+//!   counts (a narrower one is never a regression); the tail and spread tests use
+//!   [`Rule::Interval`]. For the question "is any of them significant" Holm's step-down
+//!   procedure rejects exactly when Bonferroni does (its first step is Bonferroni's), so the
+//!   false-alarm rate of the whole is at most 1 − confidence either way.
 //!
-//! Serial dependence: every judge here, and `auto`'s location test, uses each side's effective
-//! sample size (`stats::autocorrelation`) where its lag-1 autocorrelation is above 0.1. The
-//! plain `mann-whitney` judge stays R's `wilcox.test` exactly (CONTRACT §4).
+//! Serial dependence: every judge here, and `auto`'s location test, uses the effective sample
+//! sizes of `stats::autocorrelation::effective_sizes` (from the baseline's lag-1
+//! autocorrelation, or the canary − baseline differences' for aligned series, when material);
+//! `counts` also discounts bursts the baseline shows (`count_dispersion`). The plain
+//! `mann-whitney` judge stays R's `wilcox.test` exactly (CONTRACT §4).
 
 use crate::stats::autocorrelation::{count_dispersion, EffectiveSize};
 use crate::stats::brown_forsythe::brown_forsythe;
