@@ -3,7 +3,7 @@
 
 use crate::source::Observation;
 use crate::stats::percentile::sorted;
-use crate::stats::{self, describe, mann_whitney, MannWhitney, Method, Summary};
+use crate::stats::{self, describe, effective_sizes, mann_whitney, MannWhitney, Method, Summary};
 use crate::template::{JudgeSpec, MetricSpec, NanStrategy, TestKind};
 
 use super::extra;
@@ -73,8 +73,28 @@ pub fn classify_metric(metric: &MetricSpec, obs: Option<&Observation>) -> Metric
     let empty = Observation::default();
     let obs_ref = obs.unwrap_or(&empty);
     let prepared = prepare(obs_ref, spec);
-    let baseline = describe(&prepared.baseline);
-    let canary = describe(&prepared.canary);
+    // Aligned point for point: both series complete (nothing removed) and of one length, as
+    // live sources return them on the step grid.
+    let d = prepared.dropped;
+    let aligned = d.baseline_missing + d.canary_missing + d.baseline_outliers + d.canary_outliers
+        == 0
+        && prepared.baseline.len() == prepared.canary.len();
+    let (canary_size, baseline_size) =
+        effective_sizes(&prepared.canary, &prepared.baseline, aligned);
+    let dependence = extra::Dependence {
+        baseline: baseline_size,
+        canary: canary_size,
+        aligned,
+    };
+    let with_dependence = |mut s: Summary, e: &stats::EffectiveSize| {
+        if s.count > 0 {
+            s.lag1_autocorrelation = e.lag1;
+            s.effective_count = Some(e.effective);
+        }
+        s
+    };
+    let baseline = with_dependence(describe(&prepared.baseline), &dependence.baseline);
+    let canary = with_dependence(describe(&prepared.canary), &dependence.canary);
     let mut report = MetricReport {
         name: metric.name.clone(),
         group: metric.group_name().to_string(),
@@ -85,6 +105,7 @@ pub fn classify_metric(metric: &MetricSpec, obs: Option<&Observation>) -> Metric
         baseline,
         canary,
         test: None,
+        tests: Vec::new(),
         dropped: prepared.dropped,
         query: obs_ref.provenance.as_ref().map(|p| QueryReport {
             baseline: p.baseline_query.clone(),
@@ -107,26 +128,29 @@ pub fn classify_metric(metric: &MetricSpec, obs: Option<&Observation>) -> Metric
     } else if let Some(why) = missing_side(&prepared, spec) {
         (nodata(spec), format!("no data: {why}"))
     } else {
-        let (test, chosen) = match spec.test {
-            TestKind::Auto => {
-                let (test, why) = extra::auto_test(&prepared);
-                (
-                    test,
-                    Some(format!("auto chose {} ({why}): ", test.as_str())),
-                )
-            }
-            test => (test, None),
+        let outcome = |o: extra::Outcome, report: &mut MetricReport| {
+            report.test = o.test;
+            (o.class, o.reason)
         };
-        let (class, reason) = match test {
-            TestKind::MannWhitney | TestKind::Auto => {
-                judge_mann_whitney(&prepared, spec, &mut report)
-            }
+        let d = &dependence;
+        match spec.test {
+            TestKind::MannWhitney => judge_mann_whitney(&prepared, spec, &mut report),
             TestKind::Threshold => judge_threshold(spec, &mut report),
-            TestKind::Counts => extra::judge_counts(&prepared, spec, &mut report),
-            TestKind::Quantile => extra::judge_quantile(&prepared, spec, &mut report),
-            TestKind::Scale => extra::judge_scale(&prepared, spec, &mut report),
-        };
-        (class, chosen.unwrap_or_default() + &reason)
+            TestKind::Counts => outcome(extra::judge_counts(&prepared, spec, d), &mut report),
+            TestKind::Quantile => outcome(
+                extra::judge_quantile(&prepared, spec, d, spec.confidence, extra::Rule::Estimate),
+                &mut report,
+            ),
+            TestKind::Scale => outcome(
+                extra::judge_scale(&prepared, spec, d, spec.confidence, extra::Rule::Estimate),
+                &mut report,
+            ),
+            TestKind::Auto if extra::auto_picks_counts(&prepared) => {
+                let (class, reason) = outcome(extra::judge_counts(&prepared, spec, d), &mut report);
+                (class, format!("{}{reason}", extra::auto_counts_reason()))
+            }
+            TestKind::Auto => extra::judge_auto_continuous(&prepared, spec, d, &mut report),
+        }
     };
     let mut reason = reason;
     let d = report.dropped;
@@ -166,7 +190,7 @@ pub fn classify_metric(metric: &MetricSpec, obs: Option<&Observation>) -> Metric
 }
 
 /// `nodata_fail` when the metric must have data and is not critical, else `nodata`.
-fn nodata(spec: &JudgeSpec) -> Classification {
+pub(super) fn nodata(spec: &JudgeSpec) -> Classification {
     if spec.must_have_data && !spec.critical {
         Classification::NodataFail
     } else {

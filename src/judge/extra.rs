@@ -1,54 +1,198 @@
-//! The judges beyond Mann-Whitney and thresholds (CONTRACT §2 `test:`), each built on an R
-//! function reproduced in `stats`:
+//! The judges beyond Mann-Whitney and thresholds (CONTRACT §2 `test:`): each catches a change a
+//! rank test of location misses, and each is built on a function of `stats` that cites its
+//! reference.
 //!
-//! - `counts`: sparse event counts (errors per step), where a rank test drowns in ties and
-//!   Kayenta passes a canary whose errors went from 1 to 9. The totals of each side are compared
-//!   as Poisson rates per point, R's `poisson.test(c(canary, baseline), c(n_canary, n_baseline))`.
-//! - `quantile`: the tail. Values beyond the pooled `quantile` (default 0.95) are counted on
-//!   each side and compared with a one-sided Fisher exact test: a minority of huge spikes, which
-//!   moves no median, moves this.
-//! - `scale`: the spread, by the Fligner-Killeen test (R's `fligner.test`), with the IQR ratio
-//!   as the effect.
-//! - `auto`: `counts` for sparse whole-number data (at least half zeros), else `mann-whitney`.
+//! - `quantile`: an upper quantile (`quantile`, default 0.9) of the two sides, with an
+//!   order-statistic (Woodruff) interval of the difference: a tenth of requests ten times
+//!   slower moves p90 or p95 while the median stays put. `high` when the interval lies above 0
+//!   and the quantile ratio reaches `allowed_increase`.
+//! - `scale`: the spread, by the Brown-Forsythe test (absolute deviations from the median),
+//!   with the ratio of the spreads as the effect and an interval of their difference.
+//! - `counts`: sparse event counts (errors per step), compared as Poisson rates per point,
+//!   R's `poisson.test(c(canary, baseline), c(n_canary, n_baseline))`.
+//! - `auto`: `counts` for sparse whole-number data (at least half zeros); otherwise location
+//!   (Hodges-Lehmann interval of the Mann-Whitney test), `quantile` and `scale` together, each
+//!   at the Bonferroni-adjusted level 1 − (1 − confidence) / k, `high` when any is `high`. The
+//!   tail is the lower one (1 − `quantile`) when only a decrease is bad, and only a wider spread
+//!   counts (a narrower one is never a regression); the tail and spread tests use
+//!   [`Rule::Interval`]. For the question "is any of them significant" Holm's step-down
+//!   procedure rejects exactly when Bonferroni does (its first step is Bonferroni's), so the
+//!   false-alarm rate of the whole is at most 1 − confidence either way.
+//!
+//! Serial dependence: every judge here, and `auto`'s location test, uses the effective sample
+//! sizes of `stats::autocorrelation::effective_sizes` (from the baseline's lag-1
+//! autocorrelation, or the canary − baseline differences' for aligned series, when material);
+//! `counts` also discounts bursts the baseline shows (`count_dispersion`). The plain
+//! `mann-whitney` judge stays R's `wilcox.test` exactly (CONTRACT §4).
 
+use crate::stats::autocorrelation::{count_dispersion, EffectiveSize};
+use crate::stats::brown_forsythe::brown_forsythe;
 use crate::stats::fisher::fisher_exact;
-use crate::stats::fligner::fligner_killeen;
 use crate::stats::percentile::{percentile_sorted, sorted};
 use crate::stats::poisson::poisson_rate_test;
-use crate::template::{JudgeSpec, TestKind};
+use crate::stats::quantile_compare::{compare_quantiles, min_points};
+use crate::stats::{mann_whitney, mann_whitney_inflated, Method};
+use crate::template::{Direction, JudgeSpec};
 
-use super::classify::{decide, Prepared};
-use super::format::num;
+use super::classify::{decide, nodata, Prepared};
+use super::format::{num, ratio};
 use super::report::{Classification, MetricReport, TailReport, TestReport};
+
+/// The effective sizes of both sides (see `stats::autocorrelation`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Dependence {
+    /// Baseline.
+    pub(super) baseline: EffectiveSize,
+    /// Canary.
+    pub(super) canary: EffectiveSize,
+    /// The series are aligned point for point: the autocorrelation is that of the canary −
+    /// baseline differences (see `stats::autocorrelation::effective_sizes`).
+    pub(super) aligned: bool,
+}
+
+impl Dependence {
+    /// True when either side's effective size is below its count.
+    fn adjusted(&self) -> bool {
+        self.baseline.adjusted() || self.canary.adjusted()
+    }
+
+    /// "; autocorrelated series: effective n 21 of 120 canary points (lag-1 0.71), ..." or "".
+    fn note(&self) -> String {
+        if !self.adjusted() {
+            return String::new();
+        }
+        let side = |name: &str, e: &EffectiveSize| {
+            format!("{} of {} {name} points", num(e.effective.round()), e.count,)
+        };
+        format!(
+            "; the points are autocorrelated (lag-1 autocorrelation of the baseline {}{}), so they count as fewer independent ones: {}, {}",
+            num(self.baseline.lag1.unwrap_or(0.0)),
+            if self.aligned { ", or less in the canary - baseline differences" } else { "" },
+            side("canary", &self.canary),
+            side("baseline", &self.baseline)
+        )
+    }
+}
+
+/// How a significant change is compared with the tolerance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Rule {
+    /// As `mann-whitney` (CONTRACT §5): the interval excludes no change, and the estimated
+    /// ratio reaches `allowed_increase` / `allowed_decrease`.
+    Estimate,
+    /// Beyond the tolerance with confidence: the whole interval of the ratio lies beyond
+    /// `allowed_increase` / `allowed_decrease`. `auto` uses this for its tail and spread tests,
+    /// which are there for large changes the location test misses: a small, tolerated change
+    /// (2% against a 5% tolerance) then cannot fail a metric through the noisiest estimate.
+    Interval,
+}
+
+/// Whether the interval `ci` of a difference from `base` shows an increase and a decrease,
+/// under `rule`.
+fn beyond(ci: (f64, f64), base: f64, spec: &JudgeSpec, rule: Rule) -> (bool, bool) {
+    let (up, down) = (ci.0 > 0.0, ci.1 < 0.0);
+    if rule == Rule::Estimate || base == 0.0 || !base.is_finite() {
+        return (up, down);
+    }
+    let b = base.abs();
+    (
+        up && ci.0 >= (spec.allowed_increase - 1.0) * b,
+        down && ci.1 <= (spec.allowed_decrease - 1.0) * b,
+    )
+}
+
+/// What one test concluded.
+pub(super) struct Outcome {
+    /// The classification.
+    pub(super) class: Classification,
+    /// Why, in words.
+    pub(super) reason: String,
+    /// The numbers; `None` when the test could not run.
+    pub(super) test: Option<TestReport>,
+}
+
+impl Outcome {
+    fn without_test(class: Classification, reason: String) -> Self {
+        Outcome {
+            class,
+            reason,
+            test: None,
+        }
+    }
+}
 
 /// A finite number, or `None` for an infinity (JSON has no infinity).
 fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
-/// The test `auto` picks for these samples, and why.
-pub(super) fn auto_test(p: &Prepared) -> (TestKind, &'static str) {
-    let all: Vec<f64> = p.baseline.iter().chain(&p.canary).copied().collect();
-    let whole = all.iter().all(|v| *v >= 0.0 && v.fract() == 0.0);
-    let zeros = all.iter().filter(|v| **v == 0.0).count();
-    if whole && zeros * 2 >= all.len() {
-        (
-            TestKind::Counts,
-            "sparse whole-number counts: at least half the values are 0",
-        )
+/// "+62%" for a ratio of 1.62.
+fn pct(v: f64) -> String {
+    let p = v * 100.0;
+    if p > 0.0 {
+        format!("+{}%", num(p))
     } else {
-        (TestKind::MannWhitney, "continuous or dense values")
+        format!("{}%", num(p))
     }
 }
 
+/// "(+62%, 95% CI +40%..+85%)": a difference and its interval relative to `base`; absolute
+/// when `base` is 0.
+fn relative_change(difference: f64, ci: (f64, f64), base: f64, confidence: f64) -> String {
+    let level = num(confidence * 100.0);
+    if base != 0.0 && base.is_finite() {
+        let b = base.abs();
+        format!(
+            "({}, {level}% CI {}..{})",
+            pct(difference / b),
+            pct(ci.0 / b),
+            pct(ci.1 / b)
+        )
+    } else {
+        let signed = |v: f64| {
+            if v > 0.0 {
+                format!("+{}", num(v))
+            } else {
+                num(v)
+            }
+        };
+        format!(
+            "({}, {level}% CI {}..{})",
+            signed(difference),
+            signed(ci.0),
+            signed(ci.1)
+        )
+    }
+}
+
+/// "rose from 0.21 to 0.34" / "fell from" / "0.34 against 0.21".
+fn movement(name: &str, base: f64, canary: f64, up: bool, down: bool) -> String {
+    if up {
+        format!("{name} rose from {} to {}", num(base), num(canary))
+    } else if down {
+        format!("{name} fell from {} to {}", num(base), num(canary))
+    } else {
+        format!(
+            "{name} {} in the canary against {} in the baseline",
+            num(canary),
+            num(base)
+        )
+    }
+}
+
+/// The test `auto` runs for these samples: `counts` for sparse whole-number data, else `None`
+/// (the location + quantile + spread combination).
+pub(super) fn auto_picks_counts(p: &Prepared) -> bool {
+    let all = p.baseline.iter().chain(&p.canary);
+    let whole = all.clone().all(|v| *v >= 0.0 && v.fract() == 0.0);
+    let zeros = all.clone().filter(|v| **v == 0.0).count();
+    whole && zeros * 2 >= p.baseline.len() + p.canary.len()
+}
+
 /// Poisson rate comparison of the two sides' event totals.
-pub(super) fn judge_counts(
-    p: &Prepared,
-    spec: &JudgeSpec,
-    report: &mut MetricReport,
-) -> (Classification, String) {
+pub(super) fn judge_counts(p: &Prepared, spec: &JudgeSpec, dep: &Dependence) -> Outcome {
     if let Some(bad) = p.baseline.iter().chain(&p.canary).find(|v| **v < 0.0) {
-        return (
+        return Outcome::without_test(
             Classification::Error,
             format!(
                 "the counts test needs event counts, which are never negative; found {}",
@@ -60,61 +204,114 @@ pub(super) fn judge_counts(
     let total = |v: &[f64]| crate::stats::describe::sum(v).round();
     let (kb, kc) = (total(&p.baseline), total(&p.canary));
     let (nb, nc) = (p.baseline.len() as f64, p.canary.len() as f64);
-    let test = match poisson_rate_test(kc as u64, nc, kb as u64, nb, spec.confidence) {
-        Ok(t) => t,
-        Err(e) => return (Classification::Error, format!("counts test failed: {e}")),
+    // Autocorrelated counts (bursts that last several steps, or overlapping increase()
+    // windows) carry less information than their total says: each side's events and exposure
+    // are scaled by its effective fraction (a quasi-Poisson design effect), so the rate is
+    // unchanged and the interval wider.
+    // Bursts of errors (several at once, then none) are overdispersed: when the baseline shows
+    // them, its index of dispersion φ discounts both sides the same way.
+    let phi = count_dispersion(&p.baseline);
+    let discounted = dep.adjusted() || phi > 1.0;
+    let scaled = |k: f64, e: &EffectiveSize| {
+        let f = e.effective / e.count.max(1) as f64 / phi;
+        ((k * f).round(), e.effective / phi)
     };
-    report.test = Some(TestReport::Counts {
+    let ((tb, eb), (tc, ec)) = if discounted {
+        (scaled(kb, &dep.baseline), scaled(kc, &dep.canary))
+    } else {
+        ((kb, nb), (kc, nc))
+    };
+    if kb + kc >= 4.0e9 || (kb + kc).is_nan() {
+        return Outcome::without_test(
+            Classification::Error,
+            format!(
+                "counts test failed: {} events are too many to count exactly",
+                num(kb + kc)
+            ),
+        );
+    }
+    let test = match poisson_rate_test(tc as u64, ec, tb as u64, eb, spec.confidence) {
+        Ok(t) => t,
+        Err(e) => {
+            return Outcome::without_test(Classification::Error, format!("counts test failed: {e}"))
+        }
+    };
+    let rate_ratio = if kb > 0.0 {
+        Some((kc / nc) / (kb / nb))
+    } else if kc > 0.0 {
+        Some(f64::INFINITY)
+    } else {
+        None
+    };
+    let report = TestReport::Counts {
         method: "poisson".into(),
         baseline_events: kb,
         canary_events: kc,
-        rate_ratio: test.estimate.and_then(finite),
+        rate_ratio: rate_ratio.and_then(finite),
         ci: [finite(test.ci.0), finite(test.ci.1)],
         p_value: test.p_value,
         confidence: spec.confidence,
-    });
+        effective_events: discounted.then_some([tb, tc]),
+    };
     if kb + kc == 0.0 {
-        return (
-            Classification::Pass,
-            format!("no events on either side ({nb} baseline and {nc} canary points)"),
-        );
+        return Outcome {
+            class: Classification::Pass,
+            reason: format!("no events on either side ({nb} baseline and {nc} canary points)"),
+            test: Some(report),
+        };
     }
+    let per = |k: f64, n: f64| num(k / n);
+    let interval = |v: f64| {
+        if v.is_finite() {
+            ratio(v)
+        } else {
+            "unbounded".into()
+        }
+    };
     let evidence = format!(
-        "{} events in {nc} canary points against {} in {nb} baseline points, {}% interval of the rate ratio [{}, {}], p = {}",
+        "{} events in {nc} canary points against {} in {nb} baseline points ({} against {} per point; rate ratio {}, {}% CI {}..{}, p = {}){}",
         num(kc),
         num(kb),
+        per(kc, nc),
+        per(kb, nb),
+        rate_ratio.map(interval).unwrap_or_else(|| "unknown".into()),
         num(spec.confidence * 100.0),
-        num(test.ci.0),
-        num(test.ci.1),
-        num(test.p_value)
+        interval(test.ci.0),
+        interval(test.ci.1),
+        num(test.p_value),
+        if phi > 1.0 {
+            format!(
+                "; errors come in bursts (the baseline's variance is {} times its mean), so they count as {} canary and {} baseline independent events",
+                num(phi),
+                num(tc),
+                num(tb)
+            )
+        } else {
+            String::new()
+        } + &dep.note()
     );
-    decide(
+    let (class, reason) = decide(
         spec,
         test.ci.0 > 1.0,
         test.ci.1 < 1.0,
-        test.estimate,
+        rate_ratio,
         "rate ratio",
         &evidence,
-    )
+    );
+    Outcome {
+        class,
+        reason,
+        test: Some(report),
+    }
 }
 
-/// One tail of the quantile judge: values beyond the pooled quantile on each side.
-fn tail(p: &Prepared, sorted_pooled: &[f64], q: f64, upper: bool) -> Option<TailReport> {
-    let threshold = percentile_sorted(sorted_pooled, q)?;
-    let beyond = |v: &[f64]| {
-        v.iter()
-            .filter(|x| {
-                if upper {
-                    **x > threshold
-                } else {
-                    **x < threshold
-                }
-            })
-            .count() as u64
-    };
+/// Values above the pooled `q` quantile on each side, with a one-sided Fisher exact test.
+fn upper_tail(p: &Prepared, q: f64) -> Option<TailReport> {
+    let pooled: Vec<f64> = p.baseline.iter().chain(&p.canary).copied().collect();
+    let threshold = percentile_sorted(&sorted(&pooled), q)?;
+    let beyond = |v: &[f64]| v.iter().filter(|x| **x > threshold).count() as u64;
     let (a, c) = (beyond(&p.canary), beyond(&p.baseline));
     let (nc, nb) = (p.canary.len() as u64, p.baseline.len() as u64);
-    // The canary has more values beyond the threshold than the baseline: one-sided "greater".
     let fisher = fisher_exact(a, nc - a, c, nb - c).ok()?;
     Some(TailReport {
         threshold,
@@ -124,85 +321,113 @@ fn tail(p: &Prepared, sorted_pooled: &[f64], q: f64, upper: bool) -> Option<Tail
     })
 }
 
-/// The tail judge: is the canary's tail (beyond the pooled quantile) heavier?
+/// The quantile judge at level `confidence` (the spec's, or `auto`'s adjusted one).
 pub(super) fn judge_quantile(
     p: &Prepared,
     spec: &JudgeSpec,
-    report: &mut MetricReport,
-) -> (Classification, String) {
+    dep: &Dependence,
+    confidence: f64,
+    rule: Rule,
+) -> Outcome {
     let q = spec.quantile;
-    let pooled: Vec<f64> = p.baseline.iter().chain(&p.canary).copied().collect();
-    let pooled = sorted(&pooled);
-    let (bs, cs) = (sorted(&p.baseline), sorted(&p.canary));
-    let quantiles = |level: f64| (percentile_sorted(&bs, level), percentile_sorted(&cs, level));
-    let upper = if spec.direction.allows_increase() {
-        tail(p, &pooled, q, true)
-    } else {
-        None
-    };
-    let lower = if spec.direction.allows_decrease() {
-        tail(p, &pooled, 1.0 - q, false)
-    } else {
-        None
-    };
-    // Both tails tested: each at half the error rate (Bonferroni).
-    let tails = usize::from(upper.is_some()) + usize::from(lower.is_some());
-    let alpha = (1.0 - spec.confidence) / tails.max(1) as f64;
-    let up = upper.as_ref().is_some_and(|t| t.p_value < alpha);
-    let down = lower.as_ref().is_some_and(|t| t.p_value < alpha);
-    let (bq, cq) = quantiles(q);
-    let (blq, clq) = quantiles(1.0 - q);
-    let effect = |b: Option<f64>, c: Option<f64>| match (b, c) {
-        (Some(b), Some(c)) if b != 0.0 => Some(c / b),
-        _ => None,
-    };
-    let pct = |level: f64| format!("p{}", num(level * 100.0));
-    let describe_tail = |t: &TailReport, level: f64, word: &str| {
-        format!(
-            "{} of {} canary points {word} the pooled {} {} against {} of {} baseline points (one-sided Fisher p = {})",
-            t.canary_beyond,
-            p.canary.len(),
-            pct(level),
-            num(t.threshold),
-            t.baseline_beyond,
-            p.baseline.len(),
-            num(t.p_value)
-        )
-    };
-    let (evidence, effect_ratio, name) = if down && !up {
-        let t = lower
-            .as_ref()
-            .map(|t| describe_tail(t, 1.0 - q, "below"))
-            .unwrap_or_default();
-        (t, effect(blq, clq), format!("{} ratio", pct(1.0 - q)))
-    } else {
-        let text = match (&upper, &lower) {
-            (Some(u), _) => describe_tail(u, q, "above"),
-            (None, Some(l)) => describe_tail(l, 1.0 - q, "below"),
-            (None, None) => String::new(),
+    let name = format!("p{}", num(q * 100.0));
+    let need = min_points(q);
+    let (ec, eb) = (dep.canary.effective, dep.baseline.effective);
+    if ec < need || eb < need {
+        let side = |n: &str, e: &EffectiveSize| {
+            if e.adjusted() {
+                format!(
+                    "{} {n} points (worth {} independent ones)",
+                    e.count,
+                    num(e.effective.round())
+                )
+            } else {
+                format!("{} {n} points", e.count)
+            }
         };
-        (text, effect(bq, cq), format!("{} ratio", pct(q)))
+        return Outcome::without_test(
+            nodata(spec),
+            format!(
+                "too few points to compare {name}: {} and {}, where {} independent points per side are needed",
+                side("canary", &dep.canary),
+                side("baseline", &dep.baseline),
+                num(need)
+            ),
+        );
+    }
+    let cmp = match compare_quantiles(&p.canary, &p.baseline, q, confidence, ec, eb) {
+        Ok(c) => c,
+        Err(e) => {
+            return Outcome::without_test(
+                Classification::Error,
+                format!("quantile test failed: {e}"),
+            )
+        }
     };
-    report.test = Some(TestReport::Quantile {
+    let effect = (cmp.baseline != 0.0).then(|| cmp.canary / cmp.baseline);
+    let (lo, hi) = cmp.ci;
+    let (up, down) = beyond(cmp.ci, cmp.baseline, spec, rule);
+    let tail = upper_tail(p, q);
+    let tail_text = tail
+        .as_ref()
+        .map(|t| {
+            format!(
+                "; {} of {} canary points are above the pooled {name} {} against {} of {} baseline points",
+                t.canary_beyond,
+                p.canary.len(),
+                num(t.threshold),
+                t.baseline_beyond,
+                p.baseline.len()
+            )
+        })
+        .unwrap_or_default();
+    let evidence = format!(
+        "{} {}{tail_text}{}",
+        movement(&name, cmp.baseline, cmp.canary, up, down),
+        relative_change(cmp.difference, cmp.ci, cmp.baseline, confidence),
+        dep.note()
+    );
+    let report = TestReport::Quantile {
         quantile: q,
-        baseline: bq.unwrap_or(f64::NAN),
-        canary: cq.unwrap_or(f64::NAN),
-        upper,
-        lower,
-        confidence: spec.confidence,
-    });
-    decide(spec, up, down, effect_ratio, &name, &evidence)
+        baseline: cmp.baseline,
+        canary: cmp.canary,
+        upper: tail,
+        lower: None,
+        confidence,
+        method: "woodruff".into(),
+        difference: cmp.difference,
+        ci: [lo, hi],
+        ratio: effect.and_then(finite),
+        p_value: cmp.p_value,
+    };
+    let (class, reason) = decide(spec, up, down, effect, &format!("{name} ratio"), &evidence);
+    Outcome {
+        class,
+        reason,
+        test: Some(report),
+    }
 }
 
-/// The spread judge: Fligner-Killeen, with the IQR ratio as the effect.
+/// The spread judge at level `confidence`: Brown-Forsythe, with the ratio of the mean absolute
+/// deviations from the median as the effect.
 pub(super) fn judge_scale(
     p: &Prepared,
     spec: &JudgeSpec,
-    report: &mut MetricReport,
-) -> (Classification, String) {
-    let test = match fligner_killeen(&p.canary, &p.baseline) {
+    dep: &Dependence,
+    confidence: f64,
+    rule: Rule,
+) -> Outcome {
+    let bf = match brown_forsythe(
+        &p.canary,
+        &p.baseline,
+        confidence,
+        dep.canary.effective,
+        dep.baseline.effective,
+    ) {
         Ok(t) => t,
-        Err(e) => return (Classification::Error, format!("scale test failed: {e}")),
+        Err(e) => {
+            return Outcome::without_test(Classification::Error, format!("scale test failed: {e}"))
+        }
     };
     let iqr = |v: &[f64]| {
         let s = sorted(v);
@@ -211,29 +436,225 @@ pub(super) fn judge_scale(
             _ => f64::NAN,
         }
     };
-    let (bi, ci) = (iqr(&p.baseline), iqr(&p.canary));
-    report.test = Some(TestReport::Scale {
-        method: "fligner-killeen".into(),
-        statistic: test.statistic,
-        p_value: test.p_value,
-        baseline_iqr: bi,
-        canary_iqr: ci,
-        confidence: spec.confidence,
-    });
-    let significant = test.p_value < 1.0 - spec.confidence;
-    let effect = (bi != 0.0 && bi.is_finite()).then(|| ci / bi);
+    let effect = (bf.y_spread != 0.0).then(|| bf.x_spread / bf.y_spread);
+    let (up, down) = beyond(bf.ci, bf.y_spread, spec, rule);
     let evidence = format!(
-        "IQR {} in the canary against {} in the baseline, Fligner-Killeen p = {}",
-        num(ci),
-        num(bi),
-        num(test.p_value)
+        "{} {}, Brown-Forsythe p = {}{}",
+        movement(
+            "the spread (mean distance from the median)",
+            bf.y_spread,
+            bf.x_spread,
+            up,
+            down
+        ),
+        relative_change(bf.x_spread - bf.y_spread, bf.ci, bf.y_spread, confidence),
+        num(bf.p_value),
+        dep.note()
     );
-    decide(
-        spec,
-        significant && ci > bi,
-        significant && ci < bi,
-        effect,
-        "IQR ratio",
-        &evidence,
-    )
+    let report = TestReport::Scale {
+        method: "brown-forsythe".into(),
+        statistic: bf.statistic,
+        p_value: bf.p_value,
+        baseline_iqr: iqr(&p.baseline),
+        canary_iqr: iqr(&p.canary),
+        confidence,
+        baseline_spread: bf.y_spread,
+        canary_spread: bf.x_spread,
+        ratio: effect.and_then(finite),
+        ci: [bf.ci.0, bf.ci.1],
+        df: bf.df,
+    };
+    let (class, reason) = decide(spec, up, down, effect, "spread ratio", &evidence);
+    Outcome {
+        class,
+        reason,
+        test: Some(report),
+    }
+}
+
+/// `auto`'s location test: the Hodges-Lehmann interval of the Mann-Whitney test (R's
+/// `wilcox.test` exactly for independent points; with the rank-sum variance inflated by the
+/// design effects when either side is autocorrelated), classified as the `mann-whitney` judge
+/// is (interval and mean ratio).
+fn judge_location(
+    p: &Prepared,
+    spec: &JudgeSpec,
+    dep: &Dependence,
+    confidence: f64,
+    mean_ratio: Option<f64>,
+    baseline_median: Option<f64>,
+) -> Outcome {
+    let result = if dep.adjusted() {
+        mann_whitney_inflated(
+            &p.canary,
+            &p.baseline,
+            confidence,
+            dep.canary.inflation(),
+            dep.baseline.inflation(),
+        )
+    } else {
+        mann_whitney(&p.canary, &p.baseline, confidence)
+    };
+    let mw = match result {
+        Ok(mw) => mw,
+        Err(e) => {
+            return Outcome::without_test(
+                Classification::Error,
+                format!("Mann-Whitney test failed: {e}"),
+            )
+        }
+    };
+    let method = match (mw.method, dep.adjusted()) {
+        (_, true) => "normal-autocorrelated",
+        (Method::Exact, false) => "exact",
+        (Method::Normal, false) => "normal",
+    };
+    let report = TestReport::MannWhitney {
+        method: method.into(),
+        statistic: mw.statistic,
+        p_value: mw.p_value,
+        estimate: mw.estimate,
+        ci: [mw.ci.0, mw.ci.1],
+        confidence: mw.confidence,
+    };
+    let (up, down) = (mw.ci.0 > 0.0, mw.ci.1 < 0.0);
+    let what = match baseline_median {
+        Some(m) if m != 0.0 => format!(
+            "{} {} (Hodges-Lehmann shift)",
+            movement("the typical value", m, m + mw.estimate, up, down),
+            relative_change(mw.estimate, mw.ci, m, mw.confidence)
+        ),
+        _ => format!(
+            "the typical value moved by {} (Hodges-Lehmann shift)",
+            relative_change(mw.estimate, mw.ci, 0.0, mw.confidence)
+        ),
+    };
+    let evidence = format!("{what}, p = {}{}", num(mw.p_value), dep.note());
+    let (class, reason) = decide(spec, up, down, mean_ratio, "mean ratio", &evidence);
+    Outcome {
+        class,
+        reason,
+        test: Some(report),
+    }
+}
+
+/// `auto` on continuous data: location, quantile and spread at the Bonferroni-adjusted level;
+/// `high` when any is `high` (else `low` when any is `low`). Fills `report.test` with the
+/// deciding test and `report.tests` with all of them.
+pub(super) fn judge_auto_continuous(
+    p: &Prepared,
+    spec: &JudgeSpec,
+    dep: &Dependence,
+    report: &mut MetricReport,
+) -> (Classification, String) {
+    let identical = p.baseline.len() == p.canary.len() && sorted(&p.baseline) == sorted(&p.canary);
+    // The tail that can hurt: the upper one, or the lower one (p10 for the default 0.9) when
+    // only a decrease is bad (a throughput that sometimes collapses).
+    let tail_spec = JudgeSpec {
+        quantile: if spec.direction == Direction::Decrease {
+            1.0 - spec.quantile
+        } else {
+            spec.quantile
+        },
+        ..spec.clone()
+    };
+    // A wider spread is bad whichever way the metric's level should not move; a narrower one
+    // never is.
+    let spread_spec = JudgeSpec {
+        direction: Direction::Increase,
+        ..spec.clone()
+    };
+    let q_name = format!("p{}", num(tail_spec.quantile * 100.0));
+    let need = min_points(tail_spec.quantile);
+    let quantile_fits = dep.canary.effective >= need && dep.baseline.effective >= need;
+    let scale_fits = p.canary.len() >= 2 && p.baseline.len() >= 2;
+    let k = 1 + usize::from(quantile_fits) + usize::from(scale_fits);
+    let level = 1.0 - (1.0 - spec.confidence) / k as f64;
+    let mut parts: Vec<(&str, Outcome)> = vec![(
+        "location",
+        judge_location(
+            p,
+            spec,
+            dep,
+            level,
+            report.mean_ratio,
+            report.baseline.median,
+        ),
+    )];
+    if quantile_fits {
+        parts.push((
+            "tail",
+            judge_quantile(p, &tail_spec, dep, level, Rule::Interval),
+        ));
+    }
+    if scale_fits {
+        parts.push((
+            "spread",
+            judge_scale(p, &spread_spec, dep, level, Rule::Interval),
+        ));
+    }
+    report.tests = parts.iter().filter_map(|(_, o)| o.test.clone()).collect();
+    let pick = |c: Classification| parts.iter().position(|(_, o)| o.class == c);
+    // A throughput whose lower tail collapses and whose spread widens is `low` (the direction
+    // the user said is bad); otherwise `high` comes first.
+    let (first, second) = if spec.direction == Direction::Decrease {
+        (Classification::Low, Classification::High)
+    } else {
+        (Classification::High, Classification::Low)
+    };
+    let decider = pick(first)
+        .or_else(|| pick(second))
+        .or_else(|| pick(Classification::Error))
+        .unwrap_or(0);
+    report.test = parts[decider].1.test.clone();
+    let summary: Vec<String> = parts
+        .iter()
+        .map(|(name, o)| {
+            let label = match *name {
+                "tail" => format!("tail ({q_name})"),
+                other => other.to_string(),
+            };
+            format!("{label} {}", o.class.as_str())
+        })
+        .collect();
+    let skipped = if quantile_fits {
+        String::new()
+    } else {
+        format!(
+            "; {q_name} not compared: fewer than {} independent points on a side",
+            num(need)
+        )
+    };
+    let footer = format!(
+        " [auto: {}; each at {}% confidence so that together they keep {}% (Bonferroni){skipped}]",
+        summary.join(", "),
+        num(level * 100.0),
+        num(spec.confidence * 100.0)
+    );
+    if identical {
+        return (
+            Classification::Pass,
+            format!("canary and baseline samples are identical{footer}"),
+        );
+    }
+    let flagged: Vec<&Outcome> = parts
+        .iter()
+        .map(|(_, o)| o)
+        .filter(|o| matches!(o.class, Classification::High | Classification::Low))
+        .collect();
+    let class = parts[decider].1.class;
+    let reason = match class {
+        Classification::High | Classification::Low => flagged
+            .iter()
+            .map(|o| o.reason.as_str())
+            .collect::<Vec<_>>()
+            .join("; and "),
+        _ => parts[decider].1.reason.clone(),
+    };
+    (class, format!("{reason}{footer}"))
+}
+
+/// `auto` on sparse counts, with the reason saying so.
+pub(super) fn auto_counts_reason() -> &'static str {
+    "auto chose counts (sparse whole-number counts: at least half the values are 0): "
 }

@@ -86,7 +86,9 @@ pub enum TestReport {
     /// Mann-Whitney U: R's `wilcox.test(canary, baseline, conf.int = TRUE)`.
     #[serde(rename = "mann-whitney")]
     MannWhitney {
-        /// `exact` or `normal`.
+        /// `exact` or `normal` (R's), or `normal-autocorrelated` (the `auto` judge's location
+        /// test on serially dependent series: R's normal branch with the rank-sum variance
+        /// inflated by the design effects).
         method: String,
         /// R's W.
         statistic: f64,
@@ -136,8 +138,13 @@ pub enum TestReport {
         p_value: f64,
         /// Confidence level of `ci`.
         confidence: f64,
+        /// Events each side counts for after the autocorrelation correction ([baseline,
+        /// canary], rounded; the test ran on these); absent when no side needed it.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        effective_events: Option<[f64; 2]>,
     },
-    /// Tails beyond the pooled quantile: one-sided Fisher exact tests.
+    /// One quantile of the two sides (default p90), with an order-statistic (Woodruff)
+    /// interval of the difference.
     #[serde(rename = "quantile")]
     Quantile {
         /// The quantile compared.
@@ -146,30 +153,62 @@ pub enum TestReport {
         baseline: f64,
         /// The canary's quantile.
         canary: f64,
-        /// Values above the pooled `quantile` (when an increase is bad).
+        /// Values above the pooled `quantile` on each side, with a one-sided Fisher exact
+        /// p-value (supporting evidence; the interval decides).
         #[serde(skip_serializing_if = "Option::is_none", default)]
         upper: Option<TailReport>,
-        /// Values below the pooled `1 - quantile` (when a decrease is bad).
+        /// Kept for reports written before the interval: values below the pooled
+        /// `1 - quantile`. No longer written.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         lower: Option<TailReport>,
-        /// 1 - the error rate of the tests (split between two tails).
+        /// Confidence level of `ci` (in `auto`, the Bonferroni-adjusted level).
         confidence: f64,
+        /// `woodruff`: order-statistic standard errors, normal interval of the difference.
+        #[serde(default)]
+        method: String,
+        /// canary - baseline.
+        #[serde(default)]
+        difference: f64,
+        /// Confidence interval of the difference.
+        #[serde(default)]
+        ci: [f64; 2],
+        /// Canary quantile over baseline quantile; null when the baseline's is 0.
+        #[serde(default)]
+        ratio: Option<f64>,
+        /// Two-sided p-value of "no difference".
+        #[serde(default)]
+        p_value: f64,
     },
-    /// Spread: R's `fligner.test`.
+    /// Spread: the Brown-Forsythe test (absolute deviations from the median).
     #[serde(rename = "scale")]
     Scale {
-        /// `fligner-killeen`.
+        /// `brown-forsythe`.
         method: String,
-        /// Fligner-Killeen chi-squared statistic.
+        /// Brown-Forsythe F (= t² of the deviations).
         statistic: f64,
-        /// p-value.
+        /// Two-sided p-value.
         p_value: f64,
         /// Baseline interquartile range.
         baseline_iqr: f64,
         /// Canary interquartile range.
         canary_iqr: f64,
-        /// Confidence level.
+        /// Confidence level of `ci` (in `auto`, the Bonferroni-adjusted level).
         confidence: f64,
+        /// Baseline spread: mean absolute deviation from its median.
+        #[serde(default)]
+        baseline_spread: f64,
+        /// Canary spread, likewise.
+        #[serde(default)]
+        canary_spread: f64,
+        /// Canary spread over baseline spread; null when the baseline's is 0.
+        #[serde(default)]
+        ratio: Option<f64>,
+        /// Confidence interval of canary spread - baseline spread.
+        #[serde(default)]
+        ci: [f64; 2],
+        /// Degrees of freedom of the t test (effective sizes - 2).
+        #[serde(default)]
+        df: f64,
     },
 }
 
@@ -216,8 +255,13 @@ pub struct MetricReport {
     pub baseline: Summary,
     /// Canary statistics after missing-value and outlier handling.
     pub canary: Summary,
-    /// The test, when one ran.
+    /// The test, when one ran. For `auto`, the component that decided (the first `high` or
+    /// `low` one, else the location test); all of them are in `tests`.
     pub test: Option<TestReport>,
+    /// `auto` on a continuous metric: every test it ran (location, quantile, spread), each at
+    /// the Bonferroni-adjusted confidence level. Absent for the other judges.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub tests: Vec<TestReport>,
     /// Canary mean / baseline mean; null when the baseline mean is 0 or a side is empty.
     pub mean_ratio: Option<f64>,
     /// Values dropped as missing (null/NaN) on each side, and as outliers.

@@ -83,31 +83,38 @@ pub fn render_text(report: &Report) -> String {
                 quantile,
                 baseline,
                 canary,
-                upper,
-                lower,
-                ..
-            }) => {
-                let p = [upper, lower]
-                    .iter()
-                    .filter_map(|t| t.as_ref().map(|t| t.p_value))
-                    .fold(f64::INFINITY, f64::min);
-                (
-                    format!(
-                        "p{} {} vs {}",
-                        num(quantile * 100.0),
-                        num(*canary),
-                        num(*baseline)
-                    ),
-                    if p.is_finite() { num(p) } else { "-".into() },
-                )
-            }
-            Some(TestReport::Scale {
-                canary_iqr,
-                baseline_iqr,
+                ci,
+                confidence,
                 p_value,
                 ..
             }) => (
-                format!("IQR {} vs {}", num(*canary_iqr), num(*baseline_iqr)),
+                format!(
+                    "p{} {} vs {}, diff [{}, {}] {}%",
+                    num(quantile * 100.0),
+                    num(*canary),
+                    num(*baseline),
+                    num(ci[0]),
+                    num(ci[1]),
+                    num(confidence * 100.0)
+                ),
+                num(*p_value),
+            ),
+            Some(TestReport::Scale {
+                canary_spread,
+                baseline_spread,
+                ci,
+                confidence,
+                p_value,
+                ..
+            }) => (
+                format!(
+                    "spread {} vs {}, diff [{}, {}] {}%",
+                    num(*canary_spread),
+                    num(*baseline_spread),
+                    num(ci[0]),
+                    num(ci[1]),
+                    num(confidence * 100.0)
+                ),
                 num(*p_value),
             ),
             None => ("-".into(), "-".into()),

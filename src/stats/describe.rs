@@ -23,6 +23,16 @@ pub struct Summary {
     pub max: Option<f64>,
     /// Sample standard deviation (n - 1 denominator).
     pub std: Option<f64>,
+    /// Lag-1 autocorrelation of this side's series in time order (R's `acf`), set by the
+    /// judge; absent below 3 values or for a constant series.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub lag1_autocorrelation: Option<f64>,
+    /// How many independent points the series is worth in the comparison: `count` unless the
+    /// lag-1 autocorrelation ρ of the baseline (or, for aligned series, the smaller one of the
+    /// canary - baseline differences) is above 0.1, then `count (1 - ρ) / (1 + ρ)` (see
+    /// `stats::autocorrelation::effective_sizes`). Set by the judge.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub effective_count: Option<f64>,
 }
 
 /// Neumaier's compensated sum: exact enough that the mean of equal values is that value.
@@ -61,6 +71,8 @@ pub fn describe(values: &[f64]) -> Summary {
             min: None,
             max: None,
             std: None,
+            lag1_autocorrelation: None,
+            effective_count: None,
         };
     }
     let sorted = sorted(values);
@@ -78,6 +90,8 @@ pub fn describe(values: &[f64]) -> Summary {
         min: sorted.first().copied(),
         max: sorted.last().copied(),
         std,
+        lag1_autocorrelation: None,
+        effective_count: None,
     }
 }
 

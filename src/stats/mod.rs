@@ -2,8 +2,10 @@
 //!
 //! Every function here states the reference it reproduces and the tolerance it is tested to.
 
+pub mod autocorrelation;
 mod binom_dist;
 pub mod binomial;
+pub mod brown_forsythe;
 pub mod describe;
 pub mod fisher;
 pub mod fligner;
@@ -12,15 +14,21 @@ mod normal;
 pub mod outliers;
 pub mod percentile;
 pub mod poisson;
+pub mod quantile_compare;
 mod select;
 mod wilcox_dist;
 
+pub use autocorrelation::{
+    count_dispersion, effective_size, effective_sizes, lag1_autocorrelation, EffectiveSize,
+};
 pub use binomial::{binom_test, BinomTest};
+pub use brown_forsythe::{brown_forsythe, BrownForsythe};
 pub use describe::{describe, Summary};
 pub use fisher::{fisher_exact, FisherTest};
 pub use fligner::{fligner_killeen, FlignerTest};
-pub use mann_whitney::{mann_whitney, MannWhitney, Method};
+pub use mann_whitney::{mann_whitney, mann_whitney_inflated, MannWhitney, Method};
 pub use poisson::{poisson_rate_test, PoissonTest};
+pub use quantile_compare::{compare_quantiles, QuantileComparison};
 
 /// What can go wrong in a statistical computation.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -659,7 +659,7 @@ impl Ctx<'_> {
                     self.report(
                         v.pos,
                         field("quantile"),
-                        format!("quantile must be strictly between 0 and 1 (e.g. 0.95), found {q}"),
+                        format!("quantile must be strictly between 0 and 1 (e.g. 0.9), found {q}"),
                     );
                     None
                 }
@@ -714,13 +714,13 @@ impl Ctx<'_> {
         }
 
         if let (Some(test), Some(k)) = (test, fields.key_node("quantile")) {
-            if test != TestKind::Quantile {
+            if !matches!(test, TestKind::Quantile | TestKind::Auto) {
                 self.report(
                     k.pos,
                     field("quantile"),
                     format!(
-                        "`quantile` only applies to a quantile judge; with test {} it would have \
-                         no effect (set `test: quantile` or remove it)",
+                        "`quantile` only applies to a quantile or auto judge; with test {} it \
+                         would have no effect (set `test: quantile` or remove it)",
                         test.as_str()
                     ),
                 );

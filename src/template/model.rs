@@ -186,7 +186,7 @@ pub struct JudgeSpec {
     pub nan: NanStrategy,
     /// Outlier removal.
     pub outliers: OutlierSpec,
-    /// Quantile judge: the quantile whose tail is compared, in (0, 1) (default 0.95).
+    /// Quantile and auto judges: the quantile compared, in (0, 1) (default 0.9).
     pub quantile: f64,
     /// Threshold judge: absolute lower bound on the canary mean.
     pub min: Option<f64>,
@@ -210,7 +210,7 @@ impl Default for JudgeSpec {
             must_have_data: false,
             nan: NanStrategy::Remove,
             outliers: OutlierSpec::default(),
-            quantile: 0.95,
+            quantile: 0.9,
             min: None,
             max: None,
             max_increase_ratio: None,

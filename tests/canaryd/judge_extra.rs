@@ -118,7 +118,8 @@ fn counts_pass_no_events_and_reject_negatives() {
 fn quantile_catches_a_heavier_tail_that_moves_no_median() {
     let base = spread(0.25, 0.02, 120);
     let mut can = spread(0.25, 0.02, 120);
-    for i in (0..120).step_by(10) {
+    // One point in eight ten times slower: p90 lands among them, the median does not move.
+    for i in (0..120).step_by(8) {
         can[i] *= 10.0;
     }
     let mw = classify(
@@ -132,39 +133,85 @@ fn quantile_catches_a_heavier_tail_that_moves_no_median() {
     match &m.test {
         Some(TestReport::Quantile {
             quantile,
+            baseline,
+            canary,
+            ci,
+            ratio,
+            method,
             upper: Some(u),
-            lower: None,
             ..
         }) => {
-            assert_eq!(*quantile, 0.95);
-            assert_eq!(u.canary_beyond, 12);
-            assert_eq!(u.baseline_beyond, 0);
-            assert!(u.p_value < 0.001);
+            assert_eq!(*quantile, 0.9, "the default");
+            assert_eq!(method, "woodruff");
+            assert!(*canary > 5.0 * *baseline, "{canary} {baseline}");
+            assert!(ci[0] > 0.0 && ci[0] < canary - baseline && ci[1] > canary - baseline);
+            assert!(ratio.unwrap() > 5.0);
+            assert_eq!((u.canary_beyond, u.baseline_beyond), (19, 4));
         }
         other => panic!("{other:?}"),
     }
     assert!(
         m.reason
-            .contains("12 of 120 canary points above the pooled p95"),
+            .starts_with("significant increase: p90 rose from 0.266 to "),
         "{}",
         m.reason
     );
-    // A lighter lower tail is a decrease.
+    assert!(m.reason.contains("95% CI +"), "{}", m.reason);
+    // A lighter lower tail, seen by a low quantile, is a decrease.
     let mut low = spread(0.25, 0.02, 120);
-    for i in (0..120).step_by(10) {
+    for i in (0..120).step_by(8) {
         low[i] = 0.001;
     }
-    let m = classify(&spec(TestKind::Quantile, Direction::Either), &base, &low);
+    let mut s = spec(TestKind::Quantile, Direction::Either);
+    s.judge.quantile = 0.1;
+    let m = classify(&s, &base, &low);
     assert_eq!(m.classification, Classification::Low, "{}", m.reason);
-    let m = classify(&spec(TestKind::Quantile, Direction::Increase), &base, &low);
+    assert!(m.reason.contains("p10 fell from"), "{}", m.reason);
+    s.judge.direction = Direction::Increase;
+    let m = classify(&s, &base, &low);
     assert_eq!(m.classification, Classification::Pass, "{}", m.reason);
-    // The same distribution passes.
+    // The same distribution passes; so does a rise within allowed_increase.
     let m = classify(
         &spec(TestKind::Quantile, Direction::Either),
         &base,
         &spread(0.25, 0.02, 100),
     );
     assert_eq!(m.classification, Classification::Pass, "{}", m.reason);
+    let mut s = spec(TestKind::Quantile, Direction::Increase);
+    s.judge.allowed_increase = 1.2;
+    let m = classify(&s, &base, &spread(0.27, 0.02, 120));
+    assert_eq!(m.classification, Classification::Pass, "{}", m.reason);
+    assert!(
+        m.reason.contains("within allowed_increase 1.2x"),
+        "{}",
+        m.reason
+    );
+}
+
+#[test]
+fn quantile_needs_enough_points_for_its_level() {
+    let mut s = spec(TestKind::Quantile, Direction::Increase);
+    s.judge.quantile = 0.99;
+    let m = classify(&s, &spread(1.0, 0.1, 120), &spread(2.0, 0.1, 120));
+    assert_eq!(m.classification, Classification::Nodata, "{}", m.reason);
+    assert!(
+        m.reason
+            .contains("500 independent points per side are needed"),
+        "{}",
+        m.reason
+    );
+    s.judge.must_have_data = true;
+    let m = classify(&s, &spread(1.0, 0.1, 120), &spread(2.0, 0.1, 120));
+    assert_eq!(m.classification, Classification::NodataFail, "{}", m.reason);
+    // 600 points in an order without serial dependence (stride 7919 through the range).
+    let scattered = |center: f64| -> Vec<f64> {
+        (0..600)
+            .map(|i| center + 0.1 * (((i * 7919) % 600) as f64 / 599.0 * 2.0 - 1.0))
+            .collect()
+    };
+    let m = classify(&s, &scattered(1.0), &scattered(2.0));
+    assert_eq!(m.canary.effective_count, Some(600.0));
+    assert_eq!(m.classification, Classification::High, "{}", m.reason);
 }
 
 #[test]
@@ -175,7 +222,17 @@ fn scale_catches_a_wider_spread_around_the_same_center() {
     assert_eq!(mw.classification, Classification::Pass, "{}", mw.reason);
     let m = classify(&spec(TestKind::Scale, Direction::Either), &base, &can);
     assert_eq!(m.classification, Classification::High, "{}", m.reason);
-    assert!(m.reason.contains("IQR ratio 4x"), "{}", m.reason);
+    assert!(m.reason.contains("spread ratio 4x"), "{}", m.reason);
+    match &m.test {
+        Some(TestReport::Scale {
+            method, ratio, ci, ..
+        }) => {
+            assert_eq!(method, "brown-forsythe");
+            assert!((ratio.unwrap() - 4.0).abs() < 1e-9);
+            assert!(ci[0] > 0.0);
+        }
+        other => panic!("{other:?}"),
+    }
     let m = classify(&spec(TestKind::Scale, Direction::Either), &can, &base);
     assert_eq!(m.classification, Classification::Low, "{}", m.reason);
     let m = classify(
@@ -184,10 +241,14 @@ fn scale_catches_a_wider_spread_around_the_same_center() {
         &spread(100.0, 5.0, 60),
     );
     assert_eq!(m.classification, Classification::Pass, "{}", m.reason);
+    let mut s = spec(TestKind::Scale, Direction::Increase);
+    s.judge.allowed_increase = 5.0;
+    let m = classify(&s, &base, &can);
+    assert_eq!(m.classification, Classification::Pass, "{}", m.reason);
 }
 
 #[test]
-fn auto_picks_counts_for_sparse_counts_and_mann_whitney_otherwise() {
+fn auto_picks_counts_for_sparse_counts_and_combines_three_tests_otherwise() {
     let s = spec(TestKind::Auto, Direction::Increase);
     let m = classify(&s, &sparse(120, 2), &sparse(120, 15));
     assert!(
@@ -195,19 +256,82 @@ fn auto_picks_counts_for_sparse_counts_and_mann_whitney_otherwise() {
         "{:?}",
         m.test
     );
+    assert!(m.tests.is_empty());
     assert!(m.reason.starts_with("auto chose counts"), "{}", m.reason);
-    let m = classify(&s, &spread(1.0, 0.5, 50), &spread(1.5, 0.5, 50));
+    // A location shift: the location test decides.
+    let m = classify(&s, &spread(1.0, 0.5, 60), &spread(1.5, 0.5, 60));
+    assert_eq!(m.classification, Classification::High, "{}", m.reason);
     assert!(
         matches!(m.test, Some(TestReport::MannWhitney { .. })),
         "{:?}",
         m.test
     );
+    assert_eq!(m.tests.len(), 3);
+    assert!(m.reason.contains("[auto: location high"), "{}", m.reason);
     assert!(
-        m.reason.starts_with("auto chose mann-whitney"),
+        m.reason.contains("each at 98.33% confidence"),
         "{}",
         m.reason
     );
+    for t in &m.tests {
+        let level = match t {
+            TestReport::MannWhitney { confidence, .. }
+            | TestReport::Quantile { confidence, .. }
+            | TestReport::Scale { confidence, .. } => *confidence,
+            other => panic!("{other:?}"),
+        };
+        assert!((level - (1.0 - 0.05 / 3.0)).abs() < 1e-12);
+    }
+    // A wider spread that moves no median: the location test passes, auto does not.
+    let m = classify(&s, &spread(100.0, 5.0, 80), &spread(100.0, 20.0, 80));
     assert_eq!(m.classification, Classification::High, "{}", m.reason);
+    assert!(m.reason.contains("location pass"), "{}", m.reason);
+    // The same distribution passes.
+    let m = classify(&s, &spread(100.0, 5.0, 80), &spread(100.0, 5.0, 70));
+    assert_eq!(m.classification, Classification::Pass, "{}", m.reason);
+}
+
+/// A slow wave plus a little jitter: every point much like its neighbour.
+fn wave(center: f64, n: usize, phase: f64) -> Vec<f64> {
+    (0..n)
+        .map(|i| {
+            let t = i as f64;
+            center
+                * (1.0
+                    + 0.1 * ((t / 9.0 + phase).sin())
+                    + 0.01 * (((i * 37) % 11) as f64 - 5.0) / 5.0)
+        })
+        .collect()
+}
+
+#[test]
+fn autocorrelated_series_count_as_fewer_points() {
+    // Two slices of the same slow wave, out of phase: no regression, but 120 strongly
+    // dependent points each. The rank test treats them as independent and flags the small
+    // difference of their means; auto discounts them and passes.
+    let base = wave(100.0, 120, 0.0);
+    let can = wave(100.0, 120, 2.0);
+    let m = classify(&spec(TestKind::Auto, Direction::Either), &base, &can);
+    assert_eq!(m.classification, Classification::Pass, "{}", m.reason);
+    let e = m.canary.effective_count.unwrap();
+    assert!(e < 40.0, "effective {e}");
+    assert!(m.canary.lag1_autocorrelation.unwrap() > 0.8);
+    assert!(m.reason.contains("autocorrelated"), "{}", m.reason);
+    assert!(
+        matches!(&m.tests[0], TestReport::MannWhitney { method, .. } if method == "normal-autocorrelated"),
+        "{:?}",
+        m.tests[0]
+    );
+    let json = serde_json::to_value(&m).unwrap();
+    assert!(json["canary"]["effective_count"].as_f64().unwrap() < 40.0);
+    assert_eq!(json["canary"]["count"], 120);
+    // Independent points are not adjusted.
+    let m = classify(
+        &spec(TestKind::Auto, Direction::Either),
+        &sparse(60, 3),
+        &spread(1.0, 0.5, 60),
+    );
+    assert_eq!(m.canary.effective_count, Some(60.0));
 }
 
 mod never_panics {
@@ -264,4 +388,21 @@ mod never_panics {
             prop_assert!(serde_json::to_string(&m).is_ok());
         }
     }
+}
+
+#[test]
+fn auto_for_a_throughput_looks_at_the_lower_tail_and_only_a_wider_spread() {
+    let s = spec(TestKind::Auto, Direction::Decrease);
+    let base = spread(100.0, 5.0, 120);
+    // One point in eight collapses to a tenth: p10 falls, the median does not move.
+    let mut can = spread(100.0, 5.0, 120);
+    for i in (0..120).step_by(8) {
+        can[i] = 10.0;
+    }
+    let m = classify(&s, &base, &can);
+    assert_eq!(m.classification, Classification::Low, "{}", m.reason);
+    assert!(m.reason.contains("p10 fell from"), "{}", m.reason);
+    // A narrower spread is not a regression.
+    let m = classify(&s, &base, &spread(100.0, 1.0, 120));
+    assert_eq!(m.classification, Classification::Pass, "{}", m.reason);
 }

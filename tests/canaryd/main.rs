@@ -9,6 +9,7 @@ mod judge_metrics;
 mod live_judge;
 mod scoring;
 mod sources;
+mod stats_judges;
 mod stats_more;
 mod stats_properties;
 mod stats_reference;

@@ -119,3 +119,88 @@ fn extreme_magnitudes_do_not_panic() {
     assert_eq!(r.method, Method::Normal);
     assert!(r.ci.0 <= r.estimate && r.estimate <= r.ci.1);
 }
+
+/// Invariants of the quantile, spread and autocorrelation statistics behind the `quantile`,
+/// `scale` and `auto` judges (issue 7), on the same kind of samples.
+mod judges {
+    use canaryd::judge::{classify_metric, Classification};
+    use canaryd::source::Observation;
+    use canaryd::stats::{
+        brown_forsythe, compare_quantiles, effective_size, mann_whitney_inflated,
+    };
+    use canaryd::template::{Direction, JudgeSpec, MetricSpec, TestKind};
+    use proptest::prelude::*;
+    use proptest::test_runner::RngSeed;
+
+    fn long_sample() -> impl Strategy<Value = Vec<f64>> {
+        prop_oneof![
+            prop::collection::vec(-1e3f64..1e3, 50..150),
+            prop::collection::vec((0u32..12).prop_map(|v| f64::from(v) / 2.0 + 1.0), 50..150),
+        ]
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 64,
+            rng_seed: RngSeed::Fixed(0x00ca_4a4e),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// Swapping canary and baseline mirrors the quantile and spread intervals.
+        #[test]
+        fn swapping_mirrors_quantile_and_spread(x in long_sample(), y in long_sample()) {
+            let (nx, ny) = (x.len() as f64, y.len() as f64);
+            let a = compare_quantiles(&x, &y, 0.9, 0.95, nx, ny).expect("valid");
+            let b = compare_quantiles(&y, &x, 0.9, 0.95, ny, nx).expect("valid");
+            prop_assert!(close(a.ci.0, -b.ci.1) && close(a.ci.1, -b.ci.0), "{:?} {:?}", a.ci, b.ci);
+            prop_assert!(close(a.p_value, b.p_value));
+            let a = brown_forsythe(&x, &y, 0.95, nx, ny).expect("valid");
+            let b = brown_forsythe(&y, &x, 0.95, ny, nx).expect("valid");
+            prop_assert!(close(a.ci.0, -b.ci.1) && close(a.ci.1, -b.ci.0), "{:?} {:?}", a.ci, b.ci);
+            prop_assert!(close(a.p_value, b.p_value));
+        }
+
+        /// Fewer effective points never narrow an interval.
+        #[test]
+        fn dependence_only_widens(x in long_sample(), y in long_sample(), f in 0.05f64..1.0) {
+            let (nx, ny) = (x.len() as f64, y.len() as f64);
+            let (ex, ey) = ((nx * f).max(45.0), (ny * f).max(45.0));
+            let full = compare_quantiles(&x, &y, 0.9, 0.95, nx, ny).expect("valid");
+            if let Ok(part) = compare_quantiles(&x, &y, 0.9, 0.95, ex.min(nx), ey.min(ny)) {
+                prop_assert!(part.ci.0 <= full.ci.0 + 1e-9 && part.ci.1 >= full.ci.1 - 1e-9);
+            }
+            let full = brown_forsythe(&x, &y, 0.95, nx, ny).expect("valid");
+            let part = brown_forsythe(&x, &y, 0.95, (nx * f).max(2.0), (ny * f).max(2.0)).expect("valid");
+            prop_assert!(part.ci.0 <= full.ci.0 + 1e-9 && part.ci.1 >= full.ci.1 - 1e-9);
+            let full = mann_whitney_inflated(&x, &y, 0.95, 1.0, 1.0).expect("valid");
+            let part = mann_whitney_inflated(&x, &y, 0.95, 1.0 / f, 1.0 / f).expect("valid");
+            prop_assert!(part.ci.0 <= full.ci.0 && part.ci.1 >= full.ci.1);
+            let e = effective_size(&x);
+            prop_assert!(e.effective <= nx && e.effective >= 2.0_f64.min(nx));
+        }
+
+        /// Identical samples always pass, whatever the judge (CONTRACT §5).
+        #[test]
+        fn identical_samples_pass_every_new_judge(x in long_sample()) {
+            for test in [TestKind::Auto, TestKind::Quantile, TestKind::Scale] {
+                let spec = MetricSpec {
+                    name: "m".into(),
+                    group: None,
+                    query: "q{v=\"${scope}\"}".into(),
+                    judge: JudgeSpec { test, direction: Direction::Either, ..JudgeSpec::default() },
+                };
+                let values: Vec<Option<f64>> = x.iter().copied().map(Some).collect();
+                let m = classify_metric(&spec, Some(&Observation::from_values(values.clone(), values)));
+                prop_assert!(
+                    matches!(m.classification, Classification::Pass | Classification::Nodata),
+                    "{:?}: {}", test, m.reason
+                );
+            }
+        }
+    }
+}

@@ -113,6 +113,17 @@ fn shipped_templates_judge_what_they_say() {
     assert!(errors.critical);
     assert!(errors.max.is_some() && errors.max_increase_ratio.is_some());
     assert_eq!(http.metrics[0].judge.direction, Direction::Increase);
+    // Latency: auto (location, p90 and spread); error counts: counts.
+    assert_eq!(http.metrics[0].judge.test, TestKind::Auto);
+    assert_eq!(http.metrics[1].judge.test, TestKind::Auto);
+    let grpc =
+        canaryd::template::load_template(&templates_dir().join("grpc-worker.yaml")).expect("valid");
+    let failures = grpc
+        .metrics
+        .iter()
+        .find(|m| m.name == "grpc_server_failures")
+        .expect("a failure-count metric");
+    assert_eq!(failures.judge.test, TestKind::Counts);
     assert_eq!(http.metrics[3].judge.direction, Direction::Decrease);
     assert!(http.metrics[0]
         .query
@@ -829,13 +840,21 @@ fn quantile_belongs_to_the_quantile_judge_and_lies_in_0_1() {
     let t = parse_ok(&with_judge("      test: quantile\n      quantile: 0.99\n"));
     assert_eq!(t.metrics[0].judge.quantile, 0.99);
     let t = parse_ok(&with_judge("      test: quantile\n"));
-    assert_eq!(t.metrics[0].judge.quantile, 0.95, "the default");
+    assert_eq!(
+        t.metrics[0].judge.quantile, 0.9,
+        "the default (the issue: p90)"
+    );
+    let t = parse_ok(&with_judge("      test: auto\n      quantile: 0.95\n"));
+    assert_eq!(
+        t.metrics[0].judge.quantile, 0.95,
+        "auto compares a quantile too"
+    );
     only_problem(
         &with_judge("      quantile: 0.9\n"),
         6,
         7,
         "metrics[0].judge.quantile",
-        "only applies to a quantile judge; with test mann-whitney it would have no effect",
+        "only applies to a quantile or auto judge; with test mann-whitney it would have no effect",
     );
     only_problem(
         &with_judge("      test: quantile\n      quantile: 99\n"),
