@@ -3,6 +3,7 @@
 mod analyses;
 mod api;
 mod cli;
+mod durability;
 mod integrations;
 mod judge_extra;
 mod judge_metrics;
