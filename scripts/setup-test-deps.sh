@@ -18,6 +18,7 @@ packages=(
   jq                       # the GitHub Actions gate's script (tests/canaryd/integrations.rs)
   postgresql               # initdb/postgres for throwaway clusters in the API tests
   wrk                      # HTTP load generator (benches/api_load.rs)
+  chromium                 # headless browser for the report-page test
 )
 
 # The OpenAPI validator (Python) the API tests run on /openapi.json.
@@ -70,7 +71,7 @@ if [ "$status" -ne 0 ]; then
   exit 1
 fi
 
-for bin in prometheus promtool influxd carbon-cache graphite-manage wrk; do
+for bin in prometheus promtool influxd carbon-cache graphite-manage wrk chromium; do
   if ! command -v "$bin" >/dev/null 2>&1; then
     echo "setup-test-deps.sh: $bin is missing after install" >&2
     exit 1

@@ -21,6 +21,7 @@
 pub mod analysis;
 pub mod api;
 pub mod config;
+pub mod html;
 pub mod judge;
 pub mod scheduler;
 pub mod service;

@@ -9,10 +9,11 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use canaryd::analysis::{judge_live, LiveRequest};
+use canaryd::analysis::{fetch_live, LiveRequest};
 use canaryd::config::Settings;
+use canaryd::html::JudgmentMeta;
 use canaryd::judge::{judge, text::render_text, Report};
-use canaryd::source::{parse_time, RecordedData, Window};
+use canaryd::source::{parse_time, Observation, RecordedData, Window};
 use canaryd::template::{check_files, load_template, Template};
 
 /// Automated canary analysis: compares canary metrics with the baseline's and says pass,
@@ -55,6 +56,8 @@ enum TemplateCommand {
 enum Format {
     Json,
     Text,
+    /// The report page, self-contained HTML with SVG charts.
+    Html,
 }
 
 #[derive(clap::Args)]
@@ -177,7 +180,7 @@ fn run_judge(args: JudgeArgs) -> anyhow::Result<u8> {
     let settings = Settings::load(args.config.as_deref())?;
     canaryd::telemetry::init(&settings.log.level, &settings.log.format);
     let template = load_template(&args.template)?;
-    let report = match &args.data {
+    let (report, observations, meta) = match &args.data {
         Some(data_path) => judge_recorded(&template, data_path)?,
         None => judge_live_from_args(&settings, &template, &args)?,
     };
@@ -193,6 +196,11 @@ fn run_judge(args: JudgeArgs) -> anyhow::Result<u8> {
             writeln!(out)?;
         }
         Format::Text => write!(out, "{}", render_text(&report))?,
+        Format::Html => write!(
+            out,
+            "{}",
+            canaryd::html::judgment_page(&report, Some(&observations), &meta)
+        )?,
     }
     Ok(report.verdict.exit_code() as u8)
 }
@@ -202,7 +210,7 @@ fn judge_live_from_args(
     settings: &Settings,
     template: &Template,
     args: &JudgeArgs,
-) -> anyhow::Result<Report> {
+) -> anyhow::Result<Judged> {
     let need = |value: &Option<String>, flag: &str| -> anyhow::Result<String> {
         value.clone().with_context(|| {
             format!("{flag} is required to judge live (or give --data FILE to judge recorded data)")
@@ -223,6 +231,14 @@ fn judge_live_from_args(
             bail!("--arg {k} is given twice");
         }
     }
+    let meta = JudgmentMeta {
+        baseline: Some(baseline.clone()),
+        canary: Some(canary.clone()),
+        start: Some(window.start),
+        end: Some(window.end),
+        step_seconds: Some(window.step_seconds as i64),
+        ..JudgmentMeta::default()
+    };
     let request = LiveRequest {
         baseline,
         canary,
@@ -234,11 +250,15 @@ fn judge_live_from_args(
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    Ok(runtime.block_on(judge_live(settings, template, &request))?)
+    let observations = runtime.block_on(fetch_live(settings, template, &request))?;
+    Ok((judge(template, &observations), observations, meta))
 }
 
+/// A report, the points it judged, and where they came from (for the HTML page).
+type Judged = (Report, BTreeMap<String, Observation>, JudgmentMeta);
+
 /// The offline form: judge recorded data.
-fn judge_recorded(template: &Template, data_path: &Path) -> anyhow::Result<Report> {
+fn judge_recorded(template: &Template, data_path: &Path) -> anyhow::Result<Judged> {
     let data = RecordedData::load(data_path)?;
     let unknown: Vec<&String> = data
         .metrics
@@ -259,5 +279,10 @@ fn judge_recorded(template: &Template, data_path: &Path) -> anyhow::Result<Repor
             known.join(", ")
         );
     }
-    Ok(judge(template, &data.observations()))
+    let observations = data.observations();
+    Ok((
+        judge(template, &observations),
+        observations,
+        JudgmentMeta::default(),
+    ))
 }

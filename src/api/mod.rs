@@ -15,6 +15,7 @@ pub mod gates;
 pub mod judgments;
 pub mod observe;
 pub mod ops;
+pub mod pages;
 pub mod templates;
 
 use std::net::TcpListener;
@@ -111,6 +112,8 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(ops::readyz)
         .service(ops::metrics_text)
         .service(ops::openapi)
+        .service(pages::judgment)
+        .service(pages::analysis)
         .service(
             scope::scope("/api/v1")
                 .service(judgments::create)

@@ -8,6 +8,7 @@ mod integrations;
 mod judge_extra;
 mod judge_metrics;
 mod live_judge;
+mod pages;
 mod scoring;
 mod sources;
 mod stats_judges;
