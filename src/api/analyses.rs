@@ -369,13 +369,7 @@ pub async fn list(
     state: web::Data<AppState>,
     query: Result<web::Query<ListQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query
-        .map_err(|e| ApiError::BadRequest {
-            code: "invalid_query",
-            message: format!("query string: {e}"),
-            path: None,
-        })?
-        .into_inner();
+    let q = body::query(query)?;
     if let Some(s) = &q.state {
         if !matches!(
             s.as_str(),

@@ -65,3 +65,14 @@ pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })?;
     Ok(value)
 }
+
+/// A query string parsed, or a 400 naming what is wrong with it.
+pub fn query<T>(parsed: Result<actix_web::web::Query<T>, actix_web::Error>) -> Result<T, ApiError> {
+    parsed
+        .map(actix_web::web::Query::into_inner)
+        .map_err(|e| ApiError::BadRequest {
+            code: "invalid_query",
+            message: format!("query string: {e}"),
+            path: None,
+        })
+}

@@ -255,13 +255,23 @@ pub async fn flagger(
 ) -> Result<HttpResponse, ApiError> {
     let j = flagger_judgment(&state, &req, request_id.0, payload).await?;
     let pass = j.report.verdict == crate::judge::Verdict::Pass;
-    count("flagger", if pass { "pass" } else { "halt" });
-    let mut response = if pass {
+    Ok(flagger_answer(j, pass, "flagger", ["pass", "halt"]))
+}
+
+/// 200 when `yes`, else 412, with the judgment as body; counted under `gate`.
+fn flagger_answer(
+    j: service::Judgment,
+    yes: bool,
+    gate: &str,
+    outcomes: [&str; 2],
+) -> HttpResponse {
+    count(gate, outcomes[usize::from(!yes)]);
+    let mut response = if yes {
         HttpResponse::Ok()
     } else {
         HttpResponse::PreconditionFailed()
     };
-    Ok(response.json(j))
+    response.json(j)
 }
 
 /// Flagger `rollback` webhook: 200 means "roll back now" (the verdict is fail); 412 otherwise.
@@ -285,13 +295,12 @@ pub async fn flagger_rollback(
 ) -> Result<HttpResponse, ApiError> {
     let j = flagger_judgment(&state, &req, request_id.0, payload).await?;
     let fail = j.report.verdict == crate::judge::Verdict::Fail;
-    count("flagger_rollback", if fail { "rollback" } else { "keep" });
-    let mut response = if fail {
-        HttpResponse::Ok()
-    } else {
-        HttpResponse::PreconditionFailed()
-    };
-    Ok(response.json(j))
+    Ok(flagger_answer(
+        j,
+        fail,
+        "flagger_rollback",
+        ["rollback", "keep"],
+    ))
 }
 
 async fn argo_judgment(

@@ -241,13 +241,7 @@ pub async fn list(
     state: web::Data<AppState>,
     query: Result<web::Query<ListQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query
-        .map_err(|e| ApiError::BadRequest {
-            code: "invalid_query",
-            message: format!("query string: {e}"),
-            path: None,
-        })?
-        .into_inner();
+    let q = body::query(query)?;
     if let Some(v) = &q.verdict {
         if !matches!(v.as_str(), "pass" | "marginal" | "fail") {
             return Err(ApiError::bad("verdict", "expected pass, marginal or fail"));

@@ -122,13 +122,7 @@ pub async fn get_one(
     name: web::Path<String>,
     query: Result<web::Query<VersionQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    let version = query
-        .map_err(|e| ApiError::BadRequest {
-            code: "invalid_query",
-            message: format!("query string: {e}"),
-            path: None,
-        })?
-        .version;
+    let version = body::query(query)?.version;
     let Some(stored) = state.store.get_template(&name, version).await? else {
         return Err(not_found(&name, version));
     };

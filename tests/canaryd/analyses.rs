@@ -12,25 +12,7 @@ use crate::support::app::{spawn_app, Db, TestApp};
 use crate::support::hooks::Receiver;
 use crate::support::{self, T0};
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                use super::*;
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name(Db::Sqlite).await
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$name(Db::Postgres).await
-                }
-            }
-        )*
-    };
-}
-
-on_both!(
+crate::on_both!(
     past_windows_are_judged_at_once_and_called_back,
     stop_on_fail_ends_at_the_first_failing_interval,
     cancel_stops_an_analysis,

@@ -8,26 +8,7 @@ use serde_json::{json, Value};
 use crate::support::app::{fresh_db, spawn_app, spawn_with, test_settings, Db, TestApp};
 use crate::support::{self, T0};
 
-/// Runs an async scenario once on SQLite and once on PostgreSQL.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                use super::*;
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name(Db::Sqlite).await
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$name(Db::Postgres).await
-                }
-            }
-        )*
-    };
-}
-
-on_both!(
+crate::on_both!(
     inline_data_judgment_is_stored_whole_and_replays,
     live_judgment_stores_the_fetched_points,
     history_filters_and_pages,

@@ -11,6 +11,26 @@ use serde_json::Value;
 
 use super::{free_port, repo_root, require_binary, temp_dir, Process, Scratch};
 
+/// Runs each named async scenario `fn NAME(db: Db)` twice, as `NAME::sqlite` and
+/// `NAME::postgres`, each on a fresh database.
+#[macro_export]
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::support::app::Db::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::support::app::Db::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
 /// Which store a test app uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Db {
