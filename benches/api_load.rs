@@ -109,9 +109,8 @@ fn request_body() -> Value {
         let (_, shift) = metric_shape(m);
         let mean = 50.0 + 10.0 * m as f64;
         let sd = 0.1 * mean;
-        let mut side = |mean: f64| -> Vec<f64> {
-            (0..POINTS).map(|_| mean + sd * rng.normal()).collect()
-        };
+        let mut side =
+            |mean: f64| -> Vec<f64> { (0..POINTS).map(|_| mean + sd * rng.normal()).collect() };
         let baseline = side(mean);
         let canary = side(mean * shift);
         metrics.insert(
