@@ -139,6 +139,8 @@ struct InProcess {
     judge: Duration,
     record_json: Duration,
     insert: Duration,
+    /// The slowest insert: one now and then also checkpoints SQLite's WAL into the database.
+    insert_max: Duration,
     response_json: Duration,
     make_judgment: Duration,
     verdict: String,
@@ -249,6 +251,7 @@ fn measure_in_process(bytes: &[u8], iterations: usize, scratch: &Path) -> InProc
         template: median(template_t),
         judge: median(judge_t),
         record_json: median(record_t),
+        insert_max: insert_t.iter().copied().max().unwrap_or_default(),
         insert: median(insert_t),
         response_json: median(response_t),
         make_judgment: median(whole),
@@ -260,6 +263,7 @@ fn measure_in_process(bytes: &[u8], iterations: usize, scratch: &Path) -> InProc
 /// `canaryd serve` as its own process on a fresh SQLite file (removed when dropped).
 struct Service {
     port: u16,
+    dir: std::path::PathBuf,
     _process: support::Process,
 }
 
@@ -304,6 +308,7 @@ fn start_service() -> Service {
     }
     Service {
         port,
+        dir,
         _process: process,
     }
 }
@@ -500,6 +505,7 @@ fn main() {
         ("judge", inproc.judge),
         ("record JSON (data, report)", inproc.record_json),
         ("SQLite insert", inproc.insert),
+        ("SQLite insert, slowest", inproc.insert_max),
         ("response JSON", inproc.response_json),
         ("sum of the steps", inproc.sum()),
         ("make_judgment (cross-check)", inproc.make_judgment),
@@ -525,8 +531,10 @@ fn main() {
         "errors"
     );
     let mut failures = Vec::new();
+    let mut judgments = 3;
     for &c in &connections {
         let (r, text) = run_wrk(service.port, &lua, c, seconds);
+        judgments += r.requests;
         let errors = r.non_2xx + r.socket_errors;
         let p50 = r.p50.map_or(f64::NAN, ms);
         println!(
@@ -546,6 +554,17 @@ fn main() {
             ));
         }
     }
+    // Every judgment is stored whole, points included: the store's growth is part of the cost.
+    let bytes: u64 = ["canaryd.db", "canaryd.db-wal"]
+        .iter()
+        .filter_map(|f| std::fs::metadata(service.dir.join(f)).ok())
+        .map(|m| m.len())
+        .sum();
+    println!(
+        "  store: {:.0} MB (database and WAL) after about {judgments} judgments, {:.0} KB each",
+        bytes as f64 / 1e6,
+        bytes as f64 / 1024.0 / judgments as f64
+    );
     println!(
         "  (goal: p50/judge < 2 on one connection; p50-sum is what HTTP, actix and the body's \
          transfer add to the in-process steps; more connections than cores queue, and wrk \
