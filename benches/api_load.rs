@@ -397,7 +397,7 @@ fn parse_wrk(out: &str) -> WrkResult {
     r
 }
 
-/// One wrk run of `seconds` over `connections` connections, POSTing the body in `body_file`.
+/// One wrk run of `seconds` over `connections` connections; the `lua` script POSTs the body.
 fn run_wrk(port: u16, lua: &Path, connections: usize, seconds: u64) -> (WrkResult, String) {
     let wrk = support::require_binary("wrk");
     let threads = connections.clamp(1, 2);
