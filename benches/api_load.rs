@@ -224,6 +224,8 @@ fn measure_in_process(bytes: &[u8], iterations: usize, scratch: &Path) -> InProc
             report: report_json,
             gate: None,
             gate_key: None,
+            analysis_id: None,
+            interval_index: None,
         };
         let t = Instant::now();
         runtime
