@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+// Dashboard queries are this repository's own SQL, expanded with the fixture's values: the
+// dynamic SQL is what is under test.
 use sqlx::{Column, Row, TypeInfo, ValueRef};
 
 use crate::analyses::{fast, put_template, settled, wait_for};
@@ -101,10 +103,32 @@ async fn fill(app: &TestApp) {
         .await;
     assert_eq!(status, 200, "{made}");
 
+    // The fixture series have no service label; the arg only names what is being judged.
+    let r = app
+        .client
+        .put(app.at("/api/v1/templates/checkout-latency"))
+        .header("content-type", "application/json")
+        .body(
+            json!({
+                "name": "checkout-latency",
+                "args": {"service": {}},
+                "step_seconds": 10,
+                "metrics": [{
+                    "name": "latency",
+                    "query": "latency_seconds{version=\"${scope}\"}",
+                    "judge": {"test": "mann-whitney", "direction": "increase"}
+                }]
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .expect("put template");
+    assert!(r.status().is_success(), "{}", r.status());
     let hook = Receiver::start(0).await;
     let analysis = |start: i64, lifetime: f64| {
         json!({
-            "template": "fixture-latency", "args": {"service": "checkout"},
+            "template": "checkout-latency", "args": {"service": "checkout"},
             "baseline": "baseline", "canary": "canary", "start": start,
             "lifetime_minutes": lifetime, "interval_minutes": 2.5,
             "callback_url": hook.url, "callback_secret": "grafana", "stop_on_fail": false,
@@ -363,7 +387,7 @@ async fn canary_verdicts_sql_panels_run_on_a_real_store() {
         assert_eq!(var["datasource"]["uid"], "canaryd-postgres", "{var}");
         let sql = var["query"].as_str().expect("variable query");
         let sql = expand_macros(&interpolate_sql_variables(sql, &vars), &range);
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
             .fetch_all(&pool)
             .await
             .unwrap_or_else(|e| panic!("variable {}: {e}\n{sql}", var["name"]));
@@ -372,7 +396,12 @@ async fn canary_verdicts_sql_panels_run_on_a_real_store() {
     }
     assert_eq!(
         vars["template"],
-        ["checkout-service", "fixture-latency", "http-golden-signals"],
+        [
+            "checkout-latency",
+            "checkout-service",
+            "fixture-latency",
+            "http-golden-signals"
+        ],
         "templates of judgments and analyses (the failed judgment is not stored)"
     );
     assert_eq!(vars["service"], ["checkout", "none", "payments"]);
@@ -388,7 +417,7 @@ async fn canary_verdicts_sql_panels_run_on_a_real_store() {
             !sql.contains('$'),
             "{title}: something left unexpanded:\n{sql}"
         );
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
             .fetch_all(&pool)
             .await
             .unwrap_or_else(|e| panic!("{title}: {e}\n{sql}"));
@@ -568,7 +597,12 @@ fn start_scraping_prometheus(target: &str) -> (Process, u16, Scratch) {
         &[],
     );
     let deadline = Instant::now() + Duration::from_secs(30);
-    while support::http_request(port, "GET", "/-/ready", "").0 != 200 {
+    loop {
+        let up = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && support::http_request(port, "GET", "/-/ready", "").0 == 200;
+        if up {
+            break;
+        }
         assert!(
             Instant::now() < deadline,
             "prometheus not ready: {}",
