@@ -19,6 +19,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "analyses",
         include_str!("../../migrations/sqlite/0002_analyses.sql"),
     ),
+    (
+        3,
+        "views",
+        include_str!("../../migrations/sqlite/0003_views.sql"),
+    ),
 ];
 
 /// The same for PostgreSQL.
@@ -32,6 +37,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "analyses",
         include_str!("../../migrations/postgres/0002_analyses.sql"),
+    ),
+    (
+        3,
+        "views",
+        include_str!("../../migrations/postgres/0003_views.sql"),
     ),
 ];
 
