@@ -129,6 +129,15 @@ pub struct NextInterval {
 async fn view(state: &AppState, a: AnalysisRow) -> Result<AnalysisView, ApiError> {
     let intervals = state.store.list_intervals(&a.id).await?;
     let deliveries = state.store.list_deliveries(Some(&a.id), None).await?;
+    Ok(AnalysisView {
+        intervals,
+        deliveries,
+        ..summary(a)
+    })
+}
+
+/// The analysis without its intervals and deliveries (listings).
+fn summary(a: AnalysisRow) -> AnalysisView {
     let next = match (a.state.as_str(), plan_of(&a)) {
         ("pending" | "running", Ok(plan)) if a.next_index < a.interval_count => {
             let (start, end) = plan.window(a.next_index);
@@ -141,7 +150,7 @@ async fn view(state: &AppState, a: AnalysisRow) -> Result<AnalysisView, ApiError
         }
         _ => None,
     };
-    Ok(AnalysisView {
+    AnalysisView {
         id: a.id,
         state: a.state,
         verdict: a.verdict,
@@ -164,9 +173,9 @@ async fn view(state: &AppState, a: AnalysisRow) -> Result<AnalysisView, ApiError
         next,
         last_error: a.last_error,
         created_at: a.created_at,
-        intervals,
-        deliveries,
-    })
+        intervals: Vec::new(),
+        deliveries: Vec::new(),
+    }
 }
 
 /// Checks that the template's queries render for these scopes and arguments with its source.
@@ -356,7 +365,7 @@ pub struct ListQuery {
     pub limit: Option<i64>,
 }
 
-/// Analyses, newest first (without intervals: fetch one for those).
+/// Analyses, newest first, without their intervals and deliveries (fetch one for those).
 #[utoipa::path(
     operation_id = "list_analyses",
     tag = "analyses",
@@ -386,10 +395,7 @@ pub async fn list(
         return Err(ApiError::bad("limit", "expected 1..1000"));
     }
     let rows = state.store.list_analyses(q.state.as_deref(), limit).await?;
-    let out: Vec<Value> = rows
-        .into_iter()
-        .map(|a| serde_json::to_value(&a).unwrap_or_default())
-        .collect();
+    let out: Vec<AnalysisView> = rows.into_iter().map(summary).collect();
     Ok(HttpResponse::Ok().json(out))
 }
 

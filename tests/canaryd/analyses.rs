@@ -263,6 +263,14 @@ async fn cancel_stops_an_analysis(db: Db) {
     );
     let (_, list) = app.get("/api/v1/analyses?state=cancelled").await;
     assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["id"], id);
+    assert_eq!(
+        list[0]["state"], "cancelled",
+        "the same fields as one analysis: {list}"
+    );
+    assert!(list[0].get("start").is_some() && list[0].get("callback_secret").is_none());
+    let (status, _) = app.get("/api/v1/analyses?state=sleeping").await;
+    assert_eq!(status, 400);
     app.stop().await;
 }
 
