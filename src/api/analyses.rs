@@ -107,7 +107,7 @@ pub struct AnalysisView {
     pub last_error: Option<String>,
     /// Created.
     pub created_at: DateTime<Utc>,
-    /// Judged intervals, in order.
+    /// Judged intervals, in order, each with its report.
     pub intervals: Vec<IntervalRow>,
     /// Callback deliveries.
     pub deliveries: Vec<DeliveryRow>,
@@ -127,7 +127,11 @@ pub struct NextInterval {
 }
 
 async fn view(state: &AppState, a: AnalysisRow) -> Result<AnalysisView, ApiError> {
-    let intervals = state.store.list_intervals(&a.id).await?;
+    let mut intervals = state.store.list_intervals(&a.id).await?;
+    let mut reports = state.store.interval_reports(&a.id).await?;
+    for i in &mut intervals {
+        i.report = reports.remove(&i.index);
+    }
     let deliveries = state.store.list_deliveries(Some(&a.id), None).await?;
     Ok(AnalysisView {
         intervals,

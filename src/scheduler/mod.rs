@@ -340,6 +340,7 @@ impl Scheduler {
                     error: None,
                     judged_at: now_ms(),
                     judged_by: self.owner.clone(),
+                    report: None,
                 };
                 (Some((record, prepared.judgment.report)), interval)
             }
@@ -369,6 +370,7 @@ impl Scheduler {
                     error: Some(e.to_string()),
                     judged_at: now_ms(),
                     judged_by: self.owner.clone(),
+                    report: None,
                 };
                 (None, interval)
             }

@@ -139,6 +139,10 @@ pub struct IntervalRow {
     pub judged_at: DateTime<Utc>,
     /// Which instance.
     pub judged_by: String,
+    /// The interval's report (CONTRACT §4), when shown with the analysis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub report: Option<Value>,
 }
 
 /// A callback to deliver.
@@ -455,7 +459,30 @@ impl Store {
                     error: row.try_get("error")?,
                     judged_at: row.try_get("judged_at")?,
                     judged_by: row.try_get("judged_by")?,
+                    report: None,
                 });
+            }
+            Ok(out)
+        })
+    }
+
+    /// The reports of an analysis's interval judgments, by interval index.
+    pub async fn interval_reports(
+        &self,
+        analysis_id: &str,
+    ) -> Result<std::collections::BTreeMap<i64, Value>, StoreError> {
+        with_pool!(self, |p| {
+            let rows =
+                sqlx::query("SELECT interval_index, report FROM judgments WHERE analysis_id = $1")
+                    .bind(analysis_id)
+                    .fetch_all(p)
+                    .await?;
+            let mut out = std::collections::BTreeMap::new();
+            for row in rows {
+                let index: Option<i64> = row.try_get("interval_index")?;
+                if let Some(index) = index {
+                    out.insert(index, row.try_get::<Json<Value>, _>("report")?.0);
+                }
             }
             Ok(out)
         })

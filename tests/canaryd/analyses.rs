@@ -118,6 +118,11 @@ async fn past_windows_are_judged_at_once_and_called_back(db: Db) {
     for (k, i) in intervals.iter().enumerate() {
         assert_eq!(i["index"], k);
         assert_eq!(i["verdict"], "fail", "{i}");
+        assert_eq!(
+            i["report"]["verdict"], "fail",
+            "each interval's report is shown"
+        );
+        assert_eq!(i["report"]["metrics"][0]["name"], "latency");
         // Growing windows from the start: the end moves by 150 s.
         let start = chrono::DateTime::parse_from_rfc3339(i["start"].as_str().unwrap()).unwrap();
         let end = chrono::DateTime::parse_from_rfc3339(i["end"].as_str().unwrap()).unwrap();
