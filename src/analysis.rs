@@ -141,6 +141,32 @@ pub async fn fetch_live(
     template: &Template,
     request: &LiveRequest,
 ) -> Result<BTreeMap<String, Observation>, AnalysisError> {
+    let (source, queries, max) = live_queries(
+        settings,
+        template,
+        &request.baseline,
+        &request.canary,
+        &request.args,
+    )?;
+    Ok(fetch_all(source.as_ref(), &queries, &request.window, max).await?)
+}
+
+/// A template's source, its rendered queries and how many may be in flight at once.
+pub type LiveQueries = (std::sync::Arc<dyn MetricSource>, Vec<MetricQuery>, usize);
+
+/// The source the configuration names for `template`, its rendered queries for both scopes and
+/// its concurrency bound, without fetching anything: what a scheduled analysis checks when it
+/// is created, long before its first window closes.
+///
+/// # Errors
+/// An unknown source, missing or unknown arguments, a value the query language cannot carry.
+pub fn live_queries(
+    settings: &Settings,
+    template: &Template,
+    baseline: &str,
+    canary: &str,
+    args: &BTreeMap<String, String>,
+) -> Result<LiveQueries, AnalysisError> {
     let Some(source_settings) = settings.sources.get(&template.source) else {
         return Err(AnalysisError::UnknownSource {
             template: template.name.clone(),
@@ -158,12 +184,6 @@ pub async fn fetch_live(
         .max_concurrent_queries
         .unwrap_or(DEFAULT_MAX_CONCURRENT)
         .max(1);
-    let queries = render_queries(
-        template,
-        source.as_ref(),
-        &request.baseline,
-        &request.canary,
-        &request.args,
-    )?;
-    Ok(fetch_all(source.as_ref(), &queries, &request.window, max).await?)
+    let queries = render_queries(template, source.as_ref(), baseline, canary, args)?;
+    Ok((source, queries, max))
 }

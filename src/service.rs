@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::analysis::{fetch_live, render_queries, AnalysisError, LiveRequest};
+use crate::analysis::{fetch_live, AnalysisError, LiveRequest};
 use crate::config::Settings;
 use crate::judge::{judge, Report};
-use crate::source::{build_source, Observation, ObservationSet, RecordedData, SourceError, Window};
+use crate::source::{Observation, ObservationSet, RecordedData, SourceError, Window};
 use crate::store::{now_ms, NewJudgment, Store, StoreError};
 use crate::telemetry::metrics;
 use crate::template::{parse_template, resolve_args, Diagnostic, Template, TemplateError};
@@ -284,12 +284,6 @@ async fn judge_points(
                 window,
                 args: input.args.clone(),
             };
-            // Arguments and escaping are checked before anything is fetched.
-            if let Some(source_settings) = settings.sources.get(&template.source) {
-                let source =
-                    build_source(&template.source, source_settings).map_err(AnalysisError::from)?;
-                render_queries(template, source.as_ref(), baseline, canary, &input.args)?;
-            }
             let observations = fetch_live(settings, template, &request).await?;
             Ok((observations, Some(request)))
         }

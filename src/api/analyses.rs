@@ -13,10 +13,10 @@ use super::error::{ApiError, ErrorBody};
 use super::judgments::time_field;
 use super::observe::RequestId;
 use super::{body, AppState};
-use crate::analysis::render_queries;
+use crate::analysis::live_queries;
 use crate::scheduler::{analysis_event, callback, plan::Plan, plan_of};
 use crate::service::{resolve_template, ServiceError, TemplateRef};
-use crate::source::{build_source, Window};
+use crate::source::Window;
 use crate::store::{now_ms, AnalysisRow, DeliveryRow, IntervalRow, NewAnalysis, ScheduleRow};
 use crate::template::{resolve_args, Template};
 
@@ -190,20 +190,8 @@ fn check_queries(
     canary: &str,
     args: &BTreeMap<String, String>,
 ) -> Result<(), ApiError> {
-    if let Some(source_settings) = state.settings.sources.get(&template.source) {
-        let source = build_source(&template.source, source_settings)
-            .map_err(|e| ApiError::Service(ServiceError::Analysis(e.into())))?;
-        render_queries(template, source.as_ref(), baseline, canary, args)
-            .map_err(|e| ApiError::Service(ServiceError::Analysis(e)))?;
-    } else {
-        return Err(ApiError::bad(
-            "template",
-            format!(
-                "template '{}' uses source '{}', which the configuration does not define",
-                template.name, template.source
-            ),
-        ));
-    }
+    live_queries(&state.settings, template, baseline, canary, args)
+        .map_err(|e| ApiError::Service(ServiceError::Analysis(e)))?;
     Ok(())
 }
 
