@@ -26,7 +26,7 @@ use tokio::sync::Notify;
 use crate::config::Settings;
 use crate::service::{self, JudgmentInput, Points, ServiceError, TemplateRef};
 use crate::store::{
-    now_ms, AnalysisRow, AnalysisUpdate, IntervalRow, NewDelivery, ScheduleRow, Store,
+    now_ms, AnalysisRow, AnalysisUpdate, DueKind, IntervalRow, NewDelivery, ScheduleRow, Store,
 };
 use crate::telemetry::metrics;
 use plan::Plan;
@@ -238,7 +238,12 @@ impl Scheduler {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(work = ?what, error = %e, "scheduler step failed"),
             }
-            let wait = match self.store.next_wakeup().await {
+            let kind = match what {
+                Work::Analyses => DueKind::Interval,
+                Work::Deliveries => DueKind::Delivery,
+                Work::Schedules => DueKind::ScheduleRun,
+            };
+            let wait = match self.store.next_due(kind).await {
                 Ok(Some(t)) => {
                     let until = (t - Utc::now()).num_milliseconds().max(0) as u64;
                     poll.min(Duration::from_millis(until))

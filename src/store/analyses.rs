@@ -15,6 +15,17 @@ use sqlx::Row;
 
 use super::{now_ms, NewJudgment, Pool, Store, StoreError};
 
+/// The kinds of work that fall due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DueKind {
+    /// An analysis's next interval.
+    Interval,
+    /// A callback's next try.
+    Delivery,
+    /// A schedule's next run.
+    ScheduleRun,
+}
+
 /// A new analysis.
 #[derive(Debug, Clone)]
 pub struct NewAnalysis {
@@ -569,23 +580,21 @@ impl Store {
         Ok(rows)
     }
 
-    /// The earliest time anything (interval, delivery, schedule run) falls due, if any.
-    pub async fn next_wakeup(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        with_pool!(self, |p| {
-            let mut earliest: Option<DateTime<Utc>> = None;
-            for sql in [
-                "SELECT MIN(next_due_at) AS t FROM analyses WHERE state IN ('pending', 'running')",
-                "SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE delivered_at IS NULL \
-                 AND failed_at IS NULL",
-                "SELECT MIN(next_run_at) AS t FROM schedules",
-            ] {
-                let row = sqlx::query(sql).fetch_one(p).await?;
-                let t: Option<DateTime<Utc>> = row.try_get("t")?;
-                if let Some(t) = t {
-                    earliest = Some(earliest.map_or(t, |e| e.min(t)));
-                }
+    /// The earliest time a piece of work of `kind` falls due, if any.
+    pub async fn next_due(&self, kind: DueKind) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let sql = match kind {
+            DueKind::Interval => {
+                "SELECT MIN(next_due_at) AS t FROM analyses WHERE state IN ('pending', 'running')"
             }
-            Ok(earliest)
+            DueKind::Delivery => {
+                "SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE delivered_at IS NULL \
+                 AND failed_at IS NULL"
+            }
+            DueKind::ScheduleRun => "SELECT MIN(next_run_at) AS t FROM schedules",
+        };
+        with_pool!(self, |p| {
+            let row = sqlx::query(sql).fetch_one(p).await?;
+            Ok(row.try_get("t")?)
         })
     }
 

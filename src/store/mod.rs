@@ -552,7 +552,7 @@ impl Store {
 mod analyses;
 
 pub use analyses::{
-    AnalysisRow, AnalysisUpdate, DeliveryRow, DeliveryToSend, IntervalRow, NewAnalysis,
+    AnalysisRow, AnalysisUpdate, DeliveryRow, DeliveryToSend, DueKind, IntervalRow, NewAnalysis,
     NewDelivery, ScheduleRow,
 };
 
