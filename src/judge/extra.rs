@@ -753,12 +753,15 @@ pub(super) fn judge_auto_continuous(
     let need = min_points(tail_spec.quantile);
     let quantile_fits = dep.canary.effective >= need && dep.baseline.effective >= need;
     let scale_fits = p.canary.len() >= 2 && p.baseline.len() >= 2;
-    let k = 1 + usize::from(quantile_fits) + usize::from(scale_fits);
-    let level = 1.0 - (1.0 - spec.confidence) / k as f64;
+
     // Aligned series that share a pattern are compared point for point: location and spread
     // of what is not shared. The tail stays unpaired (a tenth of the requests slower shows in
     // the quantile either way).
     let paired = paired_series(p, dep);
+    let k = 1
+        + usize::from(quantile_fits)
+        + usize::from(scale_fits) * (1 + usize::from(paired.is_some()));
+    let level = 1.0 - (1.0 - spec.confidence) / k as f64;
     let dependence = paired.as_ref().map(|s| {
         let d: Vec<f64> = s
             .canary
@@ -789,13 +792,19 @@ pub(super) fn judge_auto_continuous(
         ));
     }
     if scale_fits {
-        let spread = match (&paired, dependence) {
-            (Some(s), Some((rho, _))) => {
-                judge_paired_spread(s, &spread_spec, level, rho.unwrap_or(0.0))
-            }
-            _ => judge_scale(p, &spread_spec, dep, level, Rule::Interval),
-        };
-        parts.push(("spread", spread));
+        parts.push((
+            "spread",
+            judge_scale(p, &spread_spec, dep, level, Rule::Interval),
+        ));
+        // The canary's own spread beyond the shared pattern, which the unpaired spread test
+        // cannot see behind the pattern; the unpaired one stays for what the rank-based
+        // paired test dilutes (a few far outliers).
+        if let (Some(s), Some((rho, _))) = (&paired, dependence) {
+            parts.push((
+                "paired spread",
+                judge_paired_spread(s, &spread_spec, level, rho.unwrap_or(0.0)),
+            ));
+        }
     }
     report.tests = parts.iter().filter_map(|(_, o)| o.test.clone()).collect();
     let pick = |c: Classification| parts.iter().position(|(_, o)| o.class == c);
@@ -816,7 +825,7 @@ pub(super) fn judge_auto_continuous(
         .map(|(name, o)| {
             let label = match *name {
                 "tail" => format!("tail ({q_name})"),
-                other if paired.is_some() => format!("paired {other}"),
+                "location" if paired.is_some() => "paired location".to_string(),
                 other => other.to_string(),
             };
             format!("{label} {}", o.class.as_str())
