@@ -258,16 +258,21 @@ fn auto_picks_counts_for_sparse_counts_and_combines_three_tests_otherwise() {
     );
     assert!(m.tests.is_empty());
     assert!(m.reason.starts_with("auto chose counts"), "{}", m.reason);
-    // A location shift: the location test decides.
+    // A location shift: the location test decides. These two series move together point for
+    // point, so auto compares them paired (signed-rank of the log ratio, plus the paired spread).
     let m = classify(&s, &spread(1.0, 0.5, 60), &spread(1.5, 0.5, 60));
     assert_eq!(m.classification, Classification::High, "{}", m.reason);
     assert!(
-        matches!(m.test, Some(TestReport::MannWhitney { .. })),
+        matches!(m.test, Some(TestReport::SignedRank { .. })),
         "{:?}",
         m.test
     );
-    assert_eq!(m.tests.len(), 3);
-    assert!(m.reason.contains("[auto: location high"), "{}", m.reason);
+    assert_eq!(m.tests.len(), 4);
+    assert!(
+        m.reason.contains("[auto: paired location high"),
+        "{}",
+        m.reason
+    );
     assert!(
         m.reason.contains("each at 98.33% confidence"),
         "{}",

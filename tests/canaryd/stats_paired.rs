@@ -147,7 +147,8 @@ fn signed_rank_matches_r_paired_wilcox_test() {
 #[test]
 fn inflation_widens_the_interval_and_raises_p() {
     let f = fixture();
-    for case in &f.cases {
+    // From 20 pairs on (below, R's loop that doubles an unachievable alpha can narrow it).
+    for case in f.cases.iter().filter(|c| c.x.len() >= 20) {
         let a = signed_rank_inflated(&case.x, &case.y, case.conf, 1.0).unwrap();
         let b = signed_rank_inflated(&case.x, &case.y, case.conf, 4.0).unwrap();
         assert!(b.p_value >= a.p_value, "{}", case.name);
