@@ -274,7 +274,7 @@ fn auto_picks_counts_for_sparse_counts_and_combines_three_tests_otherwise() {
         m.reason
     );
     assert!(
-        m.reason.contains("each at 98.33% confidence"),
+        m.reason.contains("each at 98.75% confidence"),
         "{}",
         m.reason
     );
@@ -282,10 +282,12 @@ fn auto_picks_counts_for_sparse_counts_and_combines_three_tests_otherwise() {
         let level = match t {
             TestReport::MannWhitney { confidence, .. }
             | TestReport::Quantile { confidence, .. }
-            | TestReport::Scale { confidence, .. } => *confidence,
+            | TestReport::Scale { confidence, .. }
+            | TestReport::SignedRank { confidence, .. }
+            | TestReport::PairedScale { confidence, .. } => *confidence,
             other => panic!("{other:?}"),
         };
-        assert!((level - (1.0 - 0.05 / 3.0)).abs() < 1e-12);
+        assert!((level - (1.0 - 0.05 / 4.0)).abs() < 1e-12);
     }
     // A wider spread that moves no median: the location test passes, auto does not.
     let m = classify(&s, &spread(100.0, 5.0, 80), &spread(100.0, 20.0, 80));
