@@ -28,10 +28,13 @@
 use crate::stats::autocorrelation::{count_dispersion, EffectiveSize};
 use crate::stats::brown_forsythe::brown_forsythe;
 use crate::stats::fisher::fisher_exact;
+use crate::stats::paired::{differences_dependence, paired_spread, pairing, Pairing};
 use crate::stats::percentile::{percentile_sorted, sorted};
 use crate::stats::poisson::poisson_rate_test;
 use crate::stats::quantile_compare::{compare_quantiles, min_points};
-use crate::stats::{mann_whitney, mann_whitney_inflated, Method};
+use crate::stats::{
+    mann_whitney, mann_whitney_inflated, signed_rank, signed_rank_inflated, Method,
+};
 use crate::template::{Direction, JudgeSpec};
 
 use super::classify::{decide, nodata, Prepared};
@@ -538,6 +541,188 @@ fn judge_location(
     }
 }
 
+/// The two series of a paired analysis, on the scale it uses.
+struct PairedSeries {
+    /// Canary, as judged (logarithms for positive data).
+    canary: Vec<f64>,
+    /// Baseline, likewise.
+    baseline: Vec<f64>,
+    /// Logarithms were taken.
+    log: bool,
+    /// The shared-pattern test that chose the paired analysis.
+    pairing: Pairing,
+}
+
+/// The paired view of aligned series that share a pattern, or `None` (unpaired analysis).
+///
+/// Aligned means what `classify_metric` says: same length, nothing removed from either side
+/// (live sources return both on one step grid; recorded data of equal lengths is taken as
+/// aligned). Positive data is compared on the log scale, so that a change by a factor (a
+/// latency 10% slower at every traffic level) is a constant shift of the differences and
+/// scales no shared pattern; other data on its own scale.
+fn paired_series(p: &Prepared, dep: &Dependence) -> Option<PairedSeries> {
+    if !dep.aligned || p.canary.len() != p.baseline.len() {
+        return None;
+    }
+    let log = p.canary.iter().chain(&p.baseline).all(|v| *v > 0.0);
+    let t = |v: &[f64]| -> Vec<f64> {
+        if log {
+            v.iter().map(|x| x.ln()).collect()
+        } else {
+            v.to_vec()
+        }
+    };
+    let (canary, baseline) = (t(&p.canary), t(&p.baseline));
+    let pairing = pairing(&canary, &baseline)?;
+    pairing.shared.then_some(PairedSeries {
+        canary,
+        baseline,
+        log,
+        pairing,
+    })
+}
+
+/// `auto`'s paired location test: Wilcoxon signed-rank of the differences (R's
+/// `wilcox.test(canary, baseline, paired = TRUE, conf.int = TRUE)`, on logarithms for
+/// positive data), with the variance inflated by the differences' design effect when they are
+/// autocorrelated (estimated within segments, see `stats::paired`). Classified as the
+/// `mann-whitney` judge is (interval and mean ratio).
+fn judge_paired_location(
+    s: &PairedSeries,
+    spec: &JudgeSpec,
+    confidence: f64,
+    mean_ratio: Option<f64>,
+    rho: Option<f64>,
+    effective: f64,
+) -> Outcome {
+    let n = s.canary.len();
+    let adjusted = effective < n as f64;
+    let result = if adjusted {
+        signed_rank_inflated(&s.canary, &s.baseline, confidence, n as f64 / effective)
+    } else {
+        signed_rank(&s.canary, &s.baseline, confidence)
+    };
+    let sr = match result {
+        Ok(sr) => sr,
+        Err(e) => {
+            return Outcome::without_test(
+                Classification::Error,
+                format!("signed-rank test failed: {e}"),
+            )
+        }
+    };
+    let method = match (sr.method, adjusted) {
+        (_, true) => "normal-autocorrelated",
+        (Method::Exact, false) => "exact",
+        (Method::Normal, false) => "normal",
+    };
+    let (up, down) = (sr.ci.0 > 0.0, sr.ci.1 < 0.0);
+    let level = num(sr.confidence * 100.0);
+    let change = if s.log {
+        format!(
+            "the canary is typically {} times the baseline at the same moment ({level}% CI {}..{})",
+            num(sr.estimate.exp()),
+            num(sr.ci.0.exp()),
+            num(sr.ci.1.exp())
+        )
+    } else {
+        format!(
+            "canary - baseline at the same moment is typically {} ({level}% CI {}..{})",
+            num(sr.estimate),
+            num(sr.ci.0),
+            num(sr.ci.1)
+        )
+    };
+    let dependence = if adjusted {
+        format!(
+            "; the differences are autocorrelated (lag-1 {}), so the {n} pairs count as {}",
+            num(rho.unwrap_or(0.0)),
+            num(effective.round())
+        )
+    } else {
+        String::new()
+    };
+    let evidence = format!(
+        "compared point for point, as both follow one pattern (correlation {}): {change}, Wilcoxon signed-rank p = {}{dependence}",
+        num(s.pairing.correlation),
+        num(sr.p_value)
+    );
+    let report = TestReport::SignedRank {
+        method: method.into(),
+        scale: if s.log { "log-ratio" } else { "difference" }.into(),
+        statistic: sr.statistic,
+        p_value: sr.p_value,
+        estimate: sr.estimate,
+        ci: [sr.ci.0, sr.ci.1],
+        confidence: sr.confidence,
+        ratio: s.log.then(|| sr.estimate.exp()).and_then(finite),
+        correlation: s.pairing.correlation,
+    };
+    let (class, reason) = decide(spec, up, down, mean_ratio, "mean ratio", &evidence);
+    Outcome {
+        class,
+        reason,
+        test: Some(report),
+    }
+}
+
+/// `auto`'s paired spread test: the spreads of the two sides beyond the pattern they share
+/// (`stats::paired::paired_spread`); significant at `confidence`, and `high` when the ratio of
+/// the canary's own spread to the baseline's reaches `allowed_increase`.
+fn judge_paired_spread(s: &PairedSeries, spec: &JudgeSpec, confidence: f64, rho: f64) -> Outcome {
+    let Some(ps) = paired_spread(&s.canary, &s.baseline, rho) else {
+        return Outcome::without_test(
+            Classification::Pass,
+            "no paired spread comparison: a side is constant".into(),
+        );
+    };
+    let significant = ps.p_value < 1.0 - confidence;
+    let (up, down) = (
+        significant && ps.correlation > 0.0,
+        significant && ps.correlation < 0.0,
+    );
+    let scale = if s.log { "log-ratio" } else { "difference" };
+    let own = |v: f64| {
+        if v.is_finite() {
+            num(v)
+        } else {
+            "about 0".into()
+        }
+    };
+    let evidence = format!(
+        "{} (standard deviation beyond the pattern both share{}), Spearman correlation of sums and differences {}, p = {}",
+        movement(
+            "the spread of its own",
+            ps.y_own,
+            ps.x_own,
+            up,
+            down
+        )
+        .replace(&num(ps.y_own), &own(ps.y_own))
+        .replace(&num(ps.x_own), &own(ps.x_own)),
+        if s.log { ", of the logarithms" } else { "" },
+        num(ps.correlation),
+        num(ps.p_value)
+    );
+    let report = TestReport::PairedScale {
+        method: "pitman-morgan-spearman".into(),
+        scale: scale.into(),
+        correlation: ps.correlation,
+        p_value: ps.p_value,
+        confidence,
+        baseline_own: ps.y_own,
+        canary_own: ps.x_own,
+        ratio: ps.ratio.and_then(finite),
+        effective: ps.effective,
+    };
+    let (class, reason) = decide(spec, up, down, ps.ratio, "own-spread ratio", &evidence);
+    Outcome {
+        class,
+        reason,
+        test: Some(report),
+    }
+}
+
 /// `auto` on continuous data: location, quantile and spread at the Bonferroni-adjusted level;
 /// `high` when any is `high` (else `low` when any is `low`). Fills `report.test` with the
 /// deciding test and `report.tests` with all of them.
@@ -568,11 +753,29 @@ pub(super) fn judge_auto_continuous(
     let need = min_points(tail_spec.quantile);
     let quantile_fits = dep.canary.effective >= need && dep.baseline.effective >= need;
     let scale_fits = p.canary.len() >= 2 && p.baseline.len() >= 2;
-    let k = 1 + usize::from(quantile_fits) + usize::from(scale_fits);
+
+    // Aligned series that share a pattern are compared point for point: location and spread
+    // of what is not shared. The tail stays unpaired (a tenth of the requests slower shows in
+    // the quantile either way).
+    let paired = paired_series(p, dep);
+    let k = 1
+        + usize::from(quantile_fits)
+        + usize::from(scale_fits) * (1 + usize::from(paired.is_some()));
     let level = 1.0 - (1.0 - spec.confidence) / k as f64;
-    let mut parts: Vec<(&str, Outcome)> = vec![(
-        "location",
-        judge_location(
+    let dependence = paired.as_ref().map(|s| {
+        let d: Vec<f64> = s
+            .canary
+            .iter()
+            .zip(&s.baseline)
+            .map(|(c, b)| c - b)
+            .collect();
+        differences_dependence(&d)
+    });
+    let location = match (&paired, dependence) {
+        (Some(s), Some((rho, effective))) => {
+            judge_paired_location(s, spec, level, report.mean_ratio, rho, effective)
+        }
+        _ => judge_location(
             p,
             spec,
             dep,
@@ -580,7 +783,8 @@ pub(super) fn judge_auto_continuous(
             report.mean_ratio,
             report.baseline.median,
         ),
-    )];
+    };
+    let mut parts: Vec<(&str, Outcome)> = vec![("location", location)];
     if quantile_fits {
         parts.push((
             "tail",
@@ -592,6 +796,15 @@ pub(super) fn judge_auto_continuous(
             "spread",
             judge_scale(p, &spread_spec, dep, level, Rule::Interval),
         ));
+        // The canary's own spread beyond the shared pattern, which the unpaired spread test
+        // cannot see behind the pattern; the unpaired one stays for what the rank-based
+        // paired test dilutes (a few far outliers).
+        if let (Some(s), Some((rho, _))) = (&paired, dependence) {
+            parts.push((
+                "paired spread",
+                judge_paired_spread(s, &spread_spec, level, rho.unwrap_or(0.0)),
+            ));
+        }
     }
     report.tests = parts.iter().filter_map(|(_, o)| o.test.clone()).collect();
     let pick = |c: Classification| parts.iter().position(|(_, o)| o.class == c);
@@ -612,6 +825,7 @@ pub(super) fn judge_auto_continuous(
         .map(|(name, o)| {
             let label = match *name {
                 "tail" => format!("tail ({q_name})"),
+                "location" if paired.is_some() => "paired location".to_string(),
                 other => other.to_string(),
             };
             format!("{label} {}", o.class.as_str())

@@ -101,6 +101,55 @@ pub enum TestReport {
         /// Confidence level of `ci` (R's, adjusted when not achievable).
         confidence: f64,
     },
+    /// `auto`'s paired location test, for aligned series that share a pattern: the Wilcoxon
+    /// signed-rank test of the point-for-point differences, R's `wilcox.test(canary, baseline,
+    /// paired = TRUE, conf.int = TRUE)` on the values or on their logarithms.
+    #[serde(rename = "signed-rank")]
+    SignedRank {
+        /// `exact` or `normal` (R's), or `normal-autocorrelated` (R's normal branch with the
+        /// variance of V inflated by the differences' design effect).
+        method: String,
+        /// `log-ratio` (the differences of the logarithms: positive data) or `difference`.
+        scale: String,
+        /// R's V.
+        statistic: f64,
+        /// Two-sided p-value.
+        p_value: f64,
+        /// Hodges-Lehmann (pseudo)median of the differences, on `scale`.
+        estimate: f64,
+        /// Its confidence interval.
+        ci: [f64; 2],
+        /// Confidence level of `ci` (Bonferroni-adjusted in `auto`).
+        confidence: f64,
+        /// The typical canary/baseline ratio, exp(estimate), on the `log-ratio` scale.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        ratio: Option<f64>,
+        /// Pearson correlation of the two series (on `scale`), which made the pairing.
+        correlation: f64,
+    },
+    /// `auto`'s paired spread test: the sides' spreads beyond the pattern they share
+    /// (Pitman-Morgan with Spearman's correlation of sums and differences, McCulloch 1987).
+    #[serde(rename = "paired-scale")]
+    PairedScale {
+        /// `pitman-morgan-spearman`.
+        method: String,
+        /// `log-ratio` (on logarithms) or `difference`.
+        scale: String,
+        /// Spearman's correlation of canary + baseline with canary - baseline.
+        correlation: f64,
+        /// Two-sided p-value.
+        p_value: f64,
+        /// Confidence level the p-value is compared with.
+        confidence: f64,
+        /// The baseline's standard deviation beyond the shared pattern (on `scale`).
+        baseline_own: f64,
+        /// The canary's, likewise.
+        canary_own: f64,
+        /// canary_own / baseline_own.
+        ratio: Option<f64>,
+        /// Effective number of independent pairs the p-value used.
+        effective: f64,
+    },
     /// Bounds on the canary's mean.
     #[serde(rename = "threshold")]
     Threshold {

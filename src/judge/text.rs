@@ -117,6 +117,32 @@ pub fn render_text(report: &Report) -> String {
                 ),
                 num(*p_value),
             ),
+            Some(TestReport::SignedRank {
+                estimate,
+                ci,
+                confidence,
+                p_value,
+                scale,
+                ..
+            }) => (
+                format!(
+                    "paired {scale} {} [{}, {}] {}%",
+                    num(*estimate),
+                    num(ci[0]),
+                    num(ci[1]),
+                    num(confidence * 100.0)
+                ),
+                num(*p_value),
+            ),
+            Some(TestReport::PairedScale {
+                canary_own,
+                baseline_own,
+                p_value,
+                ..
+            }) => (
+                format!("own spread {} vs {}", num(*canary_own), num(*baseline_own)),
+                num(*p_value),
+            ),
             None => ("-".into(), "-".into()),
         };
         let med = |v: Option<f64>| v.map(num).unwrap_or_else(|| "-".into());

@@ -12,10 +12,12 @@ pub mod fligner;
 pub mod mann_whitney;
 mod normal;
 pub mod outliers;
+pub mod paired;
 pub mod percentile;
 pub mod poisson;
 pub mod quantile_compare;
 mod select;
+pub mod signed_rank;
 mod wilcox_dist;
 
 pub use autocorrelation::{
@@ -29,6 +31,7 @@ pub use fligner::{fligner_killeen, FlignerTest};
 pub use mann_whitney::{mann_whitney, mann_whitney_inflated, MannWhitney, Method};
 pub use poisson::{poisson_rate_test, PoissonTest};
 pub use quantile_compare::{compare_quantiles, QuantileComparison};
+pub use signed_rank::{signed_rank, signed_rank_inflated, SignedRank};
 
 /// What can go wrong in a statistical computation.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -258,18 +258,23 @@ fn auto_picks_counts_for_sparse_counts_and_combines_three_tests_otherwise() {
     );
     assert!(m.tests.is_empty());
     assert!(m.reason.starts_with("auto chose counts"), "{}", m.reason);
-    // A location shift: the location test decides.
+    // A location shift: the location test decides. These two series move together point for
+    // point, so auto compares them paired (signed-rank of the log ratio, plus the paired spread).
     let m = classify(&s, &spread(1.0, 0.5, 60), &spread(1.5, 0.5, 60));
     assert_eq!(m.classification, Classification::High, "{}", m.reason);
     assert!(
-        matches!(m.test, Some(TestReport::MannWhitney { .. })),
+        matches!(m.test, Some(TestReport::SignedRank { .. })),
         "{:?}",
         m.test
     );
-    assert_eq!(m.tests.len(), 3);
-    assert!(m.reason.contains("[auto: location high"), "{}", m.reason);
+    assert_eq!(m.tests.len(), 4);
     assert!(
-        m.reason.contains("each at 98.33% confidence"),
+        m.reason.contains("[auto: paired location high"),
+        "{}",
+        m.reason
+    );
+    assert!(
+        m.reason.contains("each at 98.75% confidence"),
         "{}",
         m.reason
     );
@@ -277,10 +282,12 @@ fn auto_picks_counts_for_sparse_counts_and_combines_three_tests_otherwise() {
         let level = match t {
             TestReport::MannWhitney { confidence, .. }
             | TestReport::Quantile { confidence, .. }
-            | TestReport::Scale { confidence, .. } => *confidence,
+            | TestReport::Scale { confidence, .. }
+            | TestReport::SignedRank { confidence, .. }
+            | TestReport::PairedScale { confidence, .. } => *confidence,
             other => panic!("{other:?}"),
         };
-        assert!((level - (1.0 - 0.05 / 3.0)).abs() < 1e-12);
+        assert!((level - (1.0 - 0.05 / 4.0)).abs() < 1e-12);
     }
     // A wider spread that moves no median: the location test passes, auto does not.
     let m = classify(&s, &spread(100.0, 5.0, 80), &spread(100.0, 20.0, 80));

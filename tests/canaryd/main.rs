@@ -14,6 +14,7 @@ mod scoring;
 mod sources;
 mod stats_judges;
 mod stats_more;
+mod stats_paired;
 mod stats_properties;
 mod stats_reference;
 mod support;
