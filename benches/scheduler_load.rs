@@ -187,8 +187,8 @@ impl Owned {
 
     /// (VmHWM, VmRSS) in MB, from `/proc/PID/status`.
     fn memory_mb(&self) -> (f64, f64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
-            .unwrap_or_default();
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
         let kb = |key: &str| {
             status
                 .lines()
@@ -202,8 +202,8 @@ impl Owned {
 
     /// User + system CPU seconds so far, from `/proc/PID/stat` (clock ticks of 1/100 s).
     fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))
-            .unwrap_or_default();
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
         // Fields after the command name (which may hold spaces) start at field 3.
         let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
         let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -221,7 +221,11 @@ impl Owned {
                 return;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("{} exited ({status}); its log:\n{}", self.name, self.log_text());
+                panic!(
+                    "{} exited ({status}); its log:\n{}",
+                    self.name,
+                    self.log_text()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -370,10 +374,16 @@ async fn full() {
         "scheduler_load: {analyses} analyses x {} intervals of 1 min (lookback 1 min), settle \
          {SETTLE_SECONDS} s, 3-metric template, live Prometheus; load average at start: {}",
         (lifetime as i64).max(1),
-        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     if !extra.trim().is_empty() {
-        println!("  [scheduler] extra settings: {}", extra.replace('\n', "; "));
+        println!(
+            "  [scheduler] extra settings: {}",
+            extra.replace('\n', "; ")
+        );
     }
     let scratch = Scratch::new("scheduler-load");
     let (prometheus, prom_url) = start_live_prometheus(&scratch.path);
@@ -417,10 +427,7 @@ async fn run_scenario(
     let dir = dir.join(format!("scenario-{n}"));
     std::fs::create_dir_all(dir.join("templates")).expect("scenario dir");
     let (db_url, instances) = match s.store.as_str() {
-        "sqlite" => (
-            format!("sqlite://{}", dir.join("canaryd.db").display()),
-            1,
-        ),
+        "sqlite" => (format!("sqlite://{}", dir.join("canaryd.db").display()), 1),
         "postgres" => (support::app::postgres().new_database().await, 3),
         other => panic!("SCHEDULER_LOAD_STORES: unknown store {other:?}"),
     };
@@ -577,7 +584,10 @@ fn report(
         f.quantile(0.99),
         f.lags.last().copied().unwrap_or(f64::NAN)
     );
-    println!("  verdicts {:?}, per instance {:?}", f.verdicts, f.by_instance);
+    println!(
+        "  verdicts {:?}, per instance {:?}",
+        f.verdicts, f.by_instance
+    );
     if !f.errors.is_empty() {
         println!("  {} intervals with an error, e.g.:", f.errors.len());
         for e in f.errors.iter().take(5) {
