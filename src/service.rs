@@ -10,7 +10,9 @@ use serde::Serialize;
 use crate::analysis::{fetch_live, render_queries, AnalysisError, LiveRequest};
 use crate::config::Settings;
 use crate::judge::{judge, Report};
-use crate::source::{build_source, Observation, ObservationSet, RecordedData, SourceError, Window};
+use crate::source::{
+    shared_source, Observation, ObservationSet, RecordedData, SourceError, Window,
+};
 use crate::store::{now_ms, NewJudgment, Store, StoreError};
 use crate::telemetry::metrics;
 use crate::template::{parse_template, resolve_args, Diagnostic, Template, TemplateError};
@@ -286,8 +288,8 @@ async fn judge_points(
             };
             // Arguments and escaping are checked before anything is fetched.
             if let Some(source_settings) = settings.sources.get(&template.source) {
-                let source =
-                    build_source(&template.source, source_settings).map_err(AnalysisError::from)?;
+                let source = shared_source(&template.source, source_settings)
+                    .map_err(AnalysisError::from)?;
                 render_queries(template, source.as_ref(), baseline, canary, &input.args)?;
             }
             let observations = fetch_live(settings, template, &request).await?;

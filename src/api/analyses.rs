@@ -16,7 +16,7 @@ use super::{body, AppState};
 use crate::analysis::render_queries;
 use crate::scheduler::{analysis_event, callback, plan::Plan, plan_of};
 use crate::service::{resolve_template, ServiceError, TemplateRef};
-use crate::source::{build_source, Window};
+use crate::source::{shared_source, Window};
 use crate::store::{now_ms, AnalysisRow, DeliveryRow, IntervalRow, NewAnalysis, ScheduleRow};
 use crate::template::{resolve_args, Template};
 
@@ -178,7 +178,7 @@ fn check_queries(
     args: &BTreeMap<String, String>,
 ) -> Result<(), ApiError> {
     if let Some(source_settings) = state.settings.sources.get(&template.source) {
-        let source = build_source(&template.source, source_settings)
+        let source = shared_source(&template.source, source_settings)
             .map_err(|e| ApiError::Service(ServiceError::Analysis(e.into())))?;
         render_queries(template, source.as_ref(), baseline, canary, args)
             .map_err(|e| ApiError::Service(ServiceError::Analysis(e)))?;
