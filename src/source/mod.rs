@@ -667,6 +667,37 @@ mod tests {
         parse_time(s).unwrap()
     }
 
+    fn prometheus_at(url: &str) -> SourceSettings {
+        SourceSettings {
+            kind: "prometheus".into(),
+            url: url.into(),
+            ..SourceSettings::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn shared_source_is_built_once_per_name_and_settings() {
+        let s = prometheus_at("http://127.0.0.1:1");
+        let a = shared_source("p", &s).unwrap();
+        assert!(Arc::ptr_eq(&a, &shared_source("p", &s).unwrap()));
+        let elsewhere = prometheus_at("http://127.0.0.1:2");
+        assert!(!Arc::ptr_eq(&a, &shared_source("p", &elsewhere).unwrap()));
+        assert!(!Arc::ptr_eq(&a, &shared_source("q", &s).unwrap()));
+        // A bad configuration is an error every time, never remembered.
+        let bad = SourceSettings {
+            kind: "nope".into(),
+            ..s.clone()
+        };
+        assert!(shared_source("p", &bad).is_err());
+    }
+
+    #[test]
+    fn outside_a_runtime_a_source_is_built_each_time() {
+        let s = prometheus_at("http://127.0.0.1:1");
+        let a = shared_source("p", &s).unwrap();
+        assert!(!Arc::ptr_eq(&a, &shared_source("p", &s).unwrap()));
+    }
+
     #[test]
     fn parse_time_accepts_rfc3339_and_unix_seconds() {
         assert_eq!(t("1714564800"), t("2024-05-01T12:00:00Z"));
