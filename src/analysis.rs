@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use crate::config::Settings;
 use crate::judge::{judge, Report};
 use crate::source::{
-    build_source, fetch_all, MetricQuery, MetricSource, Observation, SourceError, Window,
+    fetch_all, shared_source, MetricQuery, MetricSource, Observation, SourceError, Window,
     DEFAULT_MAX_CONCURRENT,
 };
 use crate::template::{render_query, resolve_args, Template, TemplateError};
@@ -179,7 +179,7 @@ pub fn live_queries(
                 .join(", "),
         });
     };
-    let source = build_source(&template.source, source_settings)?;
+    let source = shared_source(&template.source, source_settings)?;
     let max = source_settings
         .max_concurrent_queries
         .unwrap_or(DEFAULT_MAX_CONCURRENT)
