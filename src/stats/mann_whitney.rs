@@ -272,7 +272,7 @@ fn normal_test(sample: &Samples, statistic: f64, tie_sum: f64, confidence: f64) 
 }
 
 /// R's `sign`: -1, 0 or 1.
-fn r_sign(v: f64) -> f64 {
+pub(crate) fn r_sign(v: f64) -> f64 {
     if v > 0.0 {
         1.0
     } else if v < 0.0 {

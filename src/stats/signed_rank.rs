@@ -27,6 +27,7 @@
 //! [`signed_rank_inflated`] is the normal branch with the variance of V multiplied by a design
 //! effect, for serially dependent differences (see [`super::autocorrelation`]).
 
+use super::mann_whitney::r_sign;
 use super::mann_whitney::Method;
 use super::normal::{pnorm_lower, pnorm_upper, qnorm};
 use super::StatsError;
@@ -160,17 +161,6 @@ fn abs_ranks(x: &[f64], d: f64) -> AbsRanks {
         positive_sum,
         tie_sum,
         ties,
-    }
-}
-
-/// R's `sign`.
-fn r_sign(v: f64) -> f64 {
-    if v > 0.0 {
-        1.0
-    } else if v < 0.0 {
-        -1.0
-    } else {
-        0.0
     }
 }
 

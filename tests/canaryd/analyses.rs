@@ -27,28 +27,6 @@ pub fn fast(s: &mut canaryd::config::Settings) {
     s.sources.get_mut("prometheus").expect("source").url = support::prometheus().url.clone();
 }
 
-/// Stores the fixture-latency template under `name`.
-pub async fn put_template(app: &TestApp, name: &str) {
-    let body = json!({
-        "name": name,
-        "step_seconds": 10,
-        "metrics": [{
-            "name": "latency",
-            "query": "latency_seconds{version=\"${scope}\"}",
-            "judge": {"test": "mann-whitney", "direction": "increase"}
-        }]
-    });
-    let r = app
-        .client
-        .put(app.at(&format!("/api/v1/templates/{name}")))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
-}
-
 /// Polls the analysis until `done` says so (30 s at most).
 pub async fn wait_for(app: &TestApp, id: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -98,7 +76,7 @@ fn analysis_body(canary: &str, hook: &Receiver) -> Value {
 
 async fn past_windows_are_judged_at_once_and_called_back(db: Db) {
     let app = spawn_app(db, fast).await;
-    put_template(&app, "fixture-latency").await;
+    app.put_fixture_template("fixture-latency").await;
     let hook = Receiver::start(0).await;
     let (status, made) = app
         .post("/api/v1/analyses", &analysis_body("canary", &hook))
@@ -191,7 +169,7 @@ async fn past_windows_are_judged_at_once_and_called_back(db: Db) {
 
 async fn stop_on_fail_ends_at_the_first_failing_interval(db: Db) {
     let app = spawn_app(db, fast).await;
-    put_template(&app, "fixture-latency").await;
+    app.put_fixture_template("fixture-latency").await;
     let (status, made) = app
         .post(
             "/api/v1/analyses",
@@ -218,7 +196,7 @@ async fn stop_on_fail_ends_at_the_first_failing_interval(db: Db) {
 
 async fn cancel_stops_an_analysis(db: Db) {
     let app = spawn_app(db, fast).await;
-    put_template(&app, "fixture-latency").await;
+    app.put_fixture_template("fixture-latency").await;
     let hook = Receiver::start(0).await;
     // Starts now: its first window closes in an hour.
     let (status, made) = app
@@ -281,7 +259,7 @@ async fn cancel_stops_an_analysis(db: Db) {
 
 async fn schedules_run_on_their_cron(db: Db) {
     let app = spawn_app(db, fast).await;
-    put_template(&app, "fixture-latency").await;
+    app.put_fixture_template("fixture-latency").await;
     let hook = Receiver::start(0).await;
     let (status, s) = app
         .post(
@@ -338,7 +316,7 @@ async fn schedules_run_on_their_cron(db: Db) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_analysis_requests_name_the_field() {
     let app = spawn_app(Db::Sqlite, fast).await;
-    put_template(&app, "fixture-latency").await;
+    app.put_fixture_template("fixture-latency").await;
     let base = json!({"template": "fixture-latency", "baseline": "b", "canary": "c",
                       "lifetime_minutes": 10, "interval_minutes": 5});
     let with = |k: &str, v: Value| {
@@ -391,7 +369,7 @@ async fn bad_analysis_requests_name_the_field() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callbacks_are_retried_until_delivered() {
     let app = spawn_app(Db::Sqlite, fast).await;
-    put_template(&app, "fixture-latency").await;
+    app.put_fixture_template("fixture-latency").await;
     let hook = Receiver::start(2).await;
     let (_, made) = app
         .post(

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::app::{fresh_db, spawn_app, spawn_with, test_settings, Db, TestApp};
+use crate::support::app::{fresh_db, spawn_app, spawn_with, test_settings, Db};
 use crate::support::{self, T0};
 
 crate::on_both!(
@@ -35,18 +35,9 @@ fn expected_verdict(name: &str) -> String {
     v[name]["verdict"].as_str().expect("verdict").to_string()
 }
 
-/// A template judging `latency_seconds{version=SCOPE}` of the shared Prometheus fixture.
+/// The fixture-latency template (see `support::fixture_template`).
 fn live_template(name: &str) -> Value {
-    json!({
-        "name": name,
-        "description": "latency of the fixture series",
-        "step_seconds": 10,
-        "metrics": [{
-            "name": "latency",
-            "query": "latency_seconds{version=\"${scope}\"}",
-            "judge": {"test": "mann-whitney", "direction": "increase"}
-        }]
-    })
+    support::fixture_template(name)
 }
 
 fn with_prometheus(s: &mut canaryd::config::Settings) {
@@ -424,18 +415,6 @@ async fn templates_have_versions(db: Db) {
     app.stop().await;
 }
 
-async fn put_live_template(app: &TestApp, name: &str) {
-    let r = app
-        .client
-        .put(app.at(&format!("/api/v1/templates/{name}")))
-        .header("content-type", "application/json")
-        .body(live_template(name).to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 201);
-}
-
 fn flagger_payload(canary: &str, phase: &str) -> Value {
     json!({
         "name": "podinfo",
@@ -454,7 +433,7 @@ fn flagger_payload(canary: &str, phase: &str) -> Value {
 
 async fn gates_flagger(db: Db) {
     let app = spawn_app(db, with_prometheus).await;
-    put_live_template(&app, "fixture-latency").await;
+    app.put_fixture_template("fixture-latency").await;
 
     let (status, pass) = app
         .post(
@@ -539,7 +518,7 @@ async fn gates_flagger(db: Db) {
 
 async fn gates_argo(db: Db) {
     let app = spawn_app(db, with_prometheus).await;
-    put_live_template(&app, "fixture-latency").await;
+    app.put_fixture_template("fixture-latency").await;
     let window = format!("start={T0}&end={}", T0 + 600);
     for (canary, verdict) in [("baseline", "pass"), ("canary", "fail")] {
         let (status, r) = app

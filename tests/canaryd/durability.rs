@@ -106,15 +106,7 @@ async fn post(client: &reqwest::Client, url: String, body: &Value) -> Value {
 }
 
 async fn put_template(client: &reqwest::Client, node: &Node) {
-    let body = json!({
-        "name": "fixture-latency",
-        "step_seconds": 10,
-        "metrics": [{
-            "name": "latency",
-            "query": "latency_seconds{version=\"${scope}\"}",
-            "judge": {"test": "mann-whitney", "direction": "increase"}
-        }]
-    });
+    let body = support::fixture_template("fixture-latency");
     let r = client
         .put(format!("{}/api/v1/templates/fixture-latency", node.url))
         .header("content-type", "application/json")

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 // dynamic SQL is what is under test.
 use sqlx::{Column, Row, TypeInfo, ValueRef};
 
-use crate::analyses::{fast, put_template, settled, wait_for};
+use crate::analyses::{fast, settled, wait_for};
 use crate::support::app::{spawn_app, Db, TestApp};
 use crate::support::hooks::Receiver;
 use crate::support::{self, Process, Scratch, T0};
@@ -81,7 +81,7 @@ async fn fill(app: &TestApp) {
         assert_eq!(status, 201, "{data}: {made}");
     }
 
-    put_template(app, "fixture-latency").await;
+    app.put_fixture_template("fixture-latency").await;
     let live = json!({
         "template": "fixture-latency", "baseline": "baseline", "canary": "canary",
         "start": T0, "end": T0 + 600,

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::json;
 
-use crate::analyses::{fast, put_template, settled, wait_for};
+use crate::analyses::{fast, settled, wait_for};
 use crate::support::app::{spawn_app, Db};
 use crate::support::{self, Scratch, T0};
 
@@ -63,7 +63,7 @@ fn console_messages(stderr: &str) -> Vec<&str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_pages_render_in_a_real_browser() {
     let app = spawn_app(Db::Sqlite, fast).await;
-    put_template(&app, "fixture-latency").await;
+    app.put_fixture_template("fixture-latency").await;
     let (status, made) = app
         .post(
             "/api/v1/judgments",

@@ -136,6 +136,19 @@ impl TestApp {
         read(r).await
     }
 
+    /// Stores `support::fixture_template(name)` as a new template.
+    pub async fn put_fixture_template(&self, name: &str) {
+        let r = self
+            .client
+            .put(self.at(&format!("/api/v1/templates/{name}")))
+            .header("content-type", "application/json")
+            .body(super::fixture_template(name).to_string())
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status().as_u16(), 201, "template {name} stored");
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(self) -> std::sync::Arc<Scratch> {
         self.handle.stop(true).await;

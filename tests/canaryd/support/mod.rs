@@ -47,6 +47,21 @@ pub fn require_binary(name: &str) -> PathBuf {
     }
 }
 
+/// A template named `name` judging `latency_seconds{version=SCOPE}` of the shared Prometheus
+/// fixture (`fixtures/live/series.om`) at its 10 s step, as a JSON object for the API.
+pub fn fixture_template(name: &str) -> serde_json::Value {
+    serde_json::json!({
+        "name": name,
+        "description": "latency of the fixture series",
+        "step_seconds": 10,
+        "metrics": [{
+            "name": "latency",
+            "query": "latency_seconds{version=\"${scope}\"}",
+            "judge": {"test": "mann-whitney", "direction": "increase"}
+        }]
+    })
+}
+
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
