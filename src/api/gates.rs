@@ -206,9 +206,22 @@ async fn flagger_judgment(
         "metadata.",
         state.settings.server.gate_window_minutes,
     )?;
+    // Everything that changes the question is in the key: a call with other arguments or
+    // another template version is a new judgment.
+    let args: Vec<String> = p.args.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let key = format!(
-        "flagger:{}/{}:{}:{}:{}:{}:{}",
-        hook.namespace, hook.name, hook.checksum, hook.phase, p.template, p.baseline, p.canary
+        "flagger:{}/{}:{}:{}:{}@{}:{}:{}:{}",
+        hook.namespace,
+        hook.name,
+        hook.checksum,
+        hook.phase,
+        p.template,
+        p.template_version
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
+        p.baseline,
+        p.canary,
+        args.join("&")
     );
     let window = p.end - p.start;
     if let Some(found) = state
@@ -327,6 +340,9 @@ async fn argo_judgment(
         ("start" = Option<String>, Query, description = "Window start (with end)"),
         ("end" = Option<String>, Query, description = "Window end (with start)"),
         ("window_minutes" = Option<u64>, Query, description = "A window ending now (default 5)"),
+        ("template_version" = Option<i64>, Query, description = "A stored version (default: the latest)"),
+        ("step_seconds" = Option<u64>, Query, description = "Step between points (default: the template's)"),
+        ("arg.NAME" = Option<String>, Query, description = "Template argument NAME (repeat for each; URL-encode values)"),
     ),
     responses(
         (status = 200, description = "The report; `verdict` says pass, marginal or fail", body = JudgmentResponse),
