@@ -158,6 +158,27 @@ pub fn authorize_deferred(
     }
 }
 
+/// The token of an `Authorization` header: `Bearer TOKEN`, or `Basic` with the token as the
+/// password (any user name), which is what a browser sends for the report pages.
+pub fn presented_token(header: &str) -> Option<String> {
+    let (scheme, rest) = header.trim().split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Some(rest.trim().to_string());
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = crate::source::http::base64_basic::decode(rest)?;
+        let text = String::from_utf8(decoded).ok()?;
+        let (_, password) = text.split_once(':')?;
+        return Some(password.to_string());
+    }
+    None
+}
+
+/// The HTML report pages (outside `/api/v1`).
+fn is_page(path: &str) -> bool {
+    path.starts_with("/judgments/") || path.starts_with("/analyses/")
+}
+
 /// The middleware: 401 without a valid token, 403 with too weak a role.
 pub async fn require_token(
     req: ServiceRequest,
@@ -186,12 +207,7 @@ pub async fn require_token(
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.trim().split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then(|| token.trim().to_string())
-        });
+        .and_then(presented_token);
     let denied = match presented {
         None => Some(ApiError::Unauthorized(
             "this call needs an `Authorization: Bearer TOKEN` header".into(),
@@ -213,7 +229,17 @@ pub async fn require_token(
     };
     match denied {
         Some(e) => {
-            let response = e.error_response();
+            let mut response = e.error_response();
+            if is_page(req.path()) && response.status() == actix_web::http::StatusCode::UNAUTHORIZED
+            {
+                // A browser asks for the token itself when challenged with Basic.
+                response.headers_mut().insert(
+                    actix_web::http::header::WWW_AUTHENTICATE,
+                    actix_web::http::header::HeaderValue::from_static(
+                        "Basic realm=\"canaryd\", charset=\"UTF-8\"",
+                    ),
+                );
+            }
             Ok(req.into_response(response).map_into_right_body())
         }
         None => Ok(next.call(req).await?.map_into_left_body()),
@@ -256,6 +282,16 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.contains("auth.tokens[0] ('ops')"), "{err}");
+    }
+
+    #[test]
+    fn bearer_or_basic_password() {
+        assert_eq!(presented_token("Bearer abc"), Some("abc".into()));
+        assert_eq!(presented_token("bearer  abc "), Some("abc".into()));
+        // "me:s3cret"
+        assert_eq!(presented_token("Basic bWU6czNjcmV0"), Some("s3cret".into()));
+        assert_eq!(presented_token("Basic !!!"), None);
+        assert_eq!(presented_token("Digest x"), None);
     }
 
     #[test]

@@ -326,7 +326,9 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 /// Base64 for the basic auth header, so as not to pull a crate for twelve lines.
-mod base64_basic {
+/// Base64 (RFC 4648, standard alphabet, padded) for HTTP Basic credentials: sources send them,
+/// the API reads them.
+pub(crate) mod base64_basic {
     const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
     pub fn encode(input: &[u8]) -> String {
@@ -349,8 +351,45 @@ mod base64_basic {
         out
     }
 
+    /// Decodes padded base64; `None` for anything else.
+    pub fn decode(input: &str) -> Option<Vec<u8>> {
+        let input = input.trim().as_bytes();
+        if !input.len().is_multiple_of(4) {
+            return None;
+        }
+        let value = |c: u8| TABLE.iter().position(|t| *t == c).map(|p| p as u32);
+        let mut out = Vec::with_capacity(input.len() / 4 * 3);
+        for (i, chunk) in input.chunks(4).enumerate() {
+            let last = i + 1 == input.len() / 4;
+            let pad = chunk.iter().rev().take_while(|c| **c == b'=').count();
+            if pad > 2 || (pad > 0 && !last) {
+                return None;
+            }
+            let mut n = 0u32;
+            for (j, c) in chunk.iter().enumerate() {
+                let v = if j >= 4 - pad { 0 } else { value(*c)? };
+                n |= v << (18 - 6 * j);
+            }
+            let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+            out.extend_from_slice(&bytes[..3 - pad]);
+        }
+        Some(out)
+    }
+
     #[cfg(test)]
     mod tests {
+        #[test]
+        fn decodes_what_it_encodes() {
+            for input in ["", "f", "fo", "foo", "foob", "Aladdin:open sesame"] {
+                let encoded = super::encode(input.as_bytes());
+                assert_eq!(super::decode(&encoded).as_deref(), Some(input.as_bytes()));
+            }
+            assert_eq!(super::decode("Zg="), None);
+            assert_eq!(super::decode("Z=g="), None);
+            assert_eq!(super::decode("Zg==Zg=="), None);
+            assert_eq!(super::decode("Z!=="), None);
+        }
+
         #[test]
         fn rfc4648_vectors() {
             for (input, expected) in [

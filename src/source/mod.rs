@@ -17,7 +17,7 @@
 pub mod datadog;
 pub mod file;
 pub mod graphite;
-mod http;
+pub(crate) mod http;
 pub mod influxdb;
 pub mod prometheus;
 pub mod recorded;

@@ -905,6 +905,32 @@ async fn tokens_and_roles() {
     assert_eq!(status, 502, "{e}");
     assert!(!e.to_string().contains("judge-token-456"));
 
+    // The report pages: a browser is challenged with Basic and sends the token as password.
+    let page = app.at(&format!("/judgments/{}", made["id"].as_str().unwrap()));
+    let r = app.client.get(&page).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    assert!(r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Basic"));
+    let r = app
+        .client
+        .get(&page)
+        .basic_auth("me", Some("read-token-123"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.text().await.unwrap().contains("<svg"));
+    let r = app
+        .client
+        .get(app.at("/api/v1/judgments"))
+        .basic_auth("me", Some("judge-token-456"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "Basic works for the API too");
+
     // No response ever carries a token.
     let (_, stored, _) = call(
         Method::GET,
