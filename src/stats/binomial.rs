@@ -15,6 +15,7 @@
 use super::binom_dist::{
     dbinom_raw, ln_binom_lower, ln_binom_upper, qbeta_lower_end, qbeta_upper_end,
 };
+use super::require_confidence;
 use super::StatsError;
 
 /// The largest number of trials accepted: beyond 2^32 the exact tail sums (which take about
@@ -68,9 +69,7 @@ pub(crate) fn binom_core(x: u64, n: u64, p: f64, confidence: f64) -> Result<Bino
     if !(0.0..=1.0).contains(&p) {
         return Err(StatsError::BadProbability(p));
     }
-    if !(confidence.is_finite() && confidence > 0.0 && confidence < 1.0) {
-        return Err(StatsError::BadConfidence(confidence));
-    }
+    require_confidence(confidence)?;
     let p_value = two_sided_p(x, n, p).clamp(0.0, 1.0);
     // R: alpha <- (1 - conf.level) / 2; p.U uses qbeta(1 - alpha, ...), i.e. the lower tail
     // 1 - (1 - alpha) as a double.

@@ -24,6 +24,7 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use super::percentile::{percentile_sorted, sorted};
 use super::StatsError;
+use super::{require_confidence, require_samples};
 
 /// The result of [`brown_forsythe`].
 #[derive(Debug, Clone, PartialEq)]
@@ -75,21 +76,8 @@ pub fn brown_forsythe(
     x_effective: f64,
     y_effective: f64,
 ) -> Result<BrownForsythe, StatsError> {
-    if x.len() < 2 {
-        return Err(StatsError::NotEnoughObservations("x"));
-    }
-    if y.len() < 2 {
-        return Err(StatsError::NotEnoughObservations("y"));
-    }
-    if x.iter().any(|v| !v.is_finite()) {
-        return Err(StatsError::NotFinite("x"));
-    }
-    if y.iter().any(|v| !v.is_finite()) {
-        return Err(StatsError::NotFinite("y"));
-    }
-    if !(confidence > 0.0 && confidence < 1.0) {
-        return Err(StatsError::BadConfidence(confidence));
-    }
+    require_samples(x, y, 2)?;
+    require_confidence(confidence)?;
     let (nx, ny) = (x.len() as f64, y.len() as f64);
     if !(x_effective > 0.0 && x_effective <= nx && y_effective > 0.0 && y_effective <= ny)
         || x_effective + y_effective <= 2.0

@@ -14,6 +14,7 @@
 
 use super::normal::qnorm;
 use super::percentile::sorted;
+use super::require_samples;
 use super::StatsError;
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
@@ -38,18 +39,7 @@ pub struct FlignerTest {
 /// Errors: an empty sample (R: "all groups must contain data"), a value that is NaN or
 /// infinite. Never panics; pure; O(n log n).
 pub fn fligner_killeen(x: &[f64], y: &[f64]) -> Result<FlignerTest, StatsError> {
-    if x.is_empty() {
-        return Err(StatsError::NotEnoughObservations("x"));
-    }
-    if y.is_empty() {
-        return Err(StatsError::NotEnoughObservations("y"));
-    }
-    if x.iter().any(|v| !v.is_finite()) {
-        return Err(StatsError::NotFinite("x"));
-    }
-    if y.iter().any(|v| !v.is_finite()) {
-        return Err(StatsError::NotFinite("y"));
-    }
+    require_samples(x, y, 1)?;
     let n = x.len() + y.len();
     let (mx, my) = (median(x), median(y));
     let dev: Vec<f64> = x

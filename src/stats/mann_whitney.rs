@@ -22,6 +22,7 @@ use super::normal::{pnorm_lower, pnorm_upper, qnorm};
 use super::select::PairwiseDifferences;
 use super::wilcox_dist::RankSumDistribution;
 use super::StatsError;
+use super::{require_confidence, require_samples};
 
 /// Exact (rank-sum distribution) or normal approximation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -68,21 +69,8 @@ pub struct MannWhitney {
 /// Errors: an empty sample, a value that is NaN or infinite, a confidence level outside (0, 1).
 /// Never panics on finite input; pure (no I/O, no randomness).
 pub fn mann_whitney(x: &[f64], y: &[f64], confidence: f64) -> Result<MannWhitney, StatsError> {
-    if x.is_empty() {
-        return Err(StatsError::NotEnoughObservations("x"));
-    }
-    if y.is_empty() {
-        return Err(StatsError::NotEnoughObservations("y"));
-    }
-    if x.iter().any(|v| !v.is_finite()) {
-        return Err(StatsError::NotFinite("x"));
-    }
-    if y.iter().any(|v| !v.is_finite()) {
-        return Err(StatsError::NotFinite("y"));
-    }
-    if !(confidence > 0.0 && confidence < 1.0) {
-        return Err(StatsError::BadConfidence(confidence));
-    }
+    require_samples(x, y, 1)?;
+    require_confidence(confidence)?;
 
     let mut xs = x.to_vec();
     let mut ys = y.to_vec();
@@ -121,21 +109,8 @@ pub fn mann_whitney_inflated(
     x_inflation: f64,
     y_inflation: f64,
 ) -> Result<MannWhitney, StatsError> {
-    if x.is_empty() {
-        return Err(StatsError::NotEnoughObservations("x"));
-    }
-    if y.is_empty() {
-        return Err(StatsError::NotEnoughObservations("y"));
-    }
-    if x.iter().any(|v| !v.is_finite()) {
-        return Err(StatsError::NotFinite("x"));
-    }
-    if y.iter().any(|v| !v.is_finite()) {
-        return Err(StatsError::NotFinite("y"));
-    }
-    if !(confidence > 0.0 && confidence < 1.0) {
-        return Err(StatsError::BadConfidence(confidence));
-    }
+    require_samples(x, y, 1)?;
+    require_confidence(confidence)?;
     if !(x_inflation >= 1.0
         && x_inflation.is_finite()
         && y_inflation >= 1.0

@@ -54,3 +54,35 @@ pub enum StatsError {
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
 }
+
+/// The checks every two-sample test makes first, in R's order: each sample holds at least
+/// `min` values, then every value is finite.
+pub(crate) fn require_samples(x: &[f64], y: &[f64], min: usize) -> Result<(), StatsError> {
+    if x.len() < min {
+        return Err(StatsError::NotEnoughObservations("x"));
+    }
+    if y.len() < min {
+        return Err(StatsError::NotEnoughObservations("y"));
+    }
+    require_finite(x, y)
+}
+
+/// Every value of both samples is finite.
+pub(crate) fn require_finite(x: &[f64], y: &[f64]) -> Result<(), StatsError> {
+    if x.iter().any(|v| !v.is_finite()) {
+        return Err(StatsError::NotFinite("x"));
+    }
+    if y.iter().any(|v| !v.is_finite()) {
+        return Err(StatsError::NotFinite("y"));
+    }
+    Ok(())
+}
+
+/// A confidence level strictly between 0 and 1 (NaN is not).
+pub(crate) fn require_confidence(confidence: f64) -> Result<(), StatsError> {
+    if confidence > 0.0 && confidence < 1.0 {
+        Ok(())
+    } else {
+        Err(StatsError::BadConfidence(confidence))
+    }
+}

@@ -31,6 +31,7 @@
 
 use super::normal::qnorm;
 use super::percentile::percentile_sorted;
+use super::require_confidence;
 use super::StatsError;
 
 /// Expected number of points beyond the quantile, on each side, below which the
@@ -110,9 +111,7 @@ pub fn compare_quantiles(
     if !(q > 0.0 && q < 1.0) {
         return Err(StatsError::BadProbability(q));
     }
-    if !(confidence > 0.0 && confidence < 1.0) {
-        return Err(StatsError::BadConfidence(confidence));
-    }
+    require_confidence(confidence)?;
     let need = min_points(q);
     if !(canary_effective >= need && baseline_effective >= need) {
         return Err(StatsError::InvalidArgument(

@@ -31,6 +31,7 @@ use super::mann_whitney::r_sign;
 use super::mann_whitney::Method;
 use super::normal::{pnorm_lower, pnorm_upper, qnorm};
 use super::StatsError;
+use super::{require_confidence, require_finite};
 
 /// The result of [`signed_rank`], field for field R's `htest` object.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,15 +105,8 @@ fn differences(x: &[f64], y: &[f64], confidence: f64) -> Result<Vec<f64>, StatsE
             "paired samples must have the same length",
         ));
     }
-    if x.iter().any(|v| !v.is_finite()) {
-        return Err(StatsError::NotFinite("x"));
-    }
-    if y.iter().any(|v| !v.is_finite()) {
-        return Err(StatsError::NotFinite("y"));
-    }
-    if !(confidence > 0.0 && confidence < 1.0) {
-        return Err(StatsError::BadConfidence(confidence));
-    }
+    require_finite(x, y)?;
+    require_confidence(confidence)?;
     Ok(x.iter()
         .zip(y)
         .map(|(a, b)| a - b)
