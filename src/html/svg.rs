@@ -58,6 +58,17 @@ fn extent<'a>(values: impl Iterator<Item = &'a f64>) -> Option<(f64, f64)> {
     Some((lo - pad, hi + pad))
 }
 
+/// Closes a chart that has nothing to draw.
+fn no_data(mut out: String) -> String {
+    let _ = write!(
+        out,
+        r#"<text x="{}" y="{}" font-size="13" text-anchor="middle">no data</text></svg>"#,
+        W / 2.0,
+        H / 2.0
+    );
+    out
+}
+
 fn open(out: &mut String, label: &str, class: &str) {
     let _ = write!(
         out,
@@ -115,13 +126,7 @@ pub fn time_series(
     );
     let all = baseline.iter().chain(canary).flatten();
     let Some((lo, hi)) = extent(all) else {
-        let _ = write!(
-            out,
-            r#"<text x="{}" y="{}" font-size="13" text-anchor="middle">no data</text></svg>"#,
-            W / 2.0,
-            H / 2.0
-        );
-        return out;
+        return no_data(out);
     };
     let n = baseline.len().max(canary.len()).max(2);
     let x = |i: usize| LEFT + (W - LEFT - RIGHT) * i as f64 / (n - 1) as f64;
@@ -196,13 +201,7 @@ pub fn distributions(
     b.sort_by(f64::total_cmp);
     c.sort_by(f64::total_cmp);
     if b.is_empty() && c.is_empty() {
-        let _ = write!(
-            out,
-            r#"<text x="{}" y="{}" font-size="13" text-anchor="middle">no data</text></svg>"#,
-            W / 2.0,
-            H / 2.0
-        );
-        return out;
+        return no_data(out);
     }
     let base_median = (!b.is_empty()).then(|| quartiles(&b).1);
     let marks: Vec<f64> = match (interval, base_median) {
