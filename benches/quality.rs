@@ -9,7 +9,9 @@
 //!
 //! Run: `cargo bench --bench quality` prints the full table. `cargo test --benches` runs it as
 //! a smoke test on every 25th scenario (the numbers are then not meant to be read).
-//! `QUALITY_SHOW=CLASS` also prints `auto`'s reason for each scenario of CLASS.
+//! `QUALITY_SHOW=CLASS` also prints `auto`'s reason for each scenario of CLASS;
+//! `QUALITY_FILE=PATH` judges another set written by the script (`--out`), e.g. thousands of
+//! one cell to measure its rate finely.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -80,12 +82,17 @@ impl Tally {
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` does not: then a quick smoke run.
     let benching = std::env::args().any(|a| a == "--bench");
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/fixtures/quality/scenarios.json"
-    );
-    let text = std::fs::read_to_string(path).expect("fixtures/quality/scenarios.json readable");
-    let set: ScenarioSet = serde_json::from_str(&text).expect("scenario set parses");
+    // QUALITY_FILE=PATH judges another set written by the same script (its --out).
+    let path = std::env::var("QUALITY_FILE").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/quality/scenarios.json"
+        )
+        .to_string()
+    });
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let set: ScenarioSet =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: not a scenario set: {e}"));
     let stride = if benching { 1 } else { 25 };
 
     // (class, judge) -> tally; (class, noise, judge) -> tally; class order of first appearance.
@@ -138,7 +145,7 @@ fn main() {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "quality: {} scenarios (seed {}), {judged} judgments in {:.2} s; direction increase, \
+        "quality: {} scenarios of {path} (seed {}), {judged} judgments in {:.2} s; direction increase, \
          confidence 0.95, allowed_increase 1.05{}",
         set.scenarios.len().div_ceil(stride),
         set.seed,

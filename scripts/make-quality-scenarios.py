@@ -34,8 +34,16 @@ heavy = occasional bursts (2% of steps get 5 more errors, both sides alike); sha
 follows the same traffic wave on both sides.
 
 REPS scenarios per class and noise kind. Values are rounded to 4 significant digits.
+
+Options (the defaults write the committed set): --seed, --reps, --classes and --noises (comma
+lists, a subset of those above), --out. A large set of one cell measures a rate more finely
+than the committed 20 per cell, e.g. the false alarms under autocorrelated noise:
+  python3 scripts/make-quality-scenarios.py --classes none --noises ar1 --reps 2000 \
+      --seed 1 --out target/none-ar1.json
+  QUALITY_FILE=target/none-ar1.json cargo bench --bench quality
 """
 
+import argparse
 import json
 import math
 import random
@@ -45,6 +53,15 @@ REPS = 20
 N = 120
 N_LOW = 20
 MU = 200.0
+
+parser = argparse.ArgumentParser(description="Write the labelled quality scenario set.")
+parser.add_argument("--seed", type=int, default=SEED)
+parser.add_argument("--reps", type=int, default=REPS)
+parser.add_argument("--classes", help="comma list of classes (default: all)")
+parser.add_argument("--noises", help="comma list of noise kinds (default: all)")
+parser.add_argument("--out", default="fixtures/quality/scenarios.json")
+args = parser.parse_args()
+SEED, REPS = args.seed, args.reps
 
 rng = random.Random(SEED)
 
@@ -151,8 +168,21 @@ NOISES = ["iid", "lognormal", "ar1", "heavy", "shared"]
 REGRESSION = {"none": False, "shift2": False, "low_none": False, "counts_none": False,
               "counts_low_none": False}
 
+def chosen(option, names):
+    if option is None:
+        return list(names)
+    wanted = option.split(",")
+    unknown = [w for w in wanted if w not in names]
+    if unknown:
+        parser.error(f"unknown {', '.join(unknown)}; known: {', '.join(names)}")
+    return [n for n in names if n in wanted]
+
+
+CLASSES = chosen(args.classes, CONTINUOUS + list(COUNTS))
+NOISES = chosen(args.noises, NOISES)
+
 scenarios = []
-for cls in CONTINUOUS:
+for cls in [c for c in CONTINUOUS if c in CLASSES]:
     for noise in NOISES:
         for rep in range(REPS):
             low = cls.startswith("low_")
@@ -166,6 +196,8 @@ for cls in CONTINUOUS:
                 "regression": REGRESSION.get(cls, True),
                 "baseline": [r4(v) for v in base], "canary": [r4(v) for v in can]})
 for cls, (rate, factor) in COUNTS.items():
+    if cls not in CLASSES:
+        continue
     for noise in NOISES:
         for rep in range(REPS):
             pattern = traffic(N)
@@ -175,8 +207,8 @@ for cls, (rate, factor) in COUNTS.items():
                 "id": f"{cls}/{noise}/{rep}", "class": cls, "noise": noise, "kind": "counts",
                 "regression": REGRESSION.get(cls, True), "baseline": base, "canary": can})
 
-with open("fixtures/quality/scenarios.json", "w") as f:
+with open(args.out, "w") as f:
     f.write('{"generator": "scripts/make-quality-scenarios.py", "seed": %d, "scenarios": [\n' % SEED)
     f.write(",\n".join(json.dumps(s, separators=(",", ":")) for s in scenarios))
     f.write("\n]}\n")
-print(f"wrote {len(scenarios)} scenarios to fixtures/quality/scenarios.json")
+print(f"wrote {len(scenarios)} scenarios to {args.out}")
