@@ -21,7 +21,8 @@
 #   wilcox:   wilcox.test(x, y, conf.int = TRUE, conf.level = conf, exact = FALSE) (the
 #             normal branch that mann_whitney_inflated reproduces with inflations 1); with
 #             inflations dx, dy the p-value with R's sigma multiplied by
-#             sqrt((m dx + n dy + 1) / (n + m + 1))
+#             sqrt((m dx + n dy + 1) / (n + m + 1)), referred to Student's t on
+#             n / dx + m / dy - 2 degrees of freedom when either inflation is above 1
 # Numbers are written with sprintf("%.17g"); inputs as strings (exact doubles for Rust).
 #
 # Run from the repository root (base R only, deterministic through set.seed):
@@ -132,7 +133,13 @@ for (i in seq_along(samples)) {
     sigma <- sqrt((nx * ny / 12) * ((nx + ny + 1) - sum(nt^3 - nt) / ((nx + ny) * (nx + ny - 1))))
     sigma <- sigma * sqrt((ny * dx + nx * dy + 1) / (nx + ny + 1))
     pz <- (zz - sign(zz) * 0.5) / sigma
-    p_infl <- 2 * min(pnorm(pz), pnorm(pz, lower.tail = FALSE))
+    if (dx > 1 || dy > 1) {
+      # Referred to Student's t on the effective sizes' degrees of freedom.
+      df <- nx / dx + ny / dy - 2
+      p_infl <- 2 * min(pt(pz, df), pt(pz, df, lower.tail = FALSE))
+    } else {
+      p_infl <- 2 * min(pnorm(pz), pnorm(pz, lower.tail = FALSE))
+    }
     wilc <- c(wilc, sprintf(
       "{\"pair\":%d,\"conf\":%s,\"statistic\":%s,\"p_value\":%s,\"estimate\":%s,\"ci\":%s,\"x_inflation\":%s,\"y_inflation\":%s,\"p_value_inflated\":%s}",
       k, inj(conf), numj(unname(w$statistic)), numj(w$p.value), numj(unname(w$estimate)),

@@ -7,6 +7,8 @@
 #   wilcox.test(x, y, paired = TRUE, conf.int = TRUE, conf.level = conf)      -> exact/normal
 #   wilcox.test(x, y, paired = TRUE, conf.int = TRUE, conf.level = conf, exact = FALSE)
 #   cor(x, y); cor(x + y, x - y, method = "spearman")
+#   p_inflated4: the normal branch's p-value with the variance of V inflated 4 times,
+#   referred to Student's t on n / 4 - 1 degrees of freedom (signed_rank_inflated)
 # Numbers with sprintf("%.17g"); inputs as strings (exact doubles for Rust).
 # Run from the repository root (base R only, deterministic through set.seed):
 #   Rscript scripts/r-reference/generate-signed-rank.R
@@ -28,10 +30,18 @@ for (n in sizes) for (kind in c("normal", "shift", "ties", "pattern")) {
   conf <- if (n == 8) 0.99 else 0.95
   a <- suppressWarnings(wilcox.test(x, y, paired = TRUE, conf.int = TRUE, conf.level = conf))
   b <- suppressWarnings(wilcox.test(x, y, paired = TRUE, conf.int = TRUE, conf.level = conf, exact = FALSE))
+  # The normal branch with the variance of V inflated 4 times (autocorrelated differences),
+  # referred to Student's t on n / 4 - 1 degrees of freedom (at least 1), n the non-zero
+  # differences: signed_rank_inflated(x, y, conf, 4).
+  d <- x - y; d <- d[d != 0]; nd <- length(d); r <- rank(abs(d)); nt <- table(r)
+  v <- sum(r[d > 0]); z <- v - nd * (nd + 1) / 4
+  sigma <- sqrt(4 * (nd * (nd + 1) * (2 * nd + 1) / 24 - sum(nt^3 - nt) / 48))
+  zs <- (z - sign(z) * 0.5) / sigma; df <- max(nd / 4 - 1, 1)
+  p4 <- 2 * min(pt(zs, df), pt(zs, df, lower.tail = FALSE))
   cases[[length(cases) + 1]] <- sprintf(
-    "{\"name\":\"%s-%d\",\"x\":%s,\"y\":%s,\"conf\":%s,\"exact\":%s,\"default\":%s,\"normal\":%s,\"pearson\":%s,\"spearman_sum_diff\":%s}",
+    "{\"name\":\"%s-%d\",\"x\":%s,\"y\":%s,\"conf\":%s,\"exact\":%s,\"default\":%s,\"normal\":%s,\"pearson\":%s,\"spearman_sum_diff\":%s,\"p_inflated4\":%s}",
     kind, n, inj(x), inj(y), numj(conf), tolower(as.character(grepl("exact", a$method))), w(a), w(b),
-    numj(cor(x, y)), numj(cor(x + y, x - y, method = "spearman")))
+    numj(cor(x, y)), numj(cor(x + y, x - y, method = "spearman")), numj(p4))
 }
 writeLines(c("{\"generator\": \"scripts/r-reference/generate-signed-rank.R\", \"cases\": [",
   paste(cases, collapse = ",\n"), "]}"), "fixtures/stats/signed-rank-reference.json")

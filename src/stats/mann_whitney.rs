@@ -18,7 +18,7 @@
 //! by `select` in O((n + m) * 64) time without materialising the n*m differences.
 //! The ends (`mumin`, `mumax`) are evaluated literally, with their real ties, as R does.
 
-use super::normal::{pnorm_lower, pnorm_upper, qnorm};
+use super::normal::Reference;
 use super::select::PairwiseDifferences;
 use super::wilcox_dist::RankSumDistribution;
 use super::StatsError;
@@ -86,7 +86,13 @@ pub fn mann_whitney(x: &[f64], y: &[f64], confidence: f64) -> Result<MannWhitney
             return Ok(exact_test(x, y, statistic, confidence, &dist));
         }
     }
-    Ok(normal_test(&sample, statistic, ranks.tie_sum, confidence))
+    Ok(normal_test(
+        &sample,
+        statistic,
+        ranks.tie_sum,
+        confidence,
+        Reference::Normal,
+    ))
 }
 
 /// The normal-approximation branch of [`mann_whitney`] (R's `wilcox.test(x, y, conf.int =
@@ -99,7 +105,10 @@ pub fn mann_whitney(x: &[f64], y: &[f64], confidence: f64) -> Result<MannWhitney
 /// nm (m d_x + n d_y) / 12; so R's σ² is multiplied by (m d_x + n d_y + 1) / (n + m + 1), with
 /// n = |x|, m = |y|. With both inflations 1 this is R's
 /// normal branch exactly (tested against R with `exact = FALSE`); the interval and estimate
-/// are found exactly as in [`mann_whitney`]. `method` is always [`Method::Normal`].
+/// are found exactly as in [`mann_whitney`]. When either inflation is above 1 the standardised
+/// statistic is referred to Student's t on n/d_x + m/d_y − 2 degrees of freedom (the effective
+/// sizes' two-sample degrees of freedom) instead of the normal, for the p-value and the
+/// interval: see [`super::normal::Reference`]. `method` is always [`Method::Normal`].
 ///
 /// Errors: as [`mann_whitney`], and an inflation below 1 or not finite.
 pub fn mann_whitney_inflated(
@@ -129,7 +138,18 @@ pub fn mann_whitney_inflated(
     sample.inflation = (m * x_inflation + n * y_inflation + 1.0) / (n + m + 1.0);
     let ranks = sample.ranks_at(0.0);
     let statistic = ranks.rank_sum_x - n * (n + 1.0) / 2.0;
-    Ok(normal_test(&sample, statistic, ranks.tie_sum, confidence))
+    let reference = if x_inflation > 1.0 || y_inflation > 1.0 {
+        Reference::student(n / x_inflation + m / y_inflation - 2.0)
+    } else {
+        Reference::Normal
+    };
+    Ok(normal_test(
+        &sample,
+        statistic,
+        ranks.tie_sum,
+        confidence,
+        reference,
+    ))
 }
 
 /// The exact branch of R: p from `pwilcox`, interval and estimate from the sorted differences.
@@ -180,13 +200,19 @@ fn exact_test(
 }
 
 /// The normal branch of R, with the interval and estimate found exactly (see module docs).
-fn normal_test(sample: &Samples, statistic: f64, tie_sum: f64, confidence: f64) -> MannWhitney {
+fn normal_test(
+    sample: &Samples,
+    statistic: f64,
+    tie_sum: f64,
+    confidence: f64,
+    reference: Reference,
+) -> MannWhitney {
     let (n, m) = (sample.n, sample.m);
     let z = statistic - n * m / 2.0;
     let sigma = sample.sigma(tie_sum);
     let correction = r_sign(z) * 0.5;
     let zs = (z - correction) / sigma;
-    let p_value = 2.0 * pnorm_lower(zs).min(pnorm_upper(zs));
+    let p_value = 2.0 * reference.lower(zs).min(reference.upper(zs));
 
     let (x_lo, x_hi, y_lo, y_hi) = sample.extremes();
     if x_lo == x_hi && y_lo == y_hi {
@@ -224,8 +250,8 @@ fn normal_test(sample: &Samples, statistic: f64, tie_sum: f64, confidence: f64) 
             roots.interior_root(zq, true)
         }
     };
-    let lower = root(qnorm(alpha / 2.0, false));
-    let upper = root(qnorm(alpha / 2.0, true));
+    let lower = root(reference.quantile(alpha / 2.0, false));
+    let upper = root(reference.quantile(alpha / 2.0, true));
 
     // R: correct <- FALSE; uniroot(W, mumin, mumax): an end where W is exactly 0 is the root.
     let estimate = if sample.standardised_at(mumin, false) == 0.0 {

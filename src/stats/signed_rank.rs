@@ -29,7 +29,7 @@
 
 use super::mann_whitney::r_sign;
 use super::mann_whitney::Method;
-use super::normal::{pnorm_lower, pnorm_upper, qnorm};
+use super::normal::Reference;
 use super::StatsError;
 use super::{require_confidence, require_finite};
 
@@ -69,14 +69,22 @@ pub fn signed_rank(x: &[f64], y: &[f64], confidence: f64) -> Result<SignedRank, 
     if n < 50 && !r.ties && !zeroes && n > 0 {
         return Ok(exact(&d, statistic, confidence));
     }
-    Ok(normal(&d, statistic, r.tie_sum, confidence, 1.0))
+    Ok(normal(
+        &d,
+        statistic,
+        r.tie_sum,
+        confidence,
+        1.0,
+        Reference::Normal,
+    ))
 }
 
 /// The normal branch of [`signed_rank`] (R's `exact = FALSE`) with the variance of V multiplied
 /// by `inflation` = n / n_eff ≥ 1, for autocorrelated differences: V − n(n+1)/4 is a sum of
 /// per-point terms (Hoeffding's projection), whose variance under serial dependence grows by
-/// the design effect. With `inflation` 1 this is R's normal branch exactly. `method` is always
-/// [`Method::Normal`].
+/// the design effect. With `inflation` 1 this is R's normal branch exactly; above 1 the
+/// standardised statistic is referred to Student's t on n / inflation − 1 degrees of freedom
+/// (see [`super::normal::Reference`]). `method` is always [`Method::Normal`].
 ///
 /// Errors: as [`signed_rank`], and an inflation below 1 or not finite.
 pub fn signed_rank_inflated(
@@ -92,7 +100,19 @@ pub fn signed_rank_inflated(
     }
     let d = differences(x, y, confidence)?;
     let r = abs_ranks(&d, 0.0);
-    Ok(normal(&d, r.positive_sum, r.tie_sum, confidence, inflation))
+    let reference = if inflation > 1.0 {
+        Reference::student(d.len() as f64 / inflation - 1.0)
+    } else {
+        Reference::Normal
+    };
+    Ok(normal(
+        &d,
+        r.positive_sum,
+        r.tie_sum,
+        confidence,
+        inflation,
+        reference,
+    ))
 }
 
 /// The non-zero differences x − y, after checking the input.
@@ -333,7 +353,14 @@ fn standardised_at(x: &[f64], d: f64, correct: bool, inflation: f64) -> f64 {
 }
 
 /// R's normal branch (with `inflation` 1), roots found exactly (see the module docs).
-fn normal(x: &[f64], statistic: f64, tie_sum: f64, confidence: f64, inflation: f64) -> SignedRank {
+fn normal(
+    x: &[f64],
+    statistic: f64,
+    tie_sum: f64,
+    confidence: f64,
+    inflation: f64,
+    reference: Reference,
+) -> SignedRank {
     let n = x.len();
     let nf = n as f64;
     if n == 0 {
@@ -350,7 +377,7 @@ fn normal(x: &[f64], statistic: f64, tie_sum: f64, confidence: f64, inflation: f
     let z = statistic - nf * (nf + 1.0) / 4.0;
     let s = sigma(nf, tie_sum, inflation);
     let zs = (z - r_sign(z) * 0.5) / s;
-    let p_value = 2.0 * pnorm_lower(zs).min(pnorm_upper(zs));
+    let p_value = 2.0 * reference.lower(zs).min(reference.upper(zs));
     let p_value = if p_value.is_nan() { 1.0 } else { p_value };
     let (mumin, mumax) = x
         .iter()
@@ -437,8 +464,8 @@ fn normal(x: &[f64], statistic: f64, tie_sum: f64, confidence: f64, inflation: f
     let mut alpha = 1.0 - confidence;
     let mut level = confidence;
     loop {
-        let mindiff = w_min - qnorm(alpha / 2.0, false);
-        let maxdiff = w_max - qnorm(alpha / 2.0, true);
+        let mindiff = w_min - reference.quantile(alpha / 2.0, false);
+        let maxdiff = w_max - reference.quantile(alpha / 2.0, true);
         if mindiff < 0.0 || maxdiff > 0.0 {
             alpha *= 2.0;
         } else {
@@ -450,8 +477,8 @@ fn normal(x: &[f64], statistic: f64, tie_sum: f64, confidence: f64, inflation: f
     }
     let ci = if alpha < 1.0 {
         (
-            root(qnorm(alpha / 2.0, false)),
-            root(qnorm(alpha / 2.0, true)),
+            root(reference.quantile(alpha / 2.0, false)),
+            root(reference.quantile(alpha / 2.0, true)),
         )
     } else {
         let m = sorted_median(&{

@@ -8,7 +8,8 @@
 //!   normal branch: interval ends within 1e-4 absolute of R's `uniroot(tol = 1e-4)` answer
 //!   (data of unit scale), the estimate within 1e-4 of R's or in the same gap of Walsh
 //!   averages (where R's function is 0 on the whole gap R stops anywhere inside it);
-//! - `signed_rank_inflated` with inflation 1 = R with `exact = FALSE`, to the same bar;
+//! - `signed_rank_inflated` with inflation 1 = R with `exact = FALSE`, to the same bar; with
+//!   inflation 4 the p-value within 1e-9 relative of the same statistic on Student's t (R's `pt`);
 //! - Pearson's r of the series and Spearman's r of sums and differences within 1e-12 absolute.
 
 use canaryd::stats::paired::{pearson, spearman};
@@ -49,6 +50,8 @@ struct Case {
     normal: RResult,
     pearson: f64,
     spearman_sum_diff: f64,
+    /// The normal branch's p-value with the variance inflated 4 times, on Student's t.
+    p_inflated4: f64,
 }
 
 fn fixture() -> Fixture {
@@ -148,10 +151,18 @@ fn signed_rank_matches_r_paired_wilcox_test() {
 fn inflation_widens_the_interval_and_raises_p() {
     let f = fixture();
     // From 20 pairs on (below, R's loop that doubles an unachievable alpha can narrow it).
+    // The p-value with inflation 4 is R's (pt on n / 4 - 1 degrees of freedom).
     for case in f.cases.iter().filter(|c| c.x.len() >= 20) {
         let a = signed_rank_inflated(&case.x, &case.y, case.conf, 1.0).unwrap();
         let b = signed_rank_inflated(&case.x, &case.y, case.conf, 4.0).unwrap();
         assert!(b.p_value >= a.p_value, "{}", case.name);
+        assert!(
+            close(b.p_value, case.p_inflated4, 1e-9),
+            "{}: inflated p {} vs R {}",
+            case.name,
+            b.p_value,
+            case.p_inflated4
+        );
         assert!(b.ci.0 <= a.ci.0 && b.ci.1 >= a.ci.1, "{}", case.name);
     }
 }
