@@ -25,10 +25,11 @@
 //! `counts` also discounts bursts the baseline shows (`count_dispersion`). The plain
 //! `mann-whitney` judge stays R's `wilcox.test` exactly (CONTRACT §4).
 
+use crate::stats::autocorrelation::spread_effective;
 use crate::stats::autocorrelation::{count_dispersion, EffectiveSize};
 use crate::stats::brown_forsythe::brown_forsythe;
 use crate::stats::fisher::fisher_exact;
-use crate::stats::paired::{differences_dependence, paired_spread, pairing, Pairing};
+use crate::stats::paired::{differences_dependence, paired_step_spread, pairing, Pairing};
 use crate::stats::percentile::{percentile_sorted, sorted};
 use crate::stats::poisson::poisson_rate_test;
 use crate::stats::quantile_compare::{compare_quantiles, min_points};
@@ -61,6 +62,11 @@ impl Dependence {
 
     /// "; autocorrelated series: effective n 21 of 120 canary points (lag-1 0.71), ..." or "".
     fn note(&self) -> String {
+        self.note_of("the baseline")
+    }
+
+    /// [`Self::note`] with the autocorrelated series named (`what`: "the baseline").
+    fn note_of(&self, what: &str) -> String {
         if !self.adjusted() {
             return String::new();
         }
@@ -68,7 +74,7 @@ impl Dependence {
             format!("{} of {} {name} points", num(e.effective.round()), e.count,)
         };
         format!(
-            "; the points are autocorrelated (lag-1 autocorrelation of the baseline {}{}), so they count as fewer independent ones: {}, {}",
+            "; the points are autocorrelated (lag-1 autocorrelation of {what} {}{}), so they count as fewer independent ones: {}, {}",
             num(self.baseline.lag1.unwrap_or(0.0)),
             if self.aligned { ", or less in the canary - baseline differences" } else { "" },
             side("canary", &self.canary),
@@ -411,6 +417,15 @@ pub(super) fn judge_quantile(
     }
 }
 
+/// The dependence that a spread test allows for: each side's [`spread_effective`] size.
+fn spread_dependence(dep: &Dependence) -> Dependence {
+    Dependence {
+        canary: spread_effective(&dep.canary),
+        baseline: spread_effective(&dep.baseline),
+        aligned: dep.aligned,
+    }
+}
+
 /// The spread judge at level `confidence`: Brown-Forsythe, with the ratio of the mean absolute
 /// deviations from the median as the effect.
 pub(super) fn judge_scale(
@@ -420,6 +435,8 @@ pub(super) fn judge_scale(
     confidence: f64,
     rule: Rule,
 ) -> Outcome {
+    // A spread is estimated from dependent points more precisely than a mean.
+    let dep = &spread_dependence(dep);
     let bf = match brown_forsythe(
         &p.canary,
         &p.baseline,
@@ -452,7 +469,7 @@ pub(super) fn judge_scale(
         ),
         relative_change(bf.x_spread - bf.y_spread, bf.ci, bf.y_spread, confidence),
         num(bf.p_value),
-        dep.note()
+        dep.note_of("the baseline, squared for a spread,")
     );
     let report = TestReport::Scale {
         method: "brown-forsythe".into(),
@@ -666,11 +683,11 @@ fn judge_paired_location(
     }
 }
 
-/// `auto`'s paired spread test: the spreads of the two sides beyond the pattern they share
-/// (`stats::paired::paired_spread`); significant at `confidence`, and `high` when the ratio of
+/// `auto`'s paired spread test: the spreads of the two sides' point-to-point changes beyond the
+/// pattern they share (`stats::paired::paired_step_spread`); significant at `confidence`, and `high` when the ratio of
 /// the canary's own spread to the baseline's reaches `allowed_increase`.
-fn judge_paired_spread(s: &PairedSeries, spec: &JudgeSpec, confidence: f64, rho: f64) -> Outcome {
-    let Some(ps) = paired_spread(&s.canary, &s.baseline, rho) else {
+fn judge_paired_spread(s: &PairedSeries, spec: &JudgeSpec, confidence: f64) -> Outcome {
+    let Some(ps) = paired_step_spread(&s.canary, &s.baseline) else {
         return Outcome::without_test(
             Classification::Pass,
             "no paired spread comparison: a side is constant".into(),
@@ -690,7 +707,7 @@ fn judge_paired_spread(s: &PairedSeries, spec: &JudgeSpec, confidence: f64, rho:
         }
     };
     let evidence = format!(
-        "{} (standard deviation beyond the pattern both share{}), Spearman correlation of sums and differences {}, p = {}",
+        "{} (standard deviation of its point-to-point changes beyond the pattern both share{}), Spearman correlation of sums and differences of the changes {}, p = {}",
         movement(
             "the spread of its own",
             ps.y_own,
@@ -799,11 +816,8 @@ pub(super) fn judge_auto_continuous(
         // The canary's own spread beyond the shared pattern, which the unpaired spread test
         // cannot see behind the pattern; the unpaired one stays for what the rank-based
         // paired test dilutes (a few far outliers).
-        if let (Some(s), Some((rho, _))) = (&paired, dependence) {
-            parts.push((
-                "paired spread",
-                judge_paired_spread(s, &spread_spec, level, rho.unwrap_or(0.0)),
-            ));
+        if let Some(s) = &paired {
+            parts.push(("paired spread", judge_paired_spread(s, &spread_spec, level)));
         }
     }
     report.tests = parts.iter().filter_map(|(_, o)| o.test.clone()).collect();
