@@ -173,12 +173,17 @@ pub enum TestReport {
     /// Poisson rates of event counts: R's `poisson.test`.
     #[serde(rename = "counts")]
     Counts {
-        /// `poisson`.
+        /// `poisson`, or `poisson-steps` (see `steps_with_events`).
         method: String,
         /// Baseline total, rounded.
         baseline_events: f64,
         /// Canary total, rounded.
         canary_events: f64,
+        /// With `method: poisson-steps` (sparse counts that come in bursts): the steps with at
+        /// least one event, [baseline, canary]; the rate ratio, interval and p-value are then
+        /// those of these steps per step.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        steps_with_events: Option<[f64; 2]>,
         /// Canary rate per point over the baseline's; null when unbounded or unknown.
         rate_ratio: Option<f64>,
         /// Confidence interval of the rate ratio; an unbounded end is null.

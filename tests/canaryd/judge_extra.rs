@@ -95,6 +95,47 @@ fn counts_catches_bursts_of_errors_that_a_rank_test_passes() {
 }
 
 #[test]
+fn counts_compare_steps_with_errors_when_the_baseline_comes_in_bursts() {
+    // Both sides have the same retry storms (bursts of 6 at three moments); the canary has
+    // one extra burst of 6. The event totals (22 against 28) move by a whole burst at a time;
+    // what is compared is the steps with errors (7 against 8).
+    let bursty = |at: &[usize], singles: usize| {
+        let mut v = sparse(120, singles);
+        for i in at {
+            v[*i] = 6.0;
+        }
+        v
+    };
+    let s = spec(TestKind::Counts, Direction::Increase);
+    let base = bursty(&[10, 50, 95], 4);
+    let m = classify(&s, &base, &bursty(&[11, 51, 97, 101], 4));
+    assert_eq!(m.classification, Classification::Pass, "{}", m.reason);
+    assert!(
+        m.reason
+            .contains("the steps with at least one are compared"),
+        "{}",
+        m.reason
+    );
+    match m.test.as_ref() {
+        Some(TestReport::Counts {
+            method,
+            steps_with_events,
+            baseline_events,
+            ..
+        }) => {
+            assert_eq!(method, "poisson-steps");
+            assert_eq!(*steps_with_events, Some([7.0, 8.0]));
+            assert_eq!(*baseline_events, 22.0);
+        }
+        other => panic!("{other:?}"),
+    }
+    // The same bursts, and errors in 24 more canary steps: high, on the steps.
+    let m = classify(&s, &base, &bursty(&[11, 51, 97], 28));
+    assert_eq!(m.classification, Classification::High, "{}", m.reason);
+    assert!(m.reason.contains("steps with events"), "{}", m.reason);
+}
+
+#[test]
 fn counts_pass_no_events_and_reject_negatives() {
     let s = spec(TestKind::Counts, Direction::Increase);
     let m = classify(&s, &sparse(60, 5), &sparse(60, 6));
