@@ -142,10 +142,13 @@ fn main() {
     }
     let elapsed = started.elapsed();
 
+    let shown = path
+        .strip_prefix(concat!(env!("CARGO_MANIFEST_DIR"), "/"))
+        .unwrap_or(&path);
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "quality: {} scenarios of {path} (seed {}), {judged} judgments in {:.2} s; direction increase, \
+        "quality: {} scenarios of {shown} (seed {}), {judged} judgments in {:.2} s; direction increase, \
          confidence 0.95, allowed_increase 1.05{}",
         set.scenarios.len().div_ceil(stride),
         set.seed,
