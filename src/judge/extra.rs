@@ -20,9 +20,11 @@
 //!   false-alarm rate of the whole is at most 1 − confidence either way.
 //!
 //! Serial dependence: every judge here, and `auto`'s location test, uses the effective sample
-//! sizes of `stats::autocorrelation::effective_sizes` (from the baseline's lag-1
-//! autocorrelation, or the canary − baseline differences' for aligned series, when material);
-//! `counts` also discounts bursts the baseline shows (`count_dispersion`). The plain
+//! sizes of `stats::autocorrelation::effective_sizes` (from the canary − baseline differences'
+//! lag-1 autocorrelation for aligned series, else the baseline's, when material); the spread
+//! tests their `spread_effective` sizes (a spread is estimated more precisely than a mean);
+//! `counts` also discounts bursts the baseline shows (`count_dispersion`), or compares the
+//! steps with events when the baseline's sparse events come in bursts. The plain
 //! `mann-whitney` judge stays R's `wilcox.test` exactly (CONTRACT §4).
 
 use crate::stats::autocorrelation::spread_effective;
