@@ -27,8 +27,7 @@
 //! steps with events when the baseline's sparse events come in bursts. The plain
 //! `mann-whitney` judge stays R's `wilcox.test` exactly (CONTRACT §4).
 
-use crate::stats::autocorrelation::spread_effective;
-use crate::stats::autocorrelation::{count_dispersion, EffectiveSize};
+use crate::stats::autocorrelation::{count_dispersion, spread_effective, EffectiveSize};
 use crate::stats::brown_forsythe::brown_forsythe;
 use crate::stats::fisher::fisher_exact;
 use crate::stats::paired::{differences_dependence, paired_step_spread, pairing, Pairing};
@@ -62,23 +61,36 @@ impl Dependence {
         self.baseline.adjusted() || self.canary.adjusted()
     }
 
-    /// "; autocorrelated series: effective n 21 of 120 canary points (lag-1 0.71), ..." or "".
+    /// "; the points are autocorrelated (lag-1 autocorrelation of the baseline 0.8 after bias
+    /// correction), so they count as fewer independent ones: 13 of 120 canary points, ..." or
+    /// "".
     fn note(&self) -> String {
-        self.note_of("the baseline")
+        self.note_of(false)
     }
 
-    /// [`Self::note`] with the autocorrelated series named (`what`: "the baseline").
-    fn note_of(&self, what: &str) -> String {
+    /// [`Self::note`]; for a spread test (`spread`) with the square of the autocorrelation,
+    /// which governs a spread's precision.
+    fn note_of(&self, spread: bool) -> String {
         if !self.adjusted() {
             return String::new();
         }
         let side = |name: &str, e: &EffectiveSize| {
             format!("{} of {} {name} points", num(e.effective.round()), e.count,)
         };
+        let rho = self.baseline.used.or(self.canary.used).unwrap_or(0.0);
         format!(
-            "; the points are autocorrelated (lag-1 autocorrelation of {what} {}{}), so they count as fewer independent ones: {}, {}",
-            num(self.baseline.lag1.unwrap_or(0.0)),
-            if self.aligned { ", or less in the canary - baseline differences" } else { "" },
+            "; the points are autocorrelated (lag-1 autocorrelation of {} {} after bias correction{}), so they count as fewer independent ones: {}, {}",
+            if self.aligned {
+                "the canary - baseline differences"
+            } else {
+                "the baseline"
+            },
+            num(rho),
+            if spread {
+                format!("; a spread depends on its square, {}", num(rho * rho))
+            } else {
+                String::new()
+            },
             side("canary", &self.canary),
             side("baseline", &self.baseline)
         )
@@ -237,12 +249,6 @@ pub(super) fn judge_counts(p: &Prepared, spec: &JudgeSpec, dep: &Dependence) -> 
     } else {
         (events_b, events_c)
     };
-    // Autocorrelated counts (bursts that last several steps, or overlapping increase()
-    // windows) carry less information than their total says: each side's events and exposure
-    // are scaled by its effective fraction (a quasi-Poisson design effect), so the rate is
-    // unchanged and the interval wider.
-    // Bursts of errors (several at once, then none) are overdispersed: when the baseline shows
-    // them, its index of dispersion φ discounts both sides the same way.
     // Autocorrelated counts (bursts that last several steps, or overlapping increase()
     // windows) carry less information than their total says: each side's events and exposure
     // are scaled by its effective fraction (a quasi-Poisson design effect), so the rate is
@@ -521,7 +527,7 @@ pub(super) fn judge_scale(
         ),
         relative_change(bf.x_spread - bf.y_spread, bf.ci, bf.y_spread, confidence),
         num(bf.p_value),
-        dep.note_of("the baseline, squared for a spread,")
+        dep.note_of(true)
     );
     let report = TestReport::Scale {
         method: "brown-forsythe".into(),
@@ -736,8 +742,9 @@ fn judge_paired_location(
 }
 
 /// `auto`'s paired spread test: the spreads of the two sides' point-to-point changes beyond the
-/// pattern they share (`stats::paired::paired_step_spread`); significant at `confidence`, and `high` when the ratio of
-/// the canary's own spread to the baseline's reaches `allowed_increase`.
+/// pattern they share (`stats::paired::paired_step_spread`); significant at `confidence`, and
+/// `high` when the ratio of the canary's own spread to the baseline's reaches
+/// `allowed_increase`.
 fn judge_paired_spread(s: &PairedSeries, spec: &JudgeSpec, confidence: f64) -> Outcome {
     let Some(ps) = paired_step_spread(&s.canary, &s.baseline) else {
         return Outcome::without_test(

@@ -61,6 +61,9 @@ pub struct EffectiveSize {
     /// `count` when the bias-corrected ρ̃ ≤ [`MATERIAL_AUTOCORRELATION`], else
     /// `count (1 − ρ̃) / (1 + ρ̃)`, kept within [min(count, 2), count].
     pub effective: f64,
+    /// ρ̃, the bias-corrected lag-1 autocorrelation `effective` was made from, when it is
+    /// material (for two aligned series, that of their differences; see [`effective_sizes`]).
+    pub used: Option<f64>,
 }
 
 impl EffectiveSize {
@@ -91,13 +94,15 @@ pub fn bias_corrected(lag1: f64, n: usize) -> f64 {
 
 /// `n` points worth n (1 − ρ̃) / (1 + ρ̃) independent ones, with ρ̃ the bias-corrected `lag1`
 /// of a series of `length` points, when ρ̃ > [`MATERIAL_AUTOCORRELATION`]; else `n`.
-fn effective_points(n: usize, lag1: Option<f64>, length: usize) -> f64 {
+/// Also returns ρ̃ when it is material.
+fn effective_points(n: usize, lag1: Option<f64>, length: usize) -> (f64, Option<f64>) {
     let n = n as f64;
     match lag1.map(|r| bias_corrected(r, length)) {
-        Some(r) if r > MATERIAL_AUTOCORRELATION => {
-            (n * (1.0 - r) / (1.0 + r)).clamp(MIN_EFFECTIVE.min(n), n)
-        }
-        _ => n,
+        Some(r) if r > MATERIAL_AUTOCORRELATION => (
+            (n * (1.0 - r) / (1.0 + r)).clamp(MIN_EFFECTIVE.min(n), n),
+            Some(r),
+        ),
+        _ => (n, None),
     }
 }
 
@@ -108,7 +113,8 @@ fn effective_points(n: usize, lag1: Option<f64>, length: usize) -> f64 {
 /// (1 + ρ) / (1 − ρ) (M. S. Bartlett, "On the theoretical specification and sampling
 /// properties of autocorrelated time-series", JRSS Suppl. 8, 1946, 27–41): 120 points at
 /// ρ = 0.8 are worth 13 for a mean and 26 for a spread. ρ here is the bias-corrected one the
-/// mean's size was made from, recovered from its fraction f = n_eff / n as (1 − f) / (1 + f).
+/// mean's size was made from (`used`; else recovered from its fraction f = n_eff / n as
+/// (1 − f) / (1 + f)).
 /// The mean absolute deviation (the Brown-Forsythe spread) is inflated about alike: for a
 /// Gaussian series its lag-1 autocorrelation is 0.60 at ρ = 0.8, against ρ² = 0.64.
 /// Unadjusted sizes are returned as they are.
@@ -117,8 +123,10 @@ pub fn spread_effective(mean: &EffectiveSize) -> EffectiveSize {
         return *mean;
     }
     let n = mean.count as f64;
-    let f = mean.effective / n;
-    let rho = (1.0 - f) / (1.0 + f);
+    let rho = mean.used.unwrap_or_else(|| {
+        let f = mean.effective / n;
+        (1.0 - f) / (1.0 + f)
+    });
     let r2 = rho * rho;
     EffectiveSize {
         effective: (n * (1.0 - r2) / (1.0 + r2)).clamp(MIN_EFFECTIVE.min(n), n),
@@ -130,10 +138,12 @@ pub fn spread_effective(mean: &EffectiveSize) -> EffectiveSize {
 pub fn effective_size(series: &[f64]) -> EffectiveSize {
     let count = series.len();
     let lag1 = lag1_autocorrelation(series);
+    let (effective, used) = effective_points(count, lag1, count);
     EffectiveSize {
         count,
         lag1,
-        effective: effective_points(count, lag1, count),
+        effective,
+        used,
     }
 }
 
@@ -177,10 +187,14 @@ pub fn effective_sizes(
     } else {
         own_b
     };
-    let side = |count: usize, lag1: Option<f64>| EffectiveSize {
-        count,
-        lag1,
-        effective: effective_points(count, rho, n),
+    let side = |count: usize, lag1: Option<f64>| {
+        let (effective, used) = effective_points(count, rho, n);
+        EffectiveSize {
+            count,
+            lag1,
+            effective,
+            used,
+        }
     };
     (side(canary.len(), own_c), side(baseline.len(), own_b))
 }
@@ -224,19 +238,24 @@ mod tests {
         // n (1 - 0.64) / 1.64.
         let mean = EffectiveSize {
             count: 120,
-            lag1: Some(0.8),
+            lag1: Some(0.75),
             effective: 120.0 * 0.2 / 1.8,
+            used: Some(0.8),
         };
         let spread = spread_effective(&mean);
         assert!(
             (spread.effective - 120.0 * 0.36 / 1.64).abs() < 1e-9,
             "{spread:?}"
         );
-        assert_eq!((spread.count, spread.lag1), (120, Some(0.8)));
+        assert_eq!(
+            (spread.count, spread.lag1, spread.used),
+            (120, Some(0.75), Some(0.8))
+        );
         let independent = EffectiveSize {
             count: 50,
             lag1: Some(0.05),
             effective: 50.0,
+            used: None,
         };
         assert_eq!(spread_effective(&independent), independent);
     }
