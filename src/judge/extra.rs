@@ -1101,7 +1101,7 @@ pub(super) fn judge_counts_total(
         return Outcome {
             class: Classification::Pass,
             reason: format!(
-                "no events on either side ({} of `{total_name}` in {nb} baseline steps, {} in {nc} canary steps){left_out}",
+                "no events on either side ({} `{total_name}` in {nb} baseline steps, {} in {nc} canary steps){left_out}",
                 num(total_b),
                 num(total_c)
             ),
@@ -1116,7 +1116,7 @@ pub(super) fn judge_counts_total(
         }
     };
     let evidence = format!(
-        "{} events in {} of `{total_name}` in the canary against {} in {} in the baseline, over {nc} and {nb} steps ({} against {} events per unit of `{total_name}`; rate ratio {}, {}% CI {}..{}, p = {}){}{}{left_out}",
+        "{} events in {} `{total_name}` in the canary against {} in {} in the baseline, over {nc} and {nb} steps ({} against {} events per unit of `{total_name}`; rate ratio {}, {}% CI {}..{}, p = {}){}{}{left_out}",
         num(kc),
         num(total_c),
         num(kb),

@@ -795,3 +795,32 @@ fn the_report_carries_the_totals_and_a_weight_0_total_does_not_score() {
         assert!(plain["test"].get(field).is_none(), "{field}: {plain}");
     }
 }
+
+#[test]
+fn counts_with_a_total_and_no_events_pass_and_missing_counts_follow_nan() {
+    let (_, totals) = traffic_split(0.002);
+    let zeros = observation(&[0.0; 120], &[0.0; 120]);
+    let s = counts_with_total(TestKind::Counts);
+    let m = classify_metric_with_total(&s, Some(&zeros), Some(&totals));
+    assert_eq!(m.classification, Classification::Pass, "{}", m.reason);
+    assert!(
+        m.reason.starts_with("no events on either side ("),
+        "{}",
+        m.reason
+    );
+    assert!(
+        m.reason.contains("`requests` in 120 baseline steps"),
+        "{}",
+        m.reason
+    );
+    // A missing count: its step is left out (nan: remove), or counts 0 (nan: replace).
+    let mut gaps = zeros.clone();
+    gaps.canary[5] = None;
+    let m = classify_metric_with_total(&s, Some(&gaps), Some(&totals));
+    assert!(m.reason.contains("0 baseline, 1 canary"), "{}", m.reason);
+    let mut replace = s.clone();
+    replace.judge.nan = canaryd::template::NanStrategy::Replace;
+    let m = classify_metric_with_total(&replace, Some(&gaps), Some(&totals));
+    assert!(!m.reason.contains("steps left out"), "{}", m.reason);
+    assert!(m.reason.contains("counted as 0"), "{}", m.reason);
+}
