@@ -68,8 +68,28 @@ fn mean_ratio(baseline: &Summary, canary: &Summary) -> Option<f64> {
 }
 
 /// Judges one metric of a template against its observation (`None`: absent from the data).
+///
+/// A metric with a `total` (a counts or auto judge of events per unit of another metric) needs
+/// that metric's observation too: use [`classify_metric_with_total`]; here it is taken as
+/// absent, and the metric has no data.
 pub fn classify_metric(metric: &MetricSpec, obs: Option<&Observation>) -> MetricReport {
+    classify_metric_with_total(metric, obs, None)
+}
+
+/// [`classify_metric`] with the observation of the metric the judge's `total` names (`None`:
+/// absent from the data). With a `total` and a `counts` or `auto` judge the counts are
+/// compared as events per unit of that total (`auto` then always picks counts); without one,
+/// `total_obs` is not read and this is [`classify_metric`].
+pub fn classify_metric_with_total(
+    metric: &MetricSpec,
+    obs: Option<&Observation>,
+    total_obs: Option<&Observation>,
+) -> MetricReport {
     let spec = &metric.judge;
+    let total_name = match spec.test {
+        TestKind::Counts | TestKind::Auto => spec.total.as_deref(),
+        _ => None,
+    };
     let empty = Observation::default();
     let obs_ref = obs.unwrap_or(&empty);
     let prepared = prepare(obs_ref, spec);
@@ -127,6 +147,15 @@ pub fn classify_metric(metric: &MetricSpec, obs: Option<&Observation>) -> Metric
         )
     } else if let Some(why) = missing_side(&prepared, spec) {
         (nodata(spec), format!("no data: {why}"))
+    } else if let Some(total_name) = total_name {
+        let (class, reason, test) =
+            judge_with_total(obs_ref, total_obs, total_name, spec, &dependence);
+        report.test = test;
+        if spec.test == TestKind::Auto {
+            (class, format!("{}{reason}", extra::auto_total_reason()))
+        } else {
+            (class, reason)
+        }
     } else {
         let outcome = |o: extra::Outcome, report: &mut MetricReport| {
             report.test = o.test;
@@ -187,6 +216,59 @@ pub fn classify_metric(metric: &MetricSpec, obs: Option<&Observation>) -> Metric
     report.classification = classification;
     report.reason = reason;
     report
+}
+
+/// The counts judge against the series of the metric `total_name` (see
+/// `extra::judge_counts_total`): `nodata` (or `nodata_fail`) naming that metric when it has
+/// no usable step on a side, `error` when it could not be fetched.
+fn judge_with_total(
+    obs: &Observation,
+    total_obs: Option<&Observation>,
+    total_name: &str,
+    spec: &JudgeSpec,
+    dependence: &extra::Dependence,
+) -> (Classification, String, Option<TestReport>) {
+    let Some(total) = total_obs else {
+        return (
+            nodata(spec),
+            format!("no data: the total metric `{total_name}` is absent from the data"),
+            None,
+        );
+    };
+    if let Some(message) = &total.error {
+        return (
+            Classification::Error,
+            format!("could not fetch the total metric `{total_name}`: {message}"),
+            None,
+        );
+    }
+    let replace = spec.nan == NanStrategy::Replace;
+    let baseline = extra::TotalSide::pair(&obs.baseline, &total.baseline, replace);
+    let canary = extra::TotalSide::pair(&obs.canary, &total.canary, replace);
+    let usable = |t: &[Option<f64>]| {
+        t.iter()
+            .flatten()
+            .filter(|v| v.is_finite() && **v > 0.0)
+            .count()
+    };
+    let empty: Vec<String> = [
+        ("baseline", &baseline, &total.baseline),
+        ("canary", &canary, &total.canary),
+    ]
+    .into_iter()
+    .filter(|(_, side, _)| side.counts.is_empty())
+    .map(|(name, _, totals)| {
+        format!(
+            "no {name} step has both a count and a value of the total metric `{total_name}` above 0 (`{total_name}` has {} {name} value(s) above 0)",
+            usable(totals)
+        )
+    })
+    .collect();
+    if !empty.is_empty() {
+        return (nodata(spec), format!("no data: {}", empty.join("; ")), None);
+    }
+    let o = extra::judge_counts_total(&baseline, &canary, total_name, spec, dependence);
+    (o.class, o.reason, o.test)
 }
 
 /// `nodata_fail` when the metric must have data and is not critical, else `nodata`.

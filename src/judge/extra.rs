@@ -9,7 +9,9 @@
 //! - `scale`: the spread, by the Brown-Forsythe test (absolute deviations from the median),
 //!   with the ratio of the spreads as the effect and an interval of their difference.
 //! - `counts`: sparse event counts (errors per step), compared as Poisson rates per point,
-//!   R's `poisson.test(c(canary, baseline), c(n_canary, n_baseline))`.
+//!   R's `poisson.test(c(canary, baseline), c(n_canary, n_baseline))`; with `total` (another
+//!   metric holding each step's requests) as rates per unit of that total,
+//!   `poisson.test(c(canary, baseline), c(total_canary, total_baseline))`.
 //! - `auto`: `counts` for sparse whole-number data (at least half zeros); otherwise location
 //!   (Hodges-Lehmann interval of the Mann-Whitney test), `quantile` and `scale` together, each
 //!   at the Bonferroni-adjusted level 1 − (1 − confidence) / k, `high` when any is `high`. The
@@ -27,7 +29,9 @@
 //! steps with events when the baseline's sparse events come in bursts. The plain
 //! `mann-whitney` judge stays R's `wilcox.test` exactly (CONTRACT §4).
 
-use crate::stats::autocorrelation::{count_dispersion, spread_effective, EffectiveSize};
+use crate::stats::autocorrelation::{
+    count_dispersion, count_dispersion_with_totals, spread_effective, EffectiveSize,
+};
 use crate::stats::brown_forsythe::brown_forsythe;
 use crate::stats::fisher::fisher_exact;
 use crate::stats::paired::{differences_dependence, paired_step_spread, pairing, Pairing};
@@ -299,6 +303,9 @@ pub(super) fn judge_counts(p: &Prepared, spec: &JudgeSpec, dep: &Dependence) -> 
         p_value: test.p_value,
         confidence: spec.confidence,
         effective_events: discounted.then_some([tb, tc]),
+        baseline_total: None,
+        canary_total: None,
+        total_metric: None,
     };
     if kb + kc == 0.0 {
         return Outcome {
@@ -944,4 +951,206 @@ pub(super) fn judge_auto_continuous(
 /// `auto` on sparse counts, with the reason saying so.
 pub(super) fn auto_counts_reason() -> &'static str {
     "auto chose counts (sparse whole-number counts: at least half the values are 0): "
+}
+
+/// `auto` with a `total`, with the reason saying so.
+pub(super) fn auto_total_reason() -> &'static str {
+    "auto chose counts (a `total` is given): "
+}
+
+/// One side's steps that have both a count and a total above 0, step for step.
+#[derive(Debug, Clone, Default)]
+pub(super) struct TotalSide {
+    /// The counts of those steps.
+    pub(super) counts: Vec<f64>,
+    /// Their totals.
+    pub(super) totals: Vec<f64>,
+    /// Steps left out: the count or the total missing, or the total 0 or below.
+    pub(super) left_out: usize,
+}
+
+impl TotalSide {
+    /// Pairs `counts` with `totals` step by step (index for index, as live sources return
+    /// them on one step grid). A missing count is 0 with `replace` (else the step is left
+    /// out); a step whose total is missing, not finite or not above 0 is left out.
+    pub(super) fn pair(counts: &[Option<f64>], totals: &[Option<f64>], replace: bool) -> Self {
+        let mut side = TotalSide::default();
+        for i in 0..counts.len().max(totals.len()) {
+            let count = match counts.get(i) {
+                Some(Some(x)) if x.is_finite() => Some(*x),
+                Some(_) if replace => Some(0.0),
+                _ => None,
+            };
+            let total = match totals.get(i) {
+                Some(Some(t)) if t.is_finite() && *t > 0.0 => Some(*t),
+                _ => None,
+            };
+            match (count, total) {
+                (Some(c), Some(t)) => {
+                    side.counts.push(c);
+                    side.totals.push(t);
+                }
+                _ => side.left_out += 1,
+            }
+        }
+        side
+    }
+}
+
+/// Poisson rate comparison of events per unit of a total (errors per request): the counts of
+/// the steps where both the count and the total are known and the total is above 0, summed
+/// per side (k, rounded as [`judge_counts`] does) against the sum of their totals (T), by the
+/// conditional binomial test of two Poisson rates, R's
+/// `poisson.test(c(k_canary, k_baseline), c(T_canary, T_baseline))`. For rare events out of
+/// many requests (each request failing independently with a small probability) the counts are
+/// Poisson with mean rate × requests, and this is the standard test of equal rates (see
+/// `stats::poisson`); it compares a canary serving 10% of the traffic fairly with a primary
+/// serving 90%, which events per step cannot.
+///
+/// The discounts are [`judge_counts`]'s: overdispersion from the baseline's Pearson dispersion
+/// around its expected counts rate × total of each step
+/// ([`count_dispersion_with_totals`]), and the autocorrelation's effective fraction of each
+/// side, both scaling events and exposure alike (the rate is unchanged, the interval wider).
+/// The steps with events are never compared instead (method `poisson-steps`): with totals
+/// that vary from step to step a step with events is no longer comparable across sides.
+pub(super) fn judge_counts_total(
+    baseline: &TotalSide,
+    canary: &TotalSide,
+    total_name: &str,
+    spec: &JudgeSpec,
+    dep: &Dependence,
+) -> Outcome {
+    if let Some(bad) = baseline
+        .counts
+        .iter()
+        .chain(&canary.counts)
+        .find(|v| **v < 0.0)
+    {
+        return Outcome::without_test(
+            Classification::Error,
+            format!(
+                "the counts test needs event counts, which are never negative; found {}",
+                num(*bad)
+            ),
+        );
+    }
+    let sum = crate::stats::describe::sum;
+    let (kb, kc) = (sum(&baseline.counts).round(), sum(&canary.counts).round());
+    let (total_b, total_c) = (sum(&baseline.totals), sum(&canary.totals));
+    let (nb, nc) = (baseline.counts.len(), canary.counts.len());
+    let phi = count_dispersion_with_totals(&baseline.counts, &baseline.totals);
+    let discounted = dep.adjusted() || phi > 1.0;
+    let scaled = |k: f64, exposure: f64, e: &EffectiveSize| {
+        let f = e.effective / e.count.max(1) as f64 / phi;
+        ((k * f).round(), exposure * f)
+    };
+    let ((tb, eb), (tc, ec)) = if discounted {
+        (
+            scaled(kb, total_b, &dep.baseline),
+            scaled(kc, total_c, &dep.canary),
+        )
+    } else {
+        ((kb, total_b), (kc, total_c))
+    };
+    if kb + kc >= 4.0e9 || (kb + kc).is_nan() {
+        return Outcome::without_test(
+            Classification::Error,
+            format!(
+                "counts test failed: {} events are too many to count exactly",
+                num(kb + kc)
+            ),
+        );
+    }
+    let test = match poisson_rate_test(tc as u64, ec, tb as u64, eb, spec.confidence) {
+        Ok(t) => t,
+        Err(e) => {
+            return Outcome::without_test(Classification::Error, format!("counts test failed: {e}"))
+        }
+    };
+    let (rate_b, rate_c) = (kb / total_b, kc / total_c);
+    let rate_ratio = if kb > 0.0 {
+        Some(rate_c / rate_b)
+    } else if kc > 0.0 {
+        Some(f64::INFINITY)
+    } else {
+        None
+    };
+    let report = TestReport::Counts {
+        method: "poisson".into(),
+        baseline_events: kb,
+        canary_events: kc,
+        steps_with_events: None,
+        rate_ratio: rate_ratio.and_then(finite),
+        ci: [finite(test.ci.0), finite(test.ci.1)],
+        p_value: test.p_value,
+        confidence: spec.confidence,
+        effective_events: discounted.then_some([tb, tc]),
+        baseline_total: Some(total_b),
+        canary_total: Some(total_c),
+        total_metric: Some(total_name.to_string()),
+    };
+    let left_out = if baseline.left_out + canary.left_out > 0 {
+        format!(
+            "; steps left out (a count or `{total_name}` missing, or `{total_name}` 0): {} baseline, {} canary",
+            baseline.left_out, canary.left_out
+        )
+    } else {
+        String::new()
+    };
+    if kb + kc == 0.0 {
+        return Outcome {
+            class: Classification::Pass,
+            reason: format!(
+                "no events on either side ({} `{total_name}` in {nb} baseline steps, {} in {nc} canary steps){left_out}",
+                num(total_b),
+                num(total_c)
+            ),
+            test: Some(report),
+        };
+    }
+    let interval = |v: f64| {
+        if v.is_finite() {
+            ratio(v)
+        } else {
+            "unbounded".into()
+        }
+    };
+    let evidence = format!(
+        "{} events in {} `{total_name}` in the canary against {} in {} in the baseline, over {nc} and {nb} steps ({} against {} events per unit of `{total_name}`; rate ratio {}, {}% CI {}..{}, p = {}){}{}{left_out}",
+        num(kc),
+        num(total_c),
+        num(kb),
+        num(total_b),
+        num(rate_c),
+        num(rate_b),
+        rate_ratio.map(interval).unwrap_or_else(|| "unknown".into()),
+        num(spec.confidence * 100.0),
+        interval(test.ci.0),
+        interval(test.ci.1),
+        num(test.p_value),
+        if phi > 1.0 {
+            format!(
+                "; errors come in bursts (the baseline's counts vary {} times as much as its `{total_name}` explains), so they count as {} canary and {} baseline independent events",
+                num(phi),
+                num(tc),
+                num(tb)
+            )
+        } else {
+            String::new()
+        },
+        dep.note()
+    );
+    let (class, reason) = decide(
+        spec,
+        test.ci.0 > 1.0,
+        test.ci.1 < 1.0,
+        rate_ratio,
+        &format!("rate ratio per unit of `{total_name}`"),
+        &evidence,
+    );
+    Outcome {
+        class,
+        reason,
+        test: Some(report),
+    }
 }

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use crate::source::Observation;
 use crate::template::Template;
 
-pub use classify::classify_metric;
+pub use classify::{classify_metric, classify_metric_with_total};
 pub use report::{
     Classification, GroupScore, MetricReport, Report, TailReport, TestReport, Thresholds, Verdict,
 };
@@ -26,7 +26,12 @@ pub fn judge(template: &Template, observations: &BTreeMap<String, Observation>) 
     let metrics: Vec<MetricReport> = template
         .metrics
         .iter()
-        .map(|m| classify_metric(m, observations.get(&m.name)))
+        .map(|m| match &m.judge.total {
+            Some(total) => {
+                classify_metric_with_total(m, observations.get(&m.name), observations.get(total))
+            }
+            None => classify_metric(m, observations.get(&m.name)),
+        })
         .collect();
     let (score, verdict, reason, groups) = score::score_judgment(template, &metrics);
     Report {

@@ -184,7 +184,8 @@ pub enum TestReport {
         /// those of these steps per step.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         steps_with_events: Option<[f64; 2]>,
-        /// Canary rate per point over the baseline's; null when unbounded or unknown.
+        /// Canary rate per point (per unit of `total_metric` when given) over the baseline's;
+        /// null when unbounded or unknown.
         rate_ratio: Option<f64>,
         /// Confidence interval of the rate ratio; an unbounded end is null.
         ci: [Option<f64>; 2],
@@ -196,6 +197,17 @@ pub enum TestReport {
         /// canary], rounded; the test ran on these); absent when no side needed it.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         effective_events: Option<[f64; 2]>,
+        /// With `total` (events per unit of another metric, e.g. errors per request): the sum
+        /// of the baseline's totals over the steps compared, the exposure of its events.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        baseline_total: Option<f64>,
+        /// Likewise for the canary.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        canary_total: Option<f64>,
+        /// With `total`: the name of the metric holding the totals. The rate ratio, interval
+        /// and p-value are then those of events per unit of that total.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        total_metric: Option<String>,
     },
     /// One quantile of the two sides (default p90), with an order-statistic (Woodruff)
     /// interval of the difference.

@@ -64,12 +64,21 @@ pub fn render_text(report: &Report) -> String {
                 rate_ratio,
                 ci,
                 p_value,
+                canary_total,
+                baseline_total,
+                total_metric,
                 ..
             }) => {
                 let end = |v: Option<f64>| v.map(num).unwrap_or_else(|| "inf".into());
+                let per = match (canary_total, baseline_total, total_metric) {
+                    (Some(c), Some(b), Some(name)) => {
+                        format!(" per {} vs {} {name}", num(*c), num(*b))
+                    }
+                    _ => String::new(),
+                };
                 (
                     format!(
-                        "events {} vs {}, ratio {} [{}, {}]",
+                        "events {} vs {}{per}, ratio {} [{}, {}]",
                         num(*canary_events),
                         num(*baseline_events),
                         end(*rate_ratio),

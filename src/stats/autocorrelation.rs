@@ -228,6 +228,48 @@ pub fn count_dispersion(baseline: &[f64]) -> f64 {
     }
 }
 
+/// [`count_dispersion`] for counts of events out of a known total per step (errors out of the
+/// requests of each step): the Pearson estimate of a quasi-Poisson model's dispersion with the
+/// totals as exposures, φ = Σ_t (x_t − r T_t)² / (r T_t) / (n − 1), where r = Σ x / Σ T is the
+/// baseline's rate per unit of total and r T_t each step's expected count. This is R's
+/// `summary(glm(x ~ offset(log(T)), family = quasipoisson))$dispersion` (whose fit is exactly
+/// that r). With equal totals it is [`count_dispersion`]; with varying ones a step with ten
+/// times the traffic is expected to have ten times the errors, so traffic that varies is not
+/// taken for bursts.
+///
+/// `counts` and `totals` are the baseline's, step for step (pairs with a missing value or a
+/// total ≤ 0 left out by the caller); pairs beyond the shorter of the two are ignored. The same
+/// gate as [`count_dispersion`]: 1 unless φ exceeds 1 + 2 √(2 / (n − 1)); 1 as well for fewer
+/// than 3 steps, no events, or a total that is not finite and positive.
+pub fn count_dispersion_with_totals(counts: &[f64], totals: &[f64]) -> f64 {
+    let n = counts.len().min(totals.len());
+    let (counts, totals) = (&counts[..n], &totals[..n]);
+    let df = n as f64 - 1.0;
+    if df < 2.0 || totals.iter().any(|t| !(t.is_finite() && *t > 0.0)) {
+        return 1.0;
+    }
+    let events = super::describe::sum(counts);
+    let exposure = super::describe::sum(totals);
+    let rate = events / exposure;
+    if rate <= 0.0 || !rate.is_finite() {
+        return 1.0;
+    }
+    let phi = counts
+        .iter()
+        .zip(totals)
+        .map(|(x, t)| {
+            let expected = rate * t;
+            (x - expected) * (x - expected) / expected
+        })
+        .sum::<f64>()
+        / df;
+    if phi.is_finite() && phi > 1.0 + 2.0 * (2.0 / df).sqrt() {
+        phi
+    } else {
+        1.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,6 +349,37 @@ mod tests {
         let bursts = [0.0, 0.0, 0.0, 9.0, 0.0, 0.0, 0.0, 0.0, 8.0, 0.0, 0.0, 0.0];
         assert!(count_dispersion(&bursts) > 3.0);
         assert_eq!(count_dispersion(&[0.0; 5]), 1.0);
+    }
+
+    #[test]
+    fn dispersion_with_totals_is_rs_quasipoisson_dispersion() {
+        let totals = [
+            100.0, 300.0, 150.0, 400.0, 200.0, 120.0, 500.0, 100.0, 300.0, 90.0, 350.0, 200.0,
+        ];
+        // R 4.2: x <- c(0, 0, 12, 1, 0, 0, 15, 0, 1, 0, 0, 2); r <- sum(x) / sum(T);
+        // sum((x - r * T)^2 / (r * T)) / (length(x) - 1) = 9.0137585532746805, and
+        // summary(glm(x ~ offset(log(T)), family = quasipoisson,
+        //   control = glm.control(epsilon = 1e-14)))$dispersion = 9.0137585532995921.
+        let bursts = [0.0, 0.0, 12.0, 1.0, 0.0, 0.0, 15.0, 0.0, 1.0, 0.0, 0.0, 2.0];
+        let phi = count_dispersion_with_totals(&bursts, &totals);
+        assert!((phi - 9.013_758_553_274_68).abs() < 1e-12, "{phi}");
+        // Counts that follow the traffic: R gives 0.66720408163265299, below the gate
+        // 1 + 2 sqrt(2 / 11) = 1.853: no discount.
+        let following = [0.0, 3.0, 1.0, 7.0, 2.0, 0.0, 9.0, 1.0, 4.0, 0.0, 6.0, 2.0];
+        assert_eq!(count_dispersion_with_totals(&following, &totals), 1.0);
+        // Equal totals: the index of dispersion of the counts themselves.
+        let burst_steps = [0.0, 0.0, 0.0, 9.0, 0.0, 0.0, 0.0, 0.0, 8.0, 0.0, 0.0, 0.0];
+        let equal = [50.0; 12];
+        let a = count_dispersion_with_totals(&burst_steps, &equal);
+        let b = count_dispersion(&burst_steps);
+        assert!((a - b).abs() < 1e-12 * b, "{a} {b}");
+        // Nothing to estimate from.
+        assert_eq!(count_dispersion_with_totals(&[0.0; 5], &[10.0; 5]), 1.0);
+        assert_eq!(count_dispersion_with_totals(&[1.0, 9.0], &[1.0, 1.0]), 1.0);
+        assert_eq!(
+            count_dispersion_with_totals(&[0.0, 9.0, 0.0, 8.0], &[1.0, 0.0, 1.0, 1.0]),
+            1.0
+        );
     }
 
     #[test]

@@ -45,6 +45,7 @@ const JUDGE_KEYS: &[&str] = &[
     "max",
     "max_increase_ratio",
     "max_decrease_ratio",
+    "total",
 ];
 const OUTLIER_KEYS: &[&str] = &["remove", "factor"];
 /// Keys that only a threshold judge reads.
@@ -153,6 +154,10 @@ struct MetricRead {
     spec: Option<MetricSpec>,
     /// The group it scores in, when its name (and group) could be read.
     group: Option<String>,
+    /// Its name, when it could be read.
+    name: Option<String>,
+    /// `judge.total` as written (a string), with where its value is.
+    total: Option<(String, Pos)>,
 }
 
 impl Ctx<'_> {
@@ -490,7 +495,72 @@ impl Ctx<'_> {
             }
             read.push(metric.0);
         }
+        self.check_totals(&read);
         Some(read)
+    }
+
+    /// `judge.total` names another metric of the template, one without a `total` of its own.
+    /// Run once every metric is read: the total may come after the metric that uses it.
+    fn check_totals(&mut self, read: &[MetricRead]) {
+        // With a name that could not be read, "no such metric" could be wrong.
+        let every_name_known = read.iter().all(|m| m.name.is_some());
+        let names: Vec<&str> = read.iter().filter_map(|m| m.name.as_deref()).collect();
+        for (index, metric) in read.iter().enumerate() {
+            let Some((total, pos)) = &metric.total else {
+                continue;
+            };
+            let field = format!("metrics[{index}].judge.total");
+            if metric.name.as_deref() == Some(total.as_str()) {
+                self.report(
+                    *pos,
+                    field,
+                    format!(
+                        "`total` names this metric itself (`{total}`); it must name another \
+                         metric of the template, the one whose series holds the totals per step \
+                         (e.g. requests per step)"
+                    ),
+                );
+                continue;
+            }
+            match read
+                .iter()
+                .find(|m| m.name.as_deref() == Some(total.as_str()))
+            {
+                Some(named) if named.total.is_some() => {
+                    self.report(
+                        *pos,
+                        field,
+                        format!(
+                            "`total` names `{total}`, which has a `total` of its own; a total \
+                             metric holds plain totals (requests per step), so remove `total` \
+                             from `{total}`"
+                        ),
+                    );
+                }
+                Some(_) => {}
+                None if every_name_known => {
+                    let others: Vec<&str> = names
+                        .iter()
+                        .copied()
+                        .filter(|n| Some(*n) != metric.name.as_deref())
+                        .collect();
+                    let hint = match nearest(total, &others) {
+                        Some(near) => format!("; did you mean `{near}`?"),
+                        None => String::new(),
+                    };
+                    self.report(
+                        *pos,
+                        field,
+                        format!(
+                            "`total` names `{total}`, which is not a metric of this template{hint} \
+                             (metrics: {})",
+                            names.join(", ")
+                        ),
+                    );
+                }
+                None => {}
+            }
+        }
     }
 
     /// One metric, and its name with the node holding it (for the duplicate check).
@@ -503,6 +573,8 @@ impl Ctx<'_> {
         let nothing = MetricRead {
             spec: None,
             group: None,
+            name: None,
+            total: None,
         };
         if !matches!(node.value, Value::Map(_)) {
             self.report(
@@ -543,8 +615,8 @@ impl Ctx<'_> {
                 query
             }
         };
-        let judge = match fields.get("judge") {
-            None => Some(JudgeSpec::default()),
+        let (judge, total) = match fields.get("judge") {
+            None => (Some(JudgeSpec::default()), None),
             Some(value) => self.judge(value, &format!("{path}.judge")),
         };
         let name_entry = name.clone().zip(fields.get("name"));
@@ -552,6 +624,7 @@ impl Ctx<'_> {
             (Some(name), Some(group)) => Some(group.clone().unwrap_or_else(|| name.clone())),
             _ => None,
         };
+        let own_name = name.clone();
         let spec = match (name, group, query, judge) {
             (Some(name), Some(group), Some(query), Some(judge)) => Some(MetricSpec {
                 name,
@@ -565,6 +638,8 @@ impl Ctx<'_> {
             MetricRead {
                 spec,
                 group: scores_in,
+                name: own_name,
+                total,
             },
             name_entry,
         )
@@ -615,8 +690,12 @@ impl Ctx<'_> {
         }
     }
 
-    fn judge(&mut self, node: &Node, path: &str) -> Option<JudgeSpec> {
-        let fields = self.mapping(node, path, Some(JUDGE_KEYS))?;
+    /// The judge, and its `total` as written with where its value is (for the checks across
+    /// metrics, which need it even when something else in the judge is wrong).
+    fn judge(&mut self, node: &Node, path: &str) -> (Option<JudgeSpec>, Option<(String, Pos)>) {
+        let Some(fields) = self.mapping(node, path, Some(JUDGE_KEYS)) else {
+            return (None, None);
+        };
         let defaults = JudgeSpec::default();
         let mut ok = true;
         let field = |key: &str| format!("{path}.{key}");
@@ -696,6 +775,12 @@ impl Ctx<'_> {
             }
             Some(Some(number))
         };
+        let total = match fields.get("total") {
+            None => Some(None),
+            Some(v) => self
+                .non_empty_string(v, &field("total"))
+                .map(|t| Some((t, v.pos))),
+        };
         let min = bound(self, "min", false);
         let max = bound(self, "max", false);
         let max_increase_ratio = bound(self, "max_increase_ratio", true);
@@ -723,6 +808,31 @@ impl Ctx<'_> {
                          would have no effect (set `test: quantile` or remove it)",
                         test.as_str()
                     ),
+                );
+                ok = false;
+            }
+        }
+
+        if let (Some(test), Some(k)) = (test, fields.key_node("total")) {
+            if !matches!(test, TestKind::Counts | TestKind::Auto) {
+                self.report(
+                    k.pos,
+                    field("total"),
+                    format!(
+                        "`total` only applies to a counts or auto judge; with test {} it would \
+                         have no effect (set `test: counts` or remove it)",
+                        test.as_str()
+                    ),
+                );
+                ok = false;
+            }
+            if matches!(outliers, Some(OutlierSpec { remove: true, .. })) {
+                self.report(
+                    k.pos,
+                    field("total"),
+                    "`total` cannot be used with `outliers: {remove: true}`: the counts must \
+                     stay aligned step for step with the totals, and removing outliers would \
+                     drop counts but not their totals; remove one of the two",
                 );
                 ok = false;
             }
@@ -770,23 +880,27 @@ impl Ctx<'_> {
             }
         }
 
-        let spec = JudgeSpec {
-            test: test?,
-            direction: direction?,
-            confidence: confidence?,
-            allowed_increase: allowed_increase?,
-            allowed_decrease: allowed_decrease?,
-            critical: critical?,
-            must_have_data: must_have_data?,
-            nan: nan?,
-            outliers: outliers?,
-            quantile: quantile?,
-            min: min?,
-            max: max?,
-            max_increase_ratio: max_increase_ratio?,
-            max_decrease_ratio: max_decrease_ratio?,
-        };
-        ok.then_some(spec)
+        let written_total = total.clone().flatten();
+        let spec = (|| {
+            Some(JudgeSpec {
+                test: test?,
+                direction: direction?,
+                confidence: confidence?,
+                allowed_increase: allowed_increase?,
+                allowed_decrease: allowed_decrease?,
+                critical: critical?,
+                must_have_data: must_have_data?,
+                nan: nan?,
+                outliers: outliers?,
+                quantile: quantile?,
+                min: min?,
+                max: max?,
+                max_increase_ratio: max_increase_ratio?,
+                max_decrease_ratio: max_decrease_ratio?,
+                total: total?.map(|(t, _)| t),
+            })
+        })();
+        (spec.filter(|_| ok), written_total)
     }
 
     fn positive_or(

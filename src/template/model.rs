@@ -196,6 +196,12 @@ pub struct JudgeSpec {
     pub max_increase_ratio: Option<f64>,
     /// Threshold judge: smallest tolerated canary/baseline mean ratio.
     pub max_decrease_ratio: Option<f64>,
+    /// Counts and auto judges: the name of another metric of the template whose series holds
+    /// the totals per step (requests per step) the counts are events of. The counts are then
+    /// compared as events per unit of that total instead of per step, so that a canary
+    /// serving a smaller share of the traffic is compared fairly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<String>,
 }
 
 impl Default for JudgeSpec {
@@ -215,6 +221,7 @@ impl Default for JudgeSpec {
             max: None,
             max_increase_ratio: None,
             max_decrease_ratio: None,
+            total: None,
         }
     }
 }

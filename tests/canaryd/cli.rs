@@ -348,3 +348,46 @@ fn template_check_reports_every_problem_with_position() {
     }
     assert!(text.contains("pass") && text.contains("marginal"), "{text}");
 }
+
+#[test]
+fn a_canary_on_a_tenth_of_the_traffic_is_judged_per_request() {
+    let out = canaryd(&["template", "check", "fixtures/templates/traffic-split.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let judge = |data: &str| {
+        let out = canaryd(&[
+            "judge",
+            "--template",
+            "fixtures/templates/traffic-split.yaml",
+            "--data",
+            data,
+            "--format",
+            "json",
+        ]);
+        let report: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{data}: {e}: {}", stderr(&out)));
+        (out.status.code(), report)
+    };
+    // Three times the primary's 5xx per request, on a ninth of its traffic: high, and the
+    // score is the errors group's alone (the requests score with weight 0).
+    let (code, report) = judge("fixtures/scenarios/traffic-split-regression.json");
+    assert_eq!(report["verdict"], "fail", "{}", report["reason"]);
+    assert_eq!(code, Some(3));
+    let errors = &report["metrics"][0];
+    assert_eq!(errors["name"], "errors_5xx");
+    assert_eq!(errors["classification"], "high", "{}", errors["reason"]);
+    let test = &errors["test"];
+    assert_eq!(test["total_metric"], "requests");
+    assert!(
+        test["baseline_total"].as_f64().unwrap() > 100_000.0,
+        "{test}"
+    );
+    assert!(test["canary_total"].as_f64().unwrap() < 13_000.0, "{test}");
+    assert!(test["rate_ratio"].as_f64().unwrap() > 2.0, "{test}");
+    // The primary's error rate: pass, although the requests themselves are `low`.
+    let (code, report) = judge("fixtures/scenarios/traffic-split-clean.json");
+    assert_eq!(report["verdict"], "pass", "{}", report["reason"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(report["score"], 100.0);
+    assert_eq!(report["metrics"][0]["classification"], "pass");
+    assert_eq!(report["metrics"][1]["classification"], "low");
+}

@@ -1,6 +1,10 @@
 //! The counts, quantile, scale and auto judges: each catches a change the others miss.
 
-use canaryd::judge::{classify_metric, Classification, MetricReport, TestReport};
+use std::collections::BTreeMap;
+
+use canaryd::judge::{
+    classify_metric, classify_metric_with_total, judge, Classification, MetricReport, TestReport,
+};
 use canaryd::source::Observation;
 use canaryd::template::{Direction, JudgeSpec, MetricSpec, TestKind};
 
@@ -435,6 +439,31 @@ mod never_panics {
             // The report always serializes (non-finite numbers become null).
             prop_assert!(serde_json::to_string(&m).is_ok());
         }
+
+        /// Likewise for counts against a total, whatever the totals (missing, 0, negative,
+        /// huge, of another length).
+        #[test]
+        fn any_values_any_totals(
+            baseline in prop::collection::vec(value(), 0..60),
+            canary in prop::collection::vec(value(), 0..60),
+            total_b in prop::collection::vec(value(), 0..60),
+            total_c in prop::collection::vec(value(), 0..60),
+            auto in any::<bool>(),
+            replace in any::<bool>(),
+        ) {
+            let mut s = spec(if auto { TestKind::Auto } else { TestKind::Counts }, Direction::Either);
+            s.judge.total = Some("requests".into());
+            if replace {
+                s.judge.nan = canaryd::template::NanStrategy::Replace;
+            }
+            let m = classify_metric_with_total(
+                &s,
+                Some(&Observation::from_values(baseline, canary)),
+                Some(&Observation::from_values(total_b, total_c)),
+            );
+            prop_assert!(!m.reason.is_empty());
+            prop_assert!(serde_json::to_string(&m).is_ok());
+        }
     }
 }
 
@@ -453,4 +482,345 @@ fn auto_for_a_throughput_looks_at_the_lower_tail_and_only_a_wider_spread() {
     // A narrower spread is not a regression.
     let m = classify(&s, &base, &spread(100.0, 1.0, 120));
     assert_eq!(m.classification, Classification::Pass, "{}", m.reason);
+}
+
+// ----- counts against a request total (`total`) -----
+
+/// A deterministic stream of uniforms (a 64-bit LCG), and Poisson draws from it (Knuth).
+struct Draws(u64);
+
+impl Draws {
+    fn uniform(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
+    fn poisson(&mut self, mean: f64) -> f64 {
+        let limit = (-mean).exp();
+        let (mut k, mut p) = (0.0, self.uniform());
+        while p > limit {
+            k += 1.0;
+            p *= self.uniform();
+        }
+        k
+    }
+}
+
+/// Requests per step: `level` with a deterministic jitter of +-10%.
+fn requests(level: f64, n: usize, seed: u64) -> Vec<f64> {
+    let mut d = Draws(seed);
+    (0..n)
+        .map(|_| (level * (0.9 + 0.2 * d.uniform())).round())
+        .collect()
+}
+
+/// Errors per step: Poisson with mean `rate` x the step's requests.
+fn errors(totals: &[f64], rate: f64, seed: u64) -> Vec<f64> {
+    let mut d = Draws(seed);
+    totals.iter().map(|t| d.poisson(rate * t)).collect()
+}
+
+fn observation(baseline: &[f64], canary: &[f64]) -> Observation {
+    let some = |v: &[f64]| v.iter().copied().map(Some).collect();
+    Observation::from_values(some(baseline), some(canary))
+}
+
+fn counts_with_total(test: TestKind) -> MetricSpec {
+    let mut s = spec(test, Direction::Increase);
+    s.judge.total = Some("requests".into());
+    s
+}
+
+/// The primary takes 90% of the traffic (900 requests per step), the canary 10% (100); 120
+/// steps, 0.2% of requests fail in the baseline and `canary_rate` in the canary.
+fn traffic_split(canary_rate: f64) -> (Observation, Observation) {
+    let (total_b, total_c) = (requests(900.0, 120, 1), requests(100.0, 120, 2));
+    let (errors_b, errors_c) = (errors(&total_b, 0.002, 3), errors(&total_c, canary_rate, 4));
+    (
+        observation(&errors_b, &errors_c),
+        observation(&total_b, &total_c),
+    )
+}
+
+#[test]
+fn counts_with_a_total_pass_a_small_canary_with_the_same_error_rate() {
+    let (errs, totals) = traffic_split(0.002);
+    for test in [TestKind::Counts, TestKind::Auto] {
+        let m = classify_metric_with_total(&counts_with_total(test), Some(&errs), Some(&totals));
+        assert_eq!(m.classification, Classification::Pass, "{}", m.reason);
+        assert!(
+            m.reason.contains("events per unit of `requests`"),
+            "{}",
+            m.reason
+        );
+        match &m.test {
+            Some(TestReport::Counts {
+                method,
+                rate_ratio,
+                baseline_total,
+                canary_total,
+                total_metric,
+                steps_with_events,
+                effective_events,
+                ..
+            }) => {
+                assert_eq!(method, "poisson");
+                let r = rate_ratio.unwrap();
+                assert!((0.6..1.6).contains(&r), "{r}");
+                assert!(baseline_total.unwrap() > 8.0 * canary_total.unwrap());
+                assert_eq!(total_metric.as_deref(), Some("requests"));
+                assert_eq!(*steps_with_events, None);
+                // Poisson errors out of the requests: no burst discount (an autocorrelation
+                // discount may apply, as without a total).
+                assert!(!m.reason.contains("bursts"), "{}", m.reason);
+                if effective_events.is_some() {
+                    assert!(m.reason.contains("autocorrelated"), "{}", m.reason);
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let auto = classify_metric_with_total(
+        &counts_with_total(TestKind::Auto),
+        Some(&errs),
+        Some(&totals),
+    );
+    assert!(
+        auto.reason
+            .starts_with("auto chose counts (a `total` is given)"),
+        "{}",
+        auto.reason
+    );
+}
+
+#[test]
+fn a_small_canary_with_three_times_the_error_rate_is_high_only_against_its_requests() {
+    let (errs, totals) = traffic_split(0.006);
+    let with_total = classify_metric_with_total(
+        &counts_with_total(TestKind::Counts),
+        Some(&errs),
+        Some(&totals),
+    );
+    assert_eq!(
+        with_total.classification,
+        Classification::High,
+        "{}",
+        with_total.reason
+    );
+    assert!(
+        with_total
+            .reason
+            .contains("rate ratio per unit of `requests`"),
+        "{}",
+        with_total.reason
+    );
+    match &with_total.test {
+        Some(TestReport::Counts { rate_ratio, ci, .. }) => {
+            assert!((2.0..4.5).contains(&rate_ratio.unwrap()), "{rate_ratio:?}");
+            assert!(ci[0].unwrap() > 1.0, "{ci:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Per step the canary has fewer errors than the primary (a third of its rate on a ninth of
+    // its traffic): without the total the same data passes.
+    let per_step = classify_metric(&spec(TestKind::Counts, Direction::Increase), Some(&errs));
+    assert_eq!(
+        per_step.classification,
+        Classification::Pass,
+        "{}",
+        per_step.reason
+    );
+    assert!(
+        per_step.reason.contains("lower in the canary"),
+        "{}",
+        per_step.reason
+    );
+}
+
+#[test]
+fn counts_with_a_total_leave_out_steps_without_a_total() {
+    let (errs, mut totals) = traffic_split(0.002);
+    totals.baseline[3] = None;
+    totals.canary[7] = Some(0.0);
+    totals.canary.truncate(110);
+    let m = classify_metric_with_total(
+        &counts_with_total(TestKind::Counts),
+        Some(&errs),
+        Some(&totals),
+    );
+    assert_eq!(m.classification, Classification::Pass, "{}", m.reason);
+    assert!(
+        m.reason.contains(
+            "steps left out (a count or `requests` missing, or `requests` 0): 1 baseline, 11 canary"
+        ),
+        "{}",
+        m.reason
+    );
+}
+
+#[test]
+fn counts_without_their_totals_have_no_data_naming_the_total_metric() {
+    let (errs, totals) = traffic_split(0.002);
+    let s = counts_with_total(TestKind::Counts);
+    let m = classify_metric_with_total(&s, Some(&errs), None);
+    assert_eq!(m.classification, Classification::Nodata, "{}", m.reason);
+    assert!(
+        m.reason
+            .contains("the total metric `requests` is absent from the data"),
+        "{}",
+        m.reason
+    );
+    // classify_metric has no total to give: the same.
+    assert_eq!(
+        classify_metric(&s, Some(&errs)).classification,
+        Classification::Nodata
+    );
+    // Totals only on the baseline side (the canary's are all missing or 0).
+    let mut canary_gone = totals.clone();
+    canary_gone.canary = vec![None; 60];
+    canary_gone.canary.extend(vec![Some(0.0); 60]);
+    let m = classify_metric_with_total(&s, Some(&errs), Some(&canary_gone));
+    assert_eq!(m.classification, Classification::Nodata, "{}", m.reason);
+    assert!(
+        m.reason.contains(
+            "no canary step has both a count and a value of the total metric `requests` above 0"
+        ),
+        "{}",
+        m.reason
+    );
+    assert!(!m.reason.contains("baseline step"), "{}", m.reason);
+    // must_have_data: nodata_fail.
+    let mut strict = s.clone();
+    strict.judge.must_have_data = true;
+    let m = classify_metric_with_total(&strict, Some(&errs), Some(&canary_gone));
+    assert_eq!(m.classification, Classification::NodataFail, "{}", m.reason);
+    // A total that could not be fetched: error, naming it.
+    let mut failed = totals.clone();
+    failed.error = Some("timeout".into());
+    let m = classify_metric_with_total(&s, Some(&errs), Some(&failed));
+    assert_eq!(m.classification, Classification::Error, "{}", m.reason);
+    assert!(
+        m.reason
+            .contains("could not fetch the total metric `requests`: timeout"),
+        "{}",
+        m.reason
+    );
+}
+
+#[test]
+fn counts_with_a_total_discount_bursts_beyond_what_the_traffic_explains() {
+    let (total_b, total_c) = (requests(900.0, 120, 1), requests(100.0, 120, 2));
+    let mut errors_b = errors(&total_b, 0.002, 3);
+    for i in [10, 40, 70, 100] {
+        errors_b[i] += 40.0;
+    }
+    let errors_c = errors(&total_c, 0.002, 4);
+    let m = classify_metric_with_total(
+        &counts_with_total(TestKind::Counts),
+        Some(&observation(&errors_b, &errors_c)),
+        Some(&observation(&total_b, &total_c)),
+    );
+    assert!(m.reason.contains("errors come in bursts"), "{}", m.reason);
+    assert!(
+        matches!(&m.test, Some(TestReport::Counts { effective_events: Some(_), method, .. }) if method == "poisson"),
+        "{:?}",
+        m.test
+    );
+}
+
+/// A template with the errors judged against `requests`, which scores in a group of weight 0.
+const TRAFFIC_SPLIT: &str = r#"name: traffic-split
+groups: { errors: 100, traffic: 0 }
+metrics:
+  - name: errors
+    group: errors
+    query: sum(increase(http_requests_total{code=~"5..",version="${scope}"}[30s]))
+    judge: { test: counts, direction: increase, total: requests }
+  - name: requests
+    group: traffic
+    query: sum(increase(http_requests_total{version="${scope}"}[30s]))
+    judge: { test: mann-whitney }
+"#;
+
+#[test]
+fn the_report_carries_the_totals_and_a_weight_0_total_does_not_score() {
+    let template = canaryd::template::parse_template(TRAFFIC_SPLIT, "t.yaml").expect("valid");
+    let (errs, totals) = traffic_split(0.006);
+    let observations: BTreeMap<String, Observation> = [
+        ("errors".to_string(), errs),
+        ("requests".to_string(), totals),
+    ]
+    .into();
+    let report = judge(&template, &observations);
+    let json = serde_json::to_value(&report).unwrap();
+    let errors = &json["metrics"][0];
+    assert_eq!(errors["classification"], "high", "{}", errors["reason"]);
+    let test = &errors["test"];
+    assert_eq!(test["kind"], "counts", "{test}");
+    assert_eq!(test["total_metric"], "requests");
+    let (tb, tc) = (
+        test["baseline_total"].as_f64().unwrap(),
+        test["canary_total"].as_f64().unwrap(),
+    );
+    let sum = |v: &[Option<f64>]| v.iter().flatten().sum::<f64>();
+    assert_eq!(tb, sum(&observations["requests"].baseline));
+    assert_eq!(tc, sum(&observations["requests"].canary));
+    // The requests themselves differ (the canary takes a tenth): `low`, in a group of weight
+    // 0, so the score is the errors group's alone.
+    let requests = &json["metrics"][1];
+    assert_eq!(requests["classification"], "low", "{}", requests["reason"]);
+    assert_eq!(json["groups"][1]["weight"], 0.0);
+    assert_eq!(json["score"], 0.0);
+    // Same error rate: the errors pass and the score is 100 although `requests` is low.
+    let (errs, totals) = traffic_split(0.002);
+    let observations: BTreeMap<String, Observation> = [
+        ("errors".to_string(), errs),
+        ("requests".to_string(), totals),
+    ]
+    .into();
+    let report = judge(&template, &observations);
+    assert_eq!(report.score, 100.0, "{}", report.reason);
+    assert_eq!(report.metrics[1].classification, Classification::Low);
+    // A metric without a total reports none of the new fields.
+    let plain = serde_json::to_value(classify(
+        &spec(TestKind::Counts, Direction::Increase),
+        &sparse(60, 3),
+        &sparse(60, 4),
+    ))
+    .unwrap();
+    for field in ["baseline_total", "canary_total", "total_metric"] {
+        assert!(plain["test"].get(field).is_none(), "{field}: {plain}");
+    }
+}
+
+#[test]
+fn counts_with_a_total_and_no_events_pass_and_missing_counts_follow_nan() {
+    let (_, totals) = traffic_split(0.002);
+    let zeros = observation(&[0.0; 120], &[0.0; 120]);
+    let s = counts_with_total(TestKind::Counts);
+    let m = classify_metric_with_total(&s, Some(&zeros), Some(&totals));
+    assert_eq!(m.classification, Classification::Pass, "{}", m.reason);
+    assert!(
+        m.reason.starts_with("no events on either side ("),
+        "{}",
+        m.reason
+    );
+    assert!(
+        m.reason.contains("`requests` in 120 baseline steps"),
+        "{}",
+        m.reason
+    );
+    // A missing count: its step is left out (nan: remove), or counts 0 (nan: replace).
+    let mut gaps = zeros.clone();
+    gaps.canary[5] = None;
+    let m = classify_metric_with_total(&s, Some(&gaps), Some(&totals));
+    assert!(m.reason.contains("0 baseline, 1 canary"), "{}", m.reason);
+    let mut replace = s.clone();
+    replace.judge.nan = canaryd::template::NanStrategy::Replace;
+    let m = classify_metric_with_total(&replace, Some(&gaps), Some(&totals));
+    assert!(!m.reason.contains("steps left out"), "{}", m.reason);
+    assert!(m.reason.contains("counted as 0"), "{}", m.reason);
 }

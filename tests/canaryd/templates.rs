@@ -865,6 +865,133 @@ fn quantile_belongs_to_the_quantile_judge_and_lies_in_0_1() {
     );
 }
 
+/// Two metrics: `errors` (line 3) with `judge` lines from line 6, then `requests` and `more`.
+fn with_total(judge: &str, more: &str) -> String {
+    format!(
+        "name: t\nmetrics:\n  - name: errors\n    query: e{{v=\"${{scope}}\"}}\n    judge:\n\
+         {judge}  - name: requests\n    query: r{{v=\"${{scope}}\"}}\n{more}"
+    )
+}
+
+#[test]
+fn total_names_another_metric_of_a_counts_or_auto_judge() {
+    let t = parse_ok(&with_total(
+        "      test: counts\n      total: requests\n",
+        "",
+    ));
+    assert_eq!(t.metrics[0].judge.total.as_deref(), Some("requests"));
+    assert_eq!(t.metrics[1].judge.total, None);
+    let t = parse_ok(&with_total("      test: auto\n      total: requests\n", ""));
+    assert_eq!(t.metrics[0].judge.total.as_deref(), Some("requests"));
+    // The total may come before the metric that uses it.
+    let t = parse_ok(
+        "name: t\nmetrics:\n  - name: requests\n    query: r{v=\"${scope}\"}\n  - name: errors\n    \
+         query: e{v=\"${scope}\"}\n    judge: { test: counts, total: requests }\n",
+    );
+    assert_eq!(t.metrics[1].judge.total.as_deref(), Some("requests"));
+    // Outliers may be on while not removed.
+    parse_ok(&with_total(
+        "      test: counts\n      outliers: { remove: false, factor: 2 }\n      total: requests\n",
+        "",
+    ));
+
+    only_problem(
+        &with_total("      total: requests\n", ""),
+        6,
+        7,
+        "metrics[0].judge.total",
+        "`total` only applies to a counts or auto judge; with test mann-whitney it would have no \
+         effect",
+    );
+    only_problem(
+        &with_total("      test: quantile\n      total: requests\n", ""),
+        7,
+        7,
+        "metrics[0].judge.total",
+        "with test quantile it would have no effect (set `test: counts` or remove it)",
+    );
+    only_problem(
+        &with_total("      test: counts\n      total: reqests\n", ""),
+        7,
+        14,
+        "metrics[0].judge.total",
+        "`total` names `reqests`, which is not a metric of this template; did you mean \
+         `requests`? (metrics: errors, requests)",
+    );
+    only_problem(
+        &with_total("      test: counts\n      total: latency\n", ""),
+        7,
+        14,
+        "metrics[0].judge.total",
+        "`total` names `latency`, which is not a metric of this template (metrics: errors, \
+         requests)",
+    );
+    only_problem(
+        &with_total("      test: counts\n      total: errors\n", ""),
+        7,
+        14,
+        "metrics[0].judge.total",
+        "`total` names this metric itself (`errors`); it must name another metric",
+    );
+    // No chains: `requests` is itself counted against `more`.
+    only_problem(
+        &with_total(
+            "      test: counts\n      total: requests\n",
+            "    judge: { test: counts, total: more }\n  - name: more\n    query: m{v=\"${scope}\"}\n",
+        ),
+        7,
+        14,
+        "metrics[0].judge.total",
+        "`total` names `requests`, which has a `total` of its own; a total metric holds plain \
+         totals (requests per step), so remove `total` from `requests`",
+    );
+    only_problem(
+        &with_total(
+            "      test: counts\n      outliers: { remove: true }\n      total: requests\n",
+            "",
+        ),
+        8,
+        7,
+        "metrics[0].judge.total",
+        "`total` cannot be used with `outliers: {remove: true}`: the counts must stay aligned step \
+         for step with the totals",
+    );
+    only_problem(
+        &with_total("      test: counts\n      total: \"\"\n", ""),
+        7,
+        14,
+        "metrics[0].judge.total",
+        "must not be empty",
+    );
+    only_problem(
+        &with_total("      test: counts\n      total: [requests]\n", ""),
+        7,
+        14,
+        "metrics[0].judge.total",
+        "expected a string, found a list",
+    );
+}
+
+#[test]
+fn a_group_of_weight_0_is_accepted() {
+    let t = parse_ok(&format!(
+        "{}groups: {{ errors: 100, traffic: 0 }}\n",
+        with_total(
+            "      test: counts\n      total: requests\n",
+            "    group: traffic\n"
+        )
+        .replace(
+            "  - name: errors\n",
+            "  - name: errors\n    group: errors\n"
+        )
+    ));
+    assert_eq!(t.groups[1].weight, 0.0);
+    assert_eq!(
+        canaryd::judge::score::group_weights(&t),
+        [("errors".to_string(), 100.0), ("traffic".to_string(), 0.0)]
+    );
+}
+
 #[test]
 fn every_problem_of_a_file_is_reported_in_file_order() {
     let text = "\
