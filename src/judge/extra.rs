@@ -36,7 +36,7 @@ use crate::stats::brown_forsythe::brown_forsythe;
 use crate::stats::fisher::fisher_exact;
 use crate::stats::paired::{differences_dependence, paired_step_spread, pairing, Pairing};
 use crate::stats::percentile::{percentile_sorted, sorted};
-use crate::stats::poisson::poisson_rate_test;
+use crate::stats::poisson::{poisson_rate_test, PoissonTest};
 use crate::stats::quantile_compare::{compare_quantiles, min_points};
 use crate::stats::{
     mann_whitney, mann_whitney_inflated, signed_rank, signed_rank_inflated, Method,
@@ -216,16 +216,96 @@ pub(super) fn auto_picks_counts(p: &Prepared) -> bool {
     whole && zeros * 2 >= p.baseline.len() + p.canary.len()
 }
 
-/// Poisson rate comparison of the two sides' event totals.
-pub(super) fn judge_counts(p: &Prepared, spec: &JudgeSpec, dep: &Dependence) -> Outcome {
-    if let Some(bad) = p.baseline.iter().chain(&p.canary).find(|v| **v < 0.0) {
-        return Outcome::without_test(
+/// An error outcome when any count is negative (event counts never are).
+fn negative_count<'a>(mut values: impl Iterator<Item = &'a f64>) -> Option<Outcome> {
+    values.find(|v| **v < 0.0).map(|bad| {
+        Outcome::without_test(
             Classification::Error,
             format!(
                 "the counts test needs event counts, which are never negative; found {}",
                 num(*bad)
             ),
-        );
+        )
+    })
+}
+
+/// "2.5x", or "unbounded" for an infinite ratio.
+fn ratio_or_unbounded(v: f64) -> String {
+    if v.is_finite() {
+        ratio(v)
+    } else {
+        "unbounded".into()
+    }
+}
+
+/// What both counts judges compute once they know what they count.
+struct RateComparison {
+    /// R's `poisson.test` on the (discounted) events and exposures.
+    test: PoissonTest,
+    /// (canary events / exposure) / (baseline events / exposure); infinite when only the
+    /// canary has events, `None` when neither has.
+    rate_ratio: Option<f64>,
+    /// The events were discounted (autocorrelation or dispersion).
+    discounted: bool,
+    /// The events each side counts for after the discount, [baseline, canary].
+    effective: [f64; 2],
+}
+
+/// The Poisson comparison of `events` in `exposure` on each side ([baseline, canary]; the
+/// exposure is the number of points, or the sum of a total series). Autocorrelated counts
+/// (bursts that last several steps, or overlapping increase() windows) carry less information
+/// than their total says: each side's events and exposure are scaled by its effective fraction
+/// (a quasi-Poisson design effect), so the rate is unchanged and the interval wider. Bursts of
+/// errors (several at once, then none) are overdispersed: the baseline's dispersion `phi`
+/// discounts both sides the same way. The reason of an `error` when the test cannot run.
+fn compare_rates(
+    events: [f64; 2],
+    exposure: [f64; 2],
+    phi: f64,
+    spec: &JudgeSpec,
+    dep: &Dependence,
+) -> Result<RateComparison, String> {
+    let [kb, kc] = events;
+    if kb + kc >= 4.0e9 || (kb + kc).is_nan() {
+        return Err(format!(
+            "counts test failed: {} events are too many to count exactly",
+            num(kb + kc)
+        ));
+    }
+    let discounted = dep.adjusted() || phi > 1.0;
+    let scaled = |k: f64, x: f64, e: &EffectiveSize| {
+        let f = e.effective / e.count.max(1) as f64 / phi;
+        ((k * f).round(), x * f)
+    };
+    let ((tb, eb), (tc, ec)) = if discounted {
+        (
+            scaled(kb, exposure[0], &dep.baseline),
+            scaled(kc, exposure[1], &dep.canary),
+        )
+    } else {
+        ((kb, exposure[0]), (kc, exposure[1]))
+    };
+    let test = poisson_rate_test(tc as u64, ec, tb as u64, eb, spec.confidence)
+        .map_err(|e| format!("counts test failed: {e}"))?;
+    let rate_ratio = if kb > 0.0 {
+        Some((kc / exposure[1]) / (kb / exposure[0]))
+    } else if kc > 0.0 {
+        Some(f64::INFINITY)
+    } else {
+        None
+    };
+    Ok(RateComparison {
+        test,
+        rate_ratio,
+        discounted,
+        effective: [tb, tc],
+    })
+}
+
+/// Poisson rate comparison of the two sides' event totals.
+pub(super) fn judge_counts(p: &Prepared, spec: &JudgeSpec, dep: &Dependence) -> Outcome {
+    if let Some(error) = negative_count(p.baseline.iter().chain(&p.canary)) {
+        return error;
     }
     // Counts from increase(...) are extrapolated and not whole: the totals are rounded.
     let total = |v: &[f64]| crate::stats::describe::sum(v).round();
@@ -253,46 +333,15 @@ pub(super) fn judge_counts(p: &Prepared, spec: &JudgeSpec, dep: &Dependence) -> 
     } else {
         (events_b, events_c)
     };
-    // Autocorrelated counts (bursts that last several steps, or overlapping increase()
-    // windows) carry less information than their total says: each side's events and exposure
-    // are scaled by its effective fraction (a quasi-Poisson design effect), so the rate is
-    // unchanged and the interval wider.
-    // Bursts of errors (several at once, then none) are overdispersed: when the baseline shows
-    // them, its index of dispersion φ discounts both sides the same way (unless the steps with
-    // events are compared, which bursts do not inflate).
+    // Bursts in the baseline discount both sides by its dispersion (unless the steps with
+    // events are compared, which bursts do not inflate); see `compare_rates`.
     let phi = if steps { 1.0 } else { baseline_phi };
-    let discounted = dep.adjusted() || phi > 1.0;
-    let scaled = |k: f64, e: &EffectiveSize| {
-        let f = e.effective / e.count.max(1) as f64 / phi;
-        ((k * f).round(), e.effective / phi)
+    let rates = match compare_rates([kb, kc], [nb, nc], phi, spec, dep) {
+        Ok(r) => r,
+        Err(reason) => return Outcome::without_test(Classification::Error, reason),
     };
-    let ((tb, eb), (tc, ec)) = if discounted {
-        (scaled(kb, &dep.baseline), scaled(kc, &dep.canary))
-    } else {
-        ((kb, nb), (kc, nc))
-    };
-    if events_b + events_c >= 4.0e9 || (events_b + events_c).is_nan() {
-        return Outcome::without_test(
-            Classification::Error,
-            format!(
-                "counts test failed: {} events are too many to count exactly",
-                num(events_b + events_c)
-            ),
-        );
-    }
-    let test = match poisson_rate_test(tc as u64, ec, tb as u64, eb, spec.confidence) {
-        Ok(t) => t,
-        Err(e) => {
-            return Outcome::without_test(Classification::Error, format!("counts test failed: {e}"))
-        }
-    };
-    let rate_ratio = if kb > 0.0 {
-        Some((kc / nc) / (kb / nb))
-    } else if kc > 0.0 {
-        Some(f64::INFINITY)
-    } else {
-        None
-    };
+    let (test, rate_ratio, discounted) = (&rates.test, rates.rate_ratio, rates.discounted);
+    let [tb, tc] = rates.effective;
     let report = TestReport::Counts {
         method: if steps { "poisson-steps" } else { "poisson" }.into(),
         baseline_events: events_b,
@@ -315,13 +364,7 @@ pub(super) fn judge_counts(p: &Prepared, spec: &JudgeSpec, dep: &Dependence) -> 
         };
     }
     let per = |k: f64, n: f64| num(k / n);
-    let interval = |v: f64| {
-        if v.is_finite() {
-            ratio(v)
-        } else {
-            "unbounded".into()
-        }
-    };
+    let interval = ratio_or_unbounded;
     let counted = if steps {
         format!(
             "the events come in bursts ({} canary and {} baseline events in all), so the steps with at least one are compared: {} of {nc} canary steps against {} of {nb} baseline steps ({} against {} of the steps; ratio {}",
@@ -1020,61 +1063,21 @@ pub(super) fn judge_counts_total(
     spec: &JudgeSpec,
     dep: &Dependence,
 ) -> Outcome {
-    if let Some(bad) = baseline
-        .counts
-        .iter()
-        .chain(&canary.counts)
-        .find(|v| **v < 0.0)
-    {
-        return Outcome::without_test(
-            Classification::Error,
-            format!(
-                "the counts test needs event counts, which are never negative; found {}",
-                num(*bad)
-            ),
-        );
+    if let Some(error) = negative_count(baseline.counts.iter().chain(&canary.counts)) {
+        return error;
     }
     let sum = crate::stats::describe::sum;
     let (kb, kc) = (sum(&baseline.counts).round(), sum(&canary.counts).round());
     let (total_b, total_c) = (sum(&baseline.totals), sum(&canary.totals));
     let (nb, nc) = (baseline.counts.len(), canary.counts.len());
     let phi = count_dispersion_with_totals(&baseline.counts, &baseline.totals);
-    let discounted = dep.adjusted() || phi > 1.0;
-    let scaled = |k: f64, exposure: f64, e: &EffectiveSize| {
-        let f = e.effective / e.count.max(1) as f64 / phi;
-        ((k * f).round(), exposure * f)
+    let rates = match compare_rates([kb, kc], [total_b, total_c], phi, spec, dep) {
+        Ok(r) => r,
+        Err(reason) => return Outcome::without_test(Classification::Error, reason),
     };
-    let ((tb, eb), (tc, ec)) = if discounted {
-        (
-            scaled(kb, total_b, &dep.baseline),
-            scaled(kc, total_c, &dep.canary),
-        )
-    } else {
-        ((kb, total_b), (kc, total_c))
-    };
-    if kb + kc >= 4.0e9 || (kb + kc).is_nan() {
-        return Outcome::without_test(
-            Classification::Error,
-            format!(
-                "counts test failed: {} events are too many to count exactly",
-                num(kb + kc)
-            ),
-        );
-    }
-    let test = match poisson_rate_test(tc as u64, ec, tb as u64, eb, spec.confidence) {
-        Ok(t) => t,
-        Err(e) => {
-            return Outcome::without_test(Classification::Error, format!("counts test failed: {e}"))
-        }
-    };
+    let (test, rate_ratio, discounted) = (&rates.test, rates.rate_ratio, rates.discounted);
+    let [tb, tc] = rates.effective;
     let (rate_b, rate_c) = (kb / total_b, kc / total_c);
-    let rate_ratio = if kb > 0.0 {
-        Some(rate_c / rate_b)
-    } else if kc > 0.0 {
-        Some(f64::INFINITY)
-    } else {
-        None
-    };
     let report = TestReport::Counts {
         method: "poisson".into(),
         baseline_events: kb,
@@ -1108,13 +1111,7 @@ pub(super) fn judge_counts_total(
             test: Some(report),
         };
     }
-    let interval = |v: f64| {
-        if v.is_finite() {
-            ratio(v)
-        } else {
-            "unbounded".into()
-        }
-    };
+    let interval = ratio_or_unbounded;
     let evidence = format!(
         "{} events in {} `{total_name}` in the canary against {} in {} in the baseline, over {nc} and {nb} steps ({} against {} events per unit of `{total_name}`; rate ratio {}, {}% CI {}..{}, p = {}){}{}{left_out}",
         num(kc),
