@@ -267,8 +267,40 @@ fn judge_with_total(
     if !empty.is_empty() {
         return (nodata(spec), format!("no data: {}", empty.join("; ")), None);
     }
-    let o = extra::judge_counts_total(&baseline, &canary, total_name, spec, dependence);
+    let dependence = residual_dependence(&baseline, &canary, dependence);
+    let o = extra::judge_counts_total(&baseline, &canary, total_name, spec, &dependence);
     (o.class, o.reason, o.test)
+}
+
+/// The serial dependence of counts judged against a total, from what the total does not
+/// explain: each step's count minus its side's rate × that step's total. Traffic that varies
+/// slowly (a canary weight that ramps, a daily cycle) makes the counts themselves look
+/// autocorrelated and would discount the evidence for nothing; the residuals hold only the
+/// dependence of the errors. Aligned when both sides kept every step and have one length.
+fn residual_dependence(
+    baseline: &extra::TotalSide,
+    canary: &extra::TotalSide,
+    counts: &extra::Dependence,
+) -> extra::Dependence {
+    let residuals = |side: &extra::TotalSide| -> Vec<f64> {
+        let (k, t) = (describe::sum(&side.counts), describe::sum(&side.totals));
+        let rate = if t > 0.0 { k / t } else { 0.0 };
+        side.counts
+            .iter()
+            .zip(&side.totals)
+            .map(|(c, t)| c - rate * t)
+            .collect()
+    };
+    let aligned = counts.aligned
+        && baseline.left_out + canary.left_out == 0
+        && baseline.counts.len() == canary.counts.len();
+    let (canary_size, baseline_size) =
+        effective_sizes(&residuals(canary), &residuals(baseline), aligned);
+    extra::Dependence {
+        baseline: baseline_size,
+        canary: canary_size,
+        aligned,
+    }
 }
 
 /// `nodata_fail` when the metric must have data and is not critical, else `nodata`.

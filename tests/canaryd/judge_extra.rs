@@ -546,6 +546,44 @@ fn traffic_split(canary_rate: f64) -> (Observation, Observation) {
 }
 
 #[test]
+fn ramping_traffic_is_not_taken_for_autocorrelated_errors() {
+    // The traffic ramps (the morning, or a canary weight going up): the primary from 900 to
+    // 9,000 requests per step, the canary at a tenth of it. The error counts follow the
+    // traffic and their differences look strongly autocorrelated, but what the traffic does
+    // not explain is independent Poisson noise: with a total nothing is discounted.
+    let primary: Vec<f64> = (0..120).map(|i| 900.0 + 68.0 * f64::from(i)).collect();
+    let canary: Vec<f64> = primary.iter().map(|t| t / 10.0).collect();
+    let (errors_b, errors_c) = (
+        errors(&primary, 0.0002, 0x9e37_79b9),
+        errors(&canary, 0.0002, 0x7f4a_7c15_f39c),
+    );
+    let m = classify_metric_with_total(
+        &counts_with_total(TestKind::Counts),
+        Some(&observation(&errors_b, &errors_c)),
+        Some(&observation(&primary, &canary)),
+    );
+    assert_eq!(m.classification, Classification::Pass, "{}", m.reason);
+    assert!(!m.reason.contains("autocorrelated"), "{}", m.reason);
+    match &m.test {
+        Some(TestReport::Counts {
+            effective_events, ..
+        }) => assert_eq!(*effective_events, None, "{}", m.reason),
+        other => panic!("{other:?}"),
+    }
+    // The count series themselves are: judged per step, they would be discounted.
+    let per_step = classify(
+        &spec(TestKind::Counts, Direction::Decrease),
+        &errors_b,
+        &errors_c,
+    );
+    assert!(
+        per_step.reason.contains("autocorrelated"),
+        "{}",
+        per_step.reason
+    );
+}
+
+#[test]
 fn counts_with_a_total_pass_a_small_canary_with_the_same_error_rate() {
     let (errs, totals) = traffic_split(0.002);
     for test in [TestKind::Counts, TestKind::Auto] {
