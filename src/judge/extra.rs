@@ -238,6 +238,31 @@ fn ratio_or_unbounded(v: f64) -> String {
     }
 }
 
+/// "; errors come in bursts (MEASURE), so they count as N canary and M baseline independent
+/// events" when the dispersion `phi` discounted them (`effective`: [baseline, canary]), else "".
+fn bursts_note(phi: f64, effective: [f64; 2], measure: &str) -> String {
+    if phi > 1.0 {
+        format!(
+            "; errors come in bursts ({measure}), so they count as {} canary and {} baseline independent events",
+            num(effective[1]),
+            num(effective[0])
+        )
+    } else {
+        String::new()
+    }
+}
+
+/// "95% CI 0.72x..1.36x, p = 1": the rate ratio's interval and the p-value.
+fn rate_interval(confidence: f64, test: &PoissonTest) -> String {
+    format!(
+        "{}% CI {}..{}, p = {}",
+        num(confidence * 100.0),
+        ratio_or_unbounded(test.ci.0),
+        ratio_or_unbounded(test.ci.1),
+        num(test.p_value)
+    )
+}
+
 /// What both counts judges compute once they know what they count.
 struct RateComparison {
     /// R's `poisson.test` on the (discounted) events and exposures.
@@ -387,21 +412,13 @@ pub(super) fn judge_counts(p: &Prepared, spec: &JudgeSpec, dep: &Dependence) -> 
         )
     };
     let evidence = format!(
-        "{counted}, {}% CI {}..{}, p = {}){}",
-        num(spec.confidence * 100.0),
-        interval(test.ci.0),
-        interval(test.ci.1),
-        num(test.p_value),
-        if phi > 1.0 {
-            format!(
-                "; errors come in bursts (the baseline's variance is {} times its mean), so they count as {} canary and {} baseline independent events",
-                num(phi),
-                num(tc),
-                num(tb)
-            )
-        } else {
-            String::new()
-        } + &dep.note()
+        "{counted}, {}){}",
+        rate_interval(spec.confidence, test),
+        bursts_note(
+            phi,
+            [tb, tc],
+            &format!("the baseline's variance is {} times its mean", num(phi))
+        ) + &dep.note()
     );
     let (class, reason) = decide(
         spec,
@@ -1113,7 +1130,7 @@ pub(super) fn judge_counts_total(
     }
     let interval = ratio_or_unbounded;
     let evidence = format!(
-        "{} events in {} `{total_name}` in the canary against {} in {} in the baseline, over {nc} and {nb} steps ({} against {} events per unit of `{total_name}`; rate ratio {}, {}% CI {}..{}, p = {}){}{}{left_out}",
+        "{} events in {} `{total_name}` in the canary against {} in {} in the baseline, over {nc} and {nb} steps ({} against {} events per unit of `{total_name}`; rate ratio {}, {}){}{}{left_out}",
         num(kc),
         num(total_c),
         num(kb),
@@ -1121,20 +1138,15 @@ pub(super) fn judge_counts_total(
         num(rate_c),
         num(rate_b),
         rate_ratio.map(interval).unwrap_or_else(|| "unknown".into()),
-        num(spec.confidence * 100.0),
-        interval(test.ci.0),
-        interval(test.ci.1),
-        num(test.p_value),
-        if phi > 1.0 {
-            format!(
-                "; errors come in bursts (the baseline's counts vary {} times as much as its `{total_name}` explains), so they count as {} canary and {} baseline independent events",
-                num(phi),
-                num(tc),
-                num(tb)
+        rate_interval(spec.confidence, test),
+        bursts_note(
+            phi,
+            [tb, tc],
+            &format!(
+                "the baseline's counts vary {} times as much as its `{total_name}` explains",
+                num(phi)
             )
-        } else {
-            String::new()
-        },
+        ),
         dep.note()
     );
     let (class, reason) = decide(
