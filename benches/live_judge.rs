@@ -104,6 +104,7 @@ fn main() {
         url: server.url.clone(),
         timeout_seconds: Some(10.0),
         max_concurrent_queries: None,
+        judgment_timeout_seconds: None,
         options: Default::default(),
     };
     let window = Window::new(

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use crate::config::Settings;
 use crate::judge::{judge, Report};
 use crate::source::{
-    fetch_all, shared_source, MetricQuery, MetricSource, Observation, SourceError, Window,
-    DEFAULT_MAX_CONCURRENT,
+    fetch_all, fetch_all_within, shared_source, MetricQuery, MetricSource, Observation,
+    SourceError, Window, DEFAULT_JUDGMENT_TIMEOUT_SECONDS, DEFAULT_MAX_CONCURRENT,
 };
 use crate::template::{render_query, resolve_args, Template, TemplateError};
 
@@ -141,18 +141,34 @@ pub async fn fetch_live(
     template: &Template,
     request: &LiveRequest,
 ) -> Result<BTreeMap<String, Observation>, AnalysisError> {
-    let (source, queries, max) = live_queries(
+    let live = live_queries(
         settings,
         template,
         &request.baseline,
         &request.canary,
         &request.args,
     )?;
-    Ok(fetch_all(source.as_ref(), &queries, &request.window, max).await?)
+    Ok(fetch_all_within(
+        live.source.as_ref(),
+        &live.queries,
+        &request.window,
+        live.max_concurrent,
+        live.deadline,
+    )
+    .await?)
 }
 
-/// A template's source, its rendered queries and how many may be in flight at once.
-pub type LiveQueries = (std::sync::Arc<dyn MetricSource>, Vec<MetricQuery>, usize);
+/// A template's source, its rendered queries, and the bounds of fetching them.
+pub struct LiveQueries {
+    /// The source.
+    pub source: std::sync::Arc<dyn MetricSource>,
+    /// Every metric's queries, both scopes.
+    pub queries: Vec<MetricQuery>,
+    /// Queries in flight at once.
+    pub max_concurrent: usize,
+    /// The deadline of the whole fetch (`judgment_timeout_seconds`).
+    pub deadline: std::time::Duration,
+}
 
 /// The source the configuration names for `template`, its rendered queries for both scopes and
 /// its concurrency bound, without fetching anything: what a scheduled analysis checks when it
@@ -180,10 +196,29 @@ pub fn live_queries(
         });
     };
     let source = shared_source(&template.source, source_settings)?;
-    let max = source_settings
+    let max_concurrent = source_settings
         .max_concurrent_queries
         .unwrap_or(DEFAULT_MAX_CONCURRENT)
         .max(1);
+    let seconds = source_settings
+        .judgment_timeout_seconds
+        .unwrap_or(DEFAULT_JUDGMENT_TIMEOUT_SECONDS);
+    // Below a millisecond nothing can answer; above a day is no deadline at all (and
+    // Duration::from_secs_f64 panics on what it cannot hold).
+    if !(seconds.is_finite() && (0.001..=86_400.0).contains(&seconds)) {
+        return Err(AnalysisError::Source(SourceError::Config {
+            name: template.source.clone(),
+            message: format!(
+                "judgment_timeout_seconds must be a number of seconds between 0.001 and 86400, \
+                 not {seconds}"
+            ),
+        }));
+    }
     let queries = render_queries(template, source.as_ref(), baseline, canary, args)?;
-    Ok((source, queries, max))
+    Ok(LiveQueries {
+        source,
+        queries,
+        max_concurrent,
+        deadline: std::time::Duration::from_secs_f64(seconds),
+    })
 }

@@ -265,6 +265,9 @@ pub struct SourceSettings {
     pub timeout_seconds: Option<f64>,
     /// Bound on queries in flight to this source (default 16).
     pub max_concurrent_queries: Option<usize>,
+    /// Deadline of one live judgment's fetches from this source, retries and queued queries
+    /// included (default 20, below the 30 s Flagger and Argo wait for a webhook).
+    pub judgment_timeout_seconds: Option<f64>,
     /// Anything else the backend takes (credentials, headers, database...).
     #[serde(flatten)]
     pub options: BTreeMap<String, serde_json::Value>,
@@ -278,6 +281,7 @@ impl std::fmt::Debug for SourceSettings {
             .field("url", &self.url)
             .field("timeout_seconds", &self.timeout_seconds)
             .field("max_concurrent_queries", &self.max_concurrent_queries)
+            .field("judgment_timeout_seconds", &self.judgment_timeout_seconds)
             .field("options", &self.options.keys().collect::<Vec<_>>())
             .finish()
     }

@@ -333,6 +333,9 @@ pub fn error_code(e: &ServiceError) -> &'static str {
                 SourceError::Unreachable { .. } | SourceError::Timeout { .. } => {
                     "source_unavailable"
                 }
+                SourceError::NothingRead { source_down, .. } if *source_down => {
+                    "source_unavailable"
+                }
                 _ => "source_error",
             },
         },

@@ -128,7 +128,7 @@ impl ResponseError for ApiError {
                     A::Source(S::InvalidWindow(_)) | A::Source(S::Escape { .. }) => {
                         StatusCode::BAD_REQUEST
                     }
-                    A::Source(S::Timeout { .. }) => StatusCode::GATEWAY_TIMEOUT,
+                    A::Source(s) if s.is_timeout() => StatusCode::GATEWAY_TIMEOUT,
                     A::Source(_) => StatusCode::BAD_GATEWAY,
                 },
                 ServiceError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -252,10 +252,9 @@ fn count(gate: &str, outcome: &str) {
     request_body = FlaggerPayload,
     responses(
         (status = 200, description = "Pass: go on", body = JudgmentResponse),
-        (status = 412, description = "Marginal or fail: do not advance", body = JudgmentResponse),
+        (status = 412, description = "Marginal or fail: do not advance; or no judgment could be made because the metric source failed (then the body is an error naming why)", body = JudgmentResponse),
         (status = 400, description = "Bad payload or metadata, naming the field", body = ErrorBody),
         (status = 404, description = "Unknown template", body = ErrorBody),
-        (status = 502, description = "The metric source failed", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -266,9 +265,31 @@ pub async fn flagger(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let j = flagger_judgment(&state, &req, request_id.0, payload).await?;
+    let j = match flagger_judgment(&state, &req, request_id.0, payload).await {
+        Ok(j) => j,
+        Err(e) => return flagger_unjudged(e, "flagger"),
+    };
     let pass = j.report.verdict == crate::judge::Verdict::Pass;
     Ok(flagger_answer(j, pass, "flagger", ["pass", "halt"]))
+}
+
+/// A Flagger call whose judgment could not be made because the metric source failed (down,
+/// too slow, 5xx, garbage: a 502 or 504 elsewhere): 412 with the reason to both hooks. For the
+/// rollout hooks that is a failed check Flagger retries; for the rollback hook it is "keep",
+/// never "roll back". Any other error is answered as it is.
+fn flagger_unjudged(e: ApiError, gate: &str) -> Result<HttpResponse, ApiError> {
+    use actix_web::http::StatusCode;
+    use actix_web::ResponseError;
+    if !matches!(
+        e.status_code(),
+        StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT
+    ) {
+        return Err(e);
+    }
+    count(gate, "no_judgment");
+    let mut response = e.error_response();
+    *response.status_mut() = StatusCode::PRECONDITION_FAILED;
+    Ok(response)
 }
 
 /// 200 when `yes`, else 412, with the judgment as body; counted under `gate`.
@@ -294,7 +315,7 @@ fn flagger_answer(
     request_body = FlaggerPayload,
     responses(
         (status = 200, description = "Fail: roll back now", body = JudgmentResponse),
-        (status = 412, description = "Pass or marginal: no rollback", body = JudgmentResponse),
+        (status = 412, description = "Pass or marginal: no rollback; or no judgment could be made because the metric source failed (then the body is an error naming why): keep", body = JudgmentResponse),
         (status = 400, description = "Bad payload or metadata, naming the field", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -306,7 +327,10 @@ pub async fn flagger_rollback(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let j = flagger_judgment(&state, &req, request_id.0, payload).await?;
+    let j = match flagger_judgment(&state, &req, request_id.0, payload).await {
+        Ok(j) => j,
+        Err(e) => return flagger_unjudged(e, "flagger_rollback"),
+    };
     let fail = j.report.verdict == crate::judge::Verdict::Fail;
     Ok(flagger_answer(
         j,

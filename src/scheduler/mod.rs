@@ -364,12 +364,15 @@ impl Scheduler {
                     .map_err(|e| e.to_string());
             }
             Err(e) => {
-                tracing::warn!(interval = k, error = %e, "interval could not be judged: recorded as fail");
+                // No verdict could be made (the source down after every retry, the template
+                // gone): that is not a failed canary, so it is `error`, which stop_on_fail
+                // does not stop on.
+                tracing::warn!(interval = k, error = %e, "interval could not be judged: recorded as error");
                 let interval = IntervalRow {
                     index: k,
                     start,
                     end,
-                    verdict: "fail".into(),
+                    verdict: "error".into(),
                     score: 0.0,
                     judgment_id: None,
                     error: Some(e.to_string()),

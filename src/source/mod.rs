@@ -184,6 +184,28 @@ pub enum SourceError {
     /// Recorded data could not be read.
     #[error(transparent)]
     Recorded(#[from] RecordedError),
+    /// The judgment's deadline (`judgment_timeout_seconds`) passed before this query answered:
+    /// retries and queued queries included.
+    #[error("no answer within the judgment's deadline of {seconds} s (judgment_timeout_seconds)")]
+    Deadline {
+        /// The deadline.
+        seconds: f64,
+    },
+    /// No metric could be read: every metric's query failed. There is nothing to judge, so no
+    /// verdict is made; a source that is down is never a failed canary.
+    #[error(
+        "no metric could be read from the source, so no judgment was made: {}",
+        failures.join("; ")
+    )]
+    NothingRead {
+        /// Each metric's failure, `metric: side: reason (query: ...)`.
+        failures: Vec<String>,
+        /// True when every failure was a timeout (the source did not answer in time).
+        timed_out: bool,
+        /// True when every failure was the source's (unreachable, timeout, 5xx, an answer that
+        /// is not its format, too large); false when some query was refused as written.
+        source_down: bool,
+    },
 }
 
 impl SourceError {
@@ -200,6 +222,32 @@ impl SourceError {
             SourceError::SeveralSeries { .. } => "several_series",
             SourceError::Query(_) => "query",
             SourceError::Recorded(_) => "recorded",
+            SourceError::Deadline { .. } => "deadline",
+            SourceError::NothingRead { .. } => "nothing_read",
+        }
+    }
+
+    /// True when the failure is the source's, not the query's: nothing answered, nothing in
+    /// time, a 5xx, an answer that is not the backend's format. A 4xx (the query refused as
+    /// written) or several series are the template's.
+    pub fn is_source_failure(&self) -> bool {
+        match self {
+            SourceError::Unreachable { .. }
+            | SourceError::Timeout { .. }
+            | SourceError::Deadline { .. }
+            | SourceError::Malformed { .. } => true,
+            SourceError::Backend { status, .. } => status.starts_with('5') || status == "no answer",
+            SourceError::NothingRead { source_down, .. } => *source_down,
+            _ => false,
+        }
+    }
+
+    /// True when the failure is that no answer came in time.
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            SourceError::Timeout { .. } | SourceError::Deadline { .. } => true,
+            SourceError::NothingRead { timed_out, .. } => *timed_out,
+            _ => false,
         }
     }
 }
@@ -494,18 +542,39 @@ fn record_query(kind: &str, took: std::time::Duration, result: &Result<Series, S
     }
 }
 
-/// Fetches every metric, both scopes, with at most `max_concurrent` queries in flight.
-///
-/// A metric whose fetch fails gets [`Observation::error`] (the backend's message and the
-/// rendered query) and the others go on. Only when nothing answered at all (every query found
-/// the source unreachable) is the whole call an error, [`SourceError::Unreachable`].
-#[tracing::instrument(skip_all, fields(source = source.kind(), url = source.url(), metrics = queries.len()))]
+/// Default deadline of one live judgment's fetches, retries and queued queries included
+/// (`judgment_timeout_seconds`): below the 30 s that Flagger's and Argo's webhook calls wait.
+pub const DEFAULT_JUDGMENT_TIMEOUT_SECONDS: f64 = 20.0;
+
+/// [`fetch_all_within`] with the default deadline
+/// ([`DEFAULT_JUDGMENT_TIMEOUT_SECONDS`]).
 pub async fn fetch_all(
     source: &dyn MetricSource,
     queries: &[MetricQuery],
     window: &Window,
     max_concurrent: usize,
 ) -> Result<BTreeMap<String, Observation>, SourceError> {
+    let deadline = std::time::Duration::from_secs_f64(DEFAULT_JUDGMENT_TIMEOUT_SECONDS);
+    fetch_all_within(source, queries, window, max_concurrent, deadline).await
+}
+
+/// Fetches every metric, both scopes, with at most `max_concurrent` queries in flight, and
+/// answers within `deadline` whatever the source does: a query still waiting (for an answer, a
+/// retry or its turn) when it passes fails with [`SourceError::Deadline`].
+///
+/// A metric whose fetch fails gets [`Observation::error`] (the backend's message and the
+/// rendered query) and the others go on. When no metric could be read at all, there is
+/// nothing to judge and the whole call is an error: [`SourceError::Unreachable`] when nothing
+/// answered, else [`SourceError::NothingRead`] with every metric's reason.
+#[tracing::instrument(skip_all, fields(source = source.kind(), url = source.url(), metrics = queries.len()))]
+pub async fn fetch_all_within(
+    source: &dyn MetricSource,
+    queries: &[MetricQuery],
+    window: &Window,
+    max_concurrent: usize,
+    deadline: std::time::Duration,
+) -> Result<BTreeMap<String, Observation>, SourceError> {
+    let until = tokio::time::Instant::now() + deadline;
     // Owned queries: a job borrowing from `queries` would make the future of whoever awaits
     // this not `Send` for every lifetime (rustc's higher-ranked `Send` limitation).
     let jobs: Vec<(usize, Scope, String)> = queries
@@ -521,9 +590,13 @@ pub async fn fetch_all(
     let results: Vec<(usize, Scope, Result<Series, SourceError>)> = futures::stream::iter(jobs)
         .map(|(i, scope, query)| async move {
             let started = std::time::Instant::now();
-            let result = source
-                .fetch_scope(&queries[i].name, scope, &query, window)
-                .await;
+            let fetch = source.fetch_scope(&queries[i].name, scope, &query, window);
+            let result = match tokio::time::timeout_at(until, fetch).await {
+                Ok(result) => result,
+                Err(_) => Err(SourceError::Deadline {
+                    seconds: deadline.as_secs_f64(),
+                }),
+            };
             record_query(source.kind(), started.elapsed(), &result);
             (i, scope, result)
         })
@@ -541,6 +614,18 @@ pub async fn fetch_all(
         }
         return Err(SourceError::Query("no query was made".into()));
     }
+    let mut read = vec![true; queries.len()];
+    let errors: Vec<&SourceError> = results
+        .iter()
+        .filter_map(|(i, _, r)| {
+            let e = r.as_ref().err()?;
+            read[*i] = false;
+            Some(e)
+        })
+        .collect();
+    let nothing_read = !read.is_empty() && !read.contains(&true);
+    let timed_out = errors.iter().all(|e| e.is_timeout());
+    let source_down = errors.iter().all(|e| e.is_source_failure());
 
     let mut sides: Vec<[Option<Result<Series, SourceError>>; 2]> =
         queries.iter().map(|_| [None, None]).collect();
@@ -588,6 +673,16 @@ pub async fn fetch_all(
         }
         obs.provenance = Some(provenance);
         out.insert(q.name.clone(), obs);
+    }
+    if nothing_read {
+        return Err(SourceError::NothingRead {
+            failures: out
+                .iter()
+                .filter_map(|(name, o)| o.error.as_ref().map(|e| format!("{name}: {e}")))
+                .collect(),
+            timed_out,
+            source_down,
+        });
     }
     Ok(out)
 }

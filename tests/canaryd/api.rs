@@ -898,11 +898,13 @@ async fn tokens_and_roles() {
         .post("/api/v1/gates/flagger/rollback", &flagger(Some("wrong")))
         .await;
     assert_eq!(status, 401);
-    // Past the check, the template's source (nothing listens at its default URL) answers.
+    // Past the check, the template's source (nothing listens at its default URL) answers:
+    // no judgment, a failed check (412) naming why.
     let (status, e) = app
         .post("/api/v1/gates/flagger", &flagger(Some("judge-token-456")))
         .await;
-    assert_eq!(status, 502, "{e}");
+    assert_eq!(status, 412, "{e}");
+    assert_eq!(e["error"]["code"], "source_unavailable", "{e}");
     assert!(!e.to_string().contains("judge-token-456"));
 
     // The report pages: a browser is challenged with Basic and sends the token as password.

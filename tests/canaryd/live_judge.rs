@@ -65,6 +65,7 @@ fn settings(kind: &str, url: &str, options: Value) -> SourceSettings {
         url: url.into(),
         timeout_seconds: Some(10.0),
         max_concurrent_queries: None,
+        judgment_timeout_seconds: None,
         options: options
             .as_object()
             .map(|o| o.clone().into_iter().collect())

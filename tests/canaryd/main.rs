@@ -9,6 +9,7 @@ mod integrations;
 mod judge_extra;
 mod judge_metrics;
 mod live_judge;
+mod outage;
 mod pages;
 mod scoring;
 mod sources;

@@ -24,6 +24,7 @@ fn settings(kind: &str, url: &str, options: serde_json::Value) -> SourceSettings
         url: url.into(),
         timeout_seconds: Some(5.0),
         max_concurrent_queries: None,
+        judgment_timeout_seconds: None,
         options,
     }
 }
@@ -315,14 +316,20 @@ async fn slow_source_times_out_within_the_configured_timeout() {
     let source = build_source("p", &s).unwrap();
     let w = window(T0, T0 + 600, 10);
     let started = Instant::now();
-    let obs = fetch_all(&*source, &[metric(&*source, "m", PROM_LATENCY)], &w, 2)
+    // The only metric could not be read: no judgment, an error that says why.
+    let err = fetch_all(&*source, &[metric(&*source, "m", PROM_LATENCY)], &w, 2)
         .await
-        .unwrap();
+        .unwrap_err();
     let elapsed = started.elapsed();
     // Two attempts of 0.4 s plus a 10 ms backoff, for both scopes at once.
     assert!(elapsed < Duration::from_millis(1500), "took {elapsed:?}");
     assert!(elapsed >= Duration::from_millis(800), "took {elapsed:?}");
-    let err = obs["m"].error.clone().unwrap();
+    assert!(err.is_timeout() && err.is_source_failure(), "{err:?}");
+    let err = err.to_string();
+    assert!(
+        err.starts_with("no metric could be read from the source, so no judgment was made: m: "),
+        "{err}"
+    );
     assert!(
         err.contains(&format!(
             "no answer from {}/api/v1/query_range within 0.4 s (tried 2 times)",
@@ -381,10 +388,12 @@ async fn credentials_are_sent_but_never_shown() {
     )
     .unwrap();
     let w = window(T0, T0 + 600, 10);
-    let obs = fetch_all(&*source, &[metric(&*source, "m", PROM_LATENCY)], &w, 2)
+    let err = fetch_all(&*source, &[metric(&*source, "m", PROM_LATENCY)], &w, 2)
         .await
-        .unwrap();
-    let err = obs["m"].error.clone().unwrap();
+        .unwrap_err();
+    // A 4xx is the query's (or the credentials') fault, not an outage.
+    assert!(!err.is_source_failure(), "{err:?}");
+    let err = err.to_string();
     assert!(
         err.contains("prometheus answered 403: forbidden: denied"),
         "{err}"

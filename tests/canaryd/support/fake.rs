@@ -108,28 +108,51 @@ pub async fn silent() -> Fake {
 /// A proxy in front of `upstream` (`host:port`) that fails the first `failures` requests with
 /// a 500 and forwards the rest.
 pub async fn flaky_proxy(upstream: String, failures: usize) -> Fake {
-    proxy(upstream, failures, std::time::Duration::ZERO).await
+    proxy(
+        upstream,
+        move |n, _| n < failures,
+        std::time::Duration::ZERO,
+    )
+    .await
+}
+
+/// A proxy in front of `upstream` that fails with a 500 every request whose head (request line
+/// and headers, the query string URL-encoded) contains `needle`, and forwards the rest: one
+/// metric's queries broken while the others answer.
+pub async fn failing_proxy(upstream: String, needle: &'static str) -> Fake {
+    proxy(
+        upstream,
+        move |_, head| head.contains(needle),
+        std::time::Duration::ZERO,
+    )
+    .await
 }
 
 /// A proxy in front of `upstream` that holds each answer back for `delay`, as a backend across
 /// a network would.
 pub async fn slow_proxy(upstream: String, delay: std::time::Duration) -> Fake {
-    proxy(upstream, 0, delay).await
+    proxy(upstream, |_, _| false, delay).await
 }
 
-async fn proxy(upstream: String, failures: usize, delay: std::time::Duration) -> Fake {
+/// Forwards to `upstream`, except requests for which `fail(request number, head)` is true,
+/// which get a 500.
+async fn proxy<F>(upstream: String, fail: F, delay: std::time::Duration) -> Fake
+where
+    F: Fn(usize, &str) -> bool + Send + Sync + 'static,
+{
+    let fail = Arc::new(fail);
     let (listener, url) = bind().await;
     let hits = Arc::new(AtomicUsize::new(0));
     let h = hits.clone();
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
-            let (h, upstream) = (h.clone(), upstream.clone());
+            let (h, upstream, fail) = (h.clone(), upstream.clone(), fail.clone());
             tokio::spawn(async move {
                 let Some(head) = read_head(&mut stream).await else {
                     return;
                 };
                 let n = h.fetch_add(1, Ordering::SeqCst);
-                if n < failures {
+                if fail(n, &head) {
                     let body =
                         r#"{"status":"error","errorType":"internal","error":"injected failure"}"#;
                     let _ = stream
