@@ -16,14 +16,16 @@ use crate::support::hooks::Receiver;
 use crate::support::{self, Scratch, T0};
 
 /// A `canaryd serve` process.
-struct Node {
+pub(crate) struct Node {
     child: Child,
-    url: String,
-    log: PathBuf,
+    /// `http://127.0.0.1:PORT`.
+    pub(crate) url: String,
+    /// Its output.
+    pub(crate) log: PathBuf,
 }
 
 impl Node {
-    fn start(dir: &Path, name: &str, store: &str, source: &str) -> Node {
+    pub(crate) fn start(dir: &Path, name: &str, store: &str, source: &str) -> Node {
         let port = support::free_port();
         let config = dir.join(format!("{name}.toml"));
         std::fs::write(
@@ -80,7 +82,7 @@ instance_id = "{name}"
         Node { child, url, log }
     }
 
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         self.child.kill().expect("SIGKILL");
         let _ = self.child.wait();
     }

@@ -173,7 +173,7 @@ pub struct Postgres {
     _process: Process,
 }
 
-fn pg_bin(name: &str) -> std::path::PathBuf {
+pub(crate) fn pg_bin(name: &str) -> std::path::PathBuf {
     let base = std::path::Path::new("/usr/lib/postgresql");
     let mut versions: Vec<_> = std::fs::read_dir(base)
         .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
@@ -185,7 +185,7 @@ fn pg_bin(name: &str) -> std::path::PathBuf {
     }
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     std::process::Command::new("id")
         .arg("-u")
         .output()

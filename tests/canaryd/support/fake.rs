@@ -160,26 +160,7 @@ where
                         .await;
                     return;
                 }
-                // One request per upstream connection: ask for close so the answer ends at EOF.
-                let head: String = head
-                    .split("\r\n")
-                    .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
-                    .collect::<Vec<_>>()
-                    .join("\r\n");
-                let head = head.trim_end().to_string() + "\r\nConnection: close\r\n\r\n";
-                let Ok(mut up) = TcpStream::connect(&upstream).await else {
-                    return;
-                };
-                if up.write_all(head.as_bytes()).await.is_err() {
-                    return;
-                }
-                let mut answer = Vec::new();
-                let _ = up.read_to_end(&mut answer).await;
-                if !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
-                }
-                let _ = stream.write_all(&answer).await;
-                let _ = stream.shutdown().await;
+                forward(stream, &head, &upstream, delay).await;
             });
         }
     });
@@ -188,4 +169,140 @@ where
         hits,
         requests: Arc::new(Mutex::new(Vec::new())),
     }
+}
+
+/// Sends `head` to `upstream` and its whole answer back to `stream`, `delay` later.
+async fn forward(mut stream: TcpStream, head: &str, upstream: &str, delay: std::time::Duration) {
+    // One request per upstream connection: ask for close so the answer ends at EOF.
+    let head: String = head
+        .split("\r\n")
+        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    let head = head.trim_end().to_string() + "\r\nConnection: close\r\n\r\n";
+    let Ok(mut up) = TcpStream::connect(upstream).await else {
+        return;
+    };
+    if up.write_all(head.as_bytes()).await.is_err() {
+        return;
+    }
+    let mut answer = Vec::new();
+    let _ = up.read_to_end(&mut answer).await;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let _ = stream.write_all(&answer).await;
+    let _ = stream.shutdown().await;
+}
+
+/// What a [`switchable_proxy`] does with each request; change it at any time with
+/// [`Switch::set`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Mode {
+    /// Forwards to the upstream (the real backend answers).
+    Forward = 0,
+    /// Closes the connection without answering (a backend that crashed mid-request).
+    Reset = 1,
+    /// Holds the connection and never answers (a hung backend).
+    Hang = 2,
+    /// Answers 500 with a Prometheus error body.
+    Error = 3,
+    /// Answers 200 with HTML (a login page of a proxy in between).
+    Garbage = 4,
+    /// Answers 200 with a well-formed Prometheus matrix of `OVERSIZED_BYTES`.
+    Oversized = 5,
+}
+
+/// The size of a [`Mode::Oversized`] answer: 48 MiB.
+pub const OVERSIZED_BYTES: usize = 48 << 20;
+
+/// The mode of a [`switchable_proxy`].
+#[derive(Clone)]
+pub struct Switch(Arc<std::sync::atomic::AtomicU8>);
+
+impl Switch {
+    /// From now on, do `mode`.
+    pub fn set(&self, mode: Mode) {
+        self.0.store(mode as u8, Ordering::SeqCst);
+    }
+
+    fn get(&self) -> u8 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+fn oversized_matrix() -> Vec<u8> {
+    let head =
+        r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":["#;
+    let mut body = head.as_bytes().to_vec();
+    let mut t = 1_700_000_400u64;
+    while body.len() < OVERSIZED_BYTES {
+        body.extend_from_slice(format!("[{t},\"1.5\"],").as_bytes());
+        t += 1;
+    }
+    body.extend_from_slice(format!("[{t},\"1.5\"]]}}]}}}}").as_bytes());
+    body
+}
+
+/// A proxy in front of `upstream` (`host:port`) whose behaviour is switched by the returned
+/// [`Switch`]: the faults of a real backend, on demand, between answers of the real one.
+pub async fn switchable_proxy(upstream: String) -> (Fake, Switch) {
+    let (listener, url) = bind().await;
+    let hits = Arc::new(AtomicUsize::new(0));
+    let switch = Switch(Arc::new(std::sync::atomic::AtomicU8::new(
+        Mode::Forward as u8,
+    )));
+    let big: Arc<std::sync::OnceLock<Vec<u8>>> = Arc::new(std::sync::OnceLock::new());
+    let held: Arc<Mutex<Vec<TcpStream>>> = Arc::new(Mutex::new(Vec::new()));
+    let (h, sw) = (hits.clone(), switch.clone());
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let (h, upstream, sw) = (h.clone(), upstream.clone(), sw.clone());
+            let (big, held) = (big.clone(), held.clone());
+            tokio::spawn(async move {
+                let Some(head) = read_head(&mut stream).await else {
+                    return;
+                };
+                h.fetch_add(1, Ordering::SeqCst);
+                let (status, content_type, body) = match sw.get() {
+                    0 => return forward(stream, &head, &upstream, std::time::Duration::ZERO).await,
+                    1 => return drop(stream),
+                    2 => {
+                        if let Ok(mut held) = held.lock() {
+                            held.push(stream);
+                        }
+                        return;
+                    }
+                    3 => (
+                        500,
+                        "application/json",
+                        br#"{"status":"error","errorType":"internal","error":"injected"}"#
+                            .as_slice(),
+                    ),
+                    4 => (200, "text/html", b"<html>proxy login</html>".as_slice()),
+                    _ => (
+                        200,
+                        "application/json",
+                        big.get_or_init(oversized_matrix).as_slice(),
+                    ),
+                };
+                let head = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes()).await;
+                let _ = stream.write_all(body).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    (
+        Fake {
+            url,
+            hits,
+            requests: Arc::new(Mutex::new(Vec::new())),
+        },
+        switch,
+    )
 }

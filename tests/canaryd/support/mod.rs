@@ -13,6 +13,7 @@
 pub mod app;
 pub mod fake;
 pub mod hooks;
+pub mod pg;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
