@@ -42,7 +42,8 @@ mod finite_pair_opt {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     pub fn serialize<S: Serializer>(v: &Option<[f64; 2]>, s: S) -> Result<S::Ok, S::Error> {
-        v.map(|p| p.map(|x| x.is_finite().then_some(x))).serialize(s)
+        v.map(|p| p.map(|x| x.is_finite().then_some(x)))
+            .serialize(s)
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[f64; 2]>, D::Error> {
@@ -250,7 +251,11 @@ pub enum TestReport {
         /// With `method: poisson-steps` (sparse counts that come in bursts): the steps with at
         /// least one event, [baseline, canary]; the rate ratio, interval and p-value are then
         /// those of these steps per step.
-        #[serde(skip_serializing_if = "Option::is_none", default, with = "finite_pair_opt")]
+        #[serde(
+            skip_serializing_if = "Option::is_none",
+            default,
+            with = "finite_pair_opt"
+        )]
         steps_with_events: Option<[f64; 2]>,
         /// Canary rate per point (per unit of `total_metric` when given) over the baseline's;
         /// null when unbounded or unknown.
@@ -265,7 +270,11 @@ pub enum TestReport {
         confidence: f64,
         /// Events each side counts for after the autocorrelation correction ([baseline,
         /// canary], rounded; the test ran on these); absent when no side needed it.
-        #[serde(skip_serializing_if = "Option::is_none", default, with = "finite_pair_opt")]
+        #[serde(
+            skip_serializing_if = "Option::is_none",
+            default,
+            with = "finite_pair_opt"
+        )]
         effective_events: Option<[f64; 2]>,
         /// With `total` (events per unit of another metric, e.g. errors per request): the sum
         /// of the baseline's totals over the steps compared, the exposure of its events.
