@@ -1,4 +1,4 @@
-//! Operations: `/healthz` (the process answers), `/readyz` (the store answers), `/metrics`
+//! Operations: `/healthz` (the process answers), `/readyz` (the store commits a write), `/metrics`
 //! (Prometheus text format), `/openapi.json` (generated from the handlers).
 
 use actix_web::{get, web, HttpResponse};
@@ -28,12 +28,13 @@ pub async fn healthz() -> HttpResponse {
     })
 }
 
-/// Readiness: 200 when the store answers, else 503.
+/// Readiness: 200 when the store commits a write (and, on SQLite, its file is still the one
+/// opened), else 503 with the reason.
 #[utoipa::path(
     tag = "operations",
     responses(
         (status = 200, description = "Ready", body = Health),
-        (status = 503, description = "The store does not answer", body = Health),
+        (status = 503, description = "The store cannot commit a write", body = Health),
     )
 )]
 #[get("/readyz")]
@@ -43,10 +44,13 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             status: "ready".into(),
             reason: None,
         }),
-        Err(e) => HttpResponse::ServiceUnavailable().json(Health {
-            status: "unavailable".into(),
-            reason: Some(e.to_string()),
-        }),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            HttpResponse::ServiceUnavailable().json(Health {
+                status: "unavailable".into(),
+                reason: Some(e.to_string()),
+            })
+        }
     }
 }
 

@@ -4,6 +4,53 @@ use serde::{Deserialize, Serialize};
 
 use crate::stats::Summary;
 
+/// Serde of a report number that JSON cannot always hold: NaN and ±∞ (a sum of values near
+/// 1e308, a ratio of two zero spreads) are written as `null`, and `null` reads back as NaN, so
+/// that every report that was written reads back (stored judgments, replays, gate reuse).
+/// `Option<f64>` fields need nothing: `null` reads back as `None`.
+mod finite {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else {
+            s.serialize_none()
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+}
+
+/// [`finite`] for the two ends of an interval.
+mod finite_pair {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[f64; 2], s: S) -> Result<S::Ok, S::Error> {
+        v.map(|x| x.is_finite().then_some(x)).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[f64; 2], D::Error> {
+        Ok(<[Option<f64>; 2]>::deserialize(d)?.map(|x| x.unwrap_or(f64::NAN)))
+    }
+}
+
+/// [`finite_pair`] for an optional pair.
+mod finite_pair_opt {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<[f64; 2]>, s: S) -> Result<S::Ok, S::Error> {
+        v.map(|p| p.map(|x| x.is_finite().then_some(x)))
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[f64; 2]>, D::Error> {
+        Ok(Option::<[Option<f64>; 2]>::deserialize(d)?.map(|p| p.map(|x| x.unwrap_or(f64::NAN))))
+    }
+}
+
 /// The verdict of a judgment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -74,8 +121,10 @@ pub struct GroupScore {
     /// Group name.
     pub name: String,
     /// Weight out of 100.
+    #[serde(with = "finite")]
     pub weight: f64,
     /// 0..100, rounded to 2 decimals.
+    #[serde(with = "finite")]
     pub score: f64,
 }
 
@@ -91,14 +140,19 @@ pub enum TestReport {
         /// inflated by the design effects).
         method: String,
         /// R's W.
+        #[serde(with = "finite")]
         statistic: f64,
         /// Two-sided p-value.
+        #[serde(with = "finite")]
         p_value: f64,
         /// Hodges-Lehmann shift canary - baseline.
+        #[serde(with = "finite")]
         estimate: f64,
         /// Confidence interval of the shift.
+        #[serde(with = "finite_pair")]
         ci: [f64; 2],
         /// Confidence level of `ci` (R's, adjusted when not achievable).
+        #[serde(with = "finite")]
         confidence: f64,
     },
     /// `auto`'s paired location test, for aligned series that share a pattern: the Wilcoxon
@@ -112,19 +166,25 @@ pub enum TestReport {
         /// `log-ratio` (the differences of the logarithms: positive data) or `difference`.
         scale: String,
         /// R's V.
+        #[serde(with = "finite")]
         statistic: f64,
         /// Two-sided p-value.
+        #[serde(with = "finite")]
         p_value: f64,
         /// Hodges-Lehmann (pseudo)median of the differences, on `scale`.
+        #[serde(with = "finite")]
         estimate: f64,
         /// Its confidence interval.
+        #[serde(with = "finite_pair")]
         ci: [f64; 2],
         /// Confidence level of `ci` (Bonferroni-adjusted in `auto`).
+        #[serde(with = "finite")]
         confidence: f64,
         /// The typical canary/baseline ratio, exp(estimate), on the `log-ratio` scale.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         ratio: Option<f64>,
         /// Pearson correlation of the two series (on `scale`), which made the pairing.
+        #[serde(with = "finite")]
         correlation: f64,
     },
     /// `auto`'s paired spread test: the sides' spreads beyond the pattern they share
@@ -136,24 +196,31 @@ pub enum TestReport {
         /// `log-ratio` (on logarithms) or `difference`.
         scale: String,
         /// Spearman's correlation of canary + baseline with canary - baseline.
+        #[serde(with = "finite")]
         correlation: f64,
         /// Two-sided p-value.
+        #[serde(with = "finite")]
         p_value: f64,
         /// Confidence level the p-value is compared with.
+        #[serde(with = "finite")]
         confidence: f64,
         /// The baseline's standard deviation beyond the shared pattern (on `scale`).
+        #[serde(with = "finite")]
         baseline_own: f64,
         /// The canary's, likewise.
+        #[serde(with = "finite")]
         canary_own: f64,
         /// canary_own / baseline_own.
         ratio: Option<f64>,
         /// Effective number of independent pairs the p-value used.
+        #[serde(with = "finite")]
         effective: f64,
     },
     /// Bounds on the canary's mean.
     #[serde(rename = "threshold")]
     Threshold {
         /// Canary mean.
+        #[serde(with = "finite")]
         canary_mean: f64,
         /// Absolute lower bound.
         #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -176,13 +243,19 @@ pub enum TestReport {
         /// `poisson`, or `poisson-steps` (see `steps_with_events`).
         method: String,
         /// Baseline total, rounded.
+        #[serde(with = "finite")]
         baseline_events: f64,
         /// Canary total, rounded.
+        #[serde(with = "finite")]
         canary_events: f64,
         /// With `method: poisson-steps` (sparse counts that come in bursts): the steps with at
         /// least one event, [baseline, canary]; the rate ratio, interval and p-value are then
         /// those of these steps per step.
-        #[serde(skip_serializing_if = "Option::is_none", default)]
+        #[serde(
+            skip_serializing_if = "Option::is_none",
+            default,
+            with = "finite_pair_opt"
+        )]
         steps_with_events: Option<[f64; 2]>,
         /// Canary rate per point (per unit of `total_metric` when given) over the baseline's;
         /// null when unbounded or unknown.
@@ -190,12 +263,18 @@ pub enum TestReport {
         /// Confidence interval of the rate ratio; an unbounded end is null.
         ci: [Option<f64>; 2],
         /// Two-sided p-value.
+        #[serde(with = "finite")]
         p_value: f64,
         /// Confidence level of `ci`.
+        #[serde(with = "finite")]
         confidence: f64,
         /// Events each side counts for after the autocorrelation correction ([baseline,
         /// canary], rounded; the test ran on these); absent when no side needed it.
-        #[serde(skip_serializing_if = "Option::is_none", default)]
+        #[serde(
+            skip_serializing_if = "Option::is_none",
+            default,
+            with = "finite_pair_opt"
+        )]
         effective_events: Option<[f64; 2]>,
         /// With `total` (events per unit of another metric, e.g. errors per request): the sum
         /// of the baseline's totals over the steps compared, the exposure of its events.
@@ -214,10 +293,13 @@ pub enum TestReport {
     #[serde(rename = "quantile")]
     Quantile {
         /// The quantile compared.
+        #[serde(with = "finite")]
         quantile: f64,
         /// The baseline's quantile.
+        #[serde(with = "finite")]
         baseline: f64,
         /// The canary's quantile.
+        #[serde(with = "finite")]
         canary: f64,
         /// Values above the pooled `quantile` on each side, with a one-sided Fisher exact
         /// p-value (supporting evidence; the interval decides).
@@ -228,21 +310,22 @@ pub enum TestReport {
         #[serde(skip_serializing_if = "Option::is_none", default)]
         lower: Option<TailReport>,
         /// Confidence level of `ci` (in `auto`, the Bonferroni-adjusted level).
+        #[serde(with = "finite")]
         confidence: f64,
         /// `woodruff`: order-statistic standard errors, normal interval of the difference.
         #[serde(default)]
         method: String,
         /// canary - baseline.
-        #[serde(default)]
+        #[serde(default, with = "finite")]
         difference: f64,
         /// Confidence interval of the difference.
-        #[serde(default)]
+        #[serde(default, with = "finite_pair")]
         ci: [f64; 2],
         /// Canary quantile over baseline quantile; null when the baseline's is 0.
         #[serde(default)]
         ratio: Option<f64>,
         /// Two-sided p-value of "no difference".
-        #[serde(default)]
+        #[serde(default, with = "finite")]
         p_value: f64,
     },
     /// Spread: the Brown-Forsythe test (absolute deviations from the median).
@@ -251,29 +334,34 @@ pub enum TestReport {
         /// `brown-forsythe`.
         method: String,
         /// Brown-Forsythe F (= t² of the deviations).
+        #[serde(with = "finite")]
         statistic: f64,
         /// Two-sided p-value.
+        #[serde(with = "finite")]
         p_value: f64,
         /// Baseline interquartile range.
+        #[serde(with = "finite")]
         baseline_iqr: f64,
         /// Canary interquartile range.
+        #[serde(with = "finite")]
         canary_iqr: f64,
         /// Confidence level of `ci` (in `auto`, the Bonferroni-adjusted level).
+        #[serde(with = "finite")]
         confidence: f64,
         /// Baseline spread: mean absolute deviation from its median.
-        #[serde(default)]
+        #[serde(default, with = "finite")]
         baseline_spread: f64,
         /// Canary spread, likewise.
-        #[serde(default)]
+        #[serde(default, with = "finite")]
         canary_spread: f64,
         /// Canary spread over baseline spread; null when the baseline's is 0.
         #[serde(default)]
         ratio: Option<f64>,
         /// Confidence interval of canary spread - baseline spread.
-        #[serde(default)]
+        #[serde(default, with = "finite_pair")]
         ci: [f64; 2],
         /// Degrees of freedom of the t test (effective sizes - 2).
-        #[serde(default)]
+        #[serde(default, with = "finite")]
         df: f64,
     },
 }
@@ -282,12 +370,14 @@ pub enum TestReport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TailReport {
     /// The pooled quantile the two sides are counted against.
+    #[serde(with = "finite")]
     pub threshold: f64,
     /// Canary values beyond it.
     pub canary_beyond: u64,
     /// Baseline values beyond it.
     pub baseline_beyond: u64,
     /// One-sided Fisher exact p-value: the canary has more values beyond it.
+    #[serde(with = "finite")]
     pub p_value: f64,
 }
 
@@ -358,6 +448,7 @@ pub struct Report {
     /// pass | marginal | fail.
     pub verdict: Verdict,
     /// 0..100, rounded to 2 decimals.
+    #[serde(with = "finite")]
     pub score: f64,
     /// Why, in plain language.
     pub reason: String,
@@ -375,7 +466,9 @@ pub struct Report {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Thresholds {
     /// Pass threshold.
+    #[serde(with = "finite")]
     pub pass: f64,
     /// Marginal threshold.
+    #[serde(with = "finite")]
     pub marginal: f64,
 }

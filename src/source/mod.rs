@@ -341,10 +341,25 @@ impl Window {
     }
 }
 
+/// The earliest and latest instants accepted as a time (the years 1970 to 9999): every store
+/// and backend handles them, and no arithmetic on them comes near chrono's limits.
+pub const TIME_RANGE_MS: (i64, i64) = (0, 253_402_300_799_999);
+
 /// Parses a time given on the command line or in the API: RFC 3339 (`2024-05-01T12:00:00Z`) or
-/// Unix seconds (`1714564800`, fractions allowed).
+/// Unix seconds (`1714564800`, fractions allowed), in the years 1970 to 9999.
 pub fn parse_time(s: &str) -> Result<DateTime<Utc>, SourceError> {
     let s = s.trim();
+    let t = parse_any_time(s)?;
+    let ms = t.timestamp_millis();
+    if ms < TIME_RANGE_MS.0 || ms > TIME_RANGE_MS.1 {
+        return Err(SourceError::InvalidWindow(format!(
+            "time {s:?} is outside the years 1970 to 9999"
+        )));
+    }
+    Ok(t)
+}
+
+fn parse_any_time(s: &str) -> Result<DateTime<Utc>, SourceError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
@@ -799,6 +814,14 @@ mod tests {
         assert_eq!(t("2024-05-01T14:00:00+02:00"), t("2024-05-01T12:00:00Z"));
         assert_eq!(t("1714564800.5").timestamp_millis(), 1714564800500);
         assert!(parse_time("yesterday").is_err());
+        assert!(
+            parse_time("253402300799").is_ok(),
+            "the last second of 9999"
+        );
+        for out in ["253402300800", "316000000000", "-1", "1969-12-31T23:59:59Z"] {
+            let e = parse_time(out).unwrap_err().to_string();
+            assert!(e.contains("outside the years 1970 to 9999"), "{out}: {e}");
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::Row;
 
-use super::{now_ms, NewJudgment, Pool, Store, StoreError};
+use super::{at_opt, now_ms, At, NewJudgment, Pool, Store, StoreError};
 
 /// The kinds of work that fall due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -290,14 +290,14 @@ macro_rules! analysis_from_row {
         let row = $row;
         AnalysisRow {
             id: row.try_get("id")?,
-            created_at: row.try_get("created_at")?,
+            created_at: row.try_get::<At, _>("created_at")?.0,
             request_id: row.try_get("request_id")?,
             template: row.try_get("template")?,
             template_version: row.try_get("template_version")?,
             args: row.try_get::<Json<Value>, _>("args")?.0,
             baseline: row.try_get("baseline")?,
             canary: row.try_get("canary")?,
-            start_at: row.try_get("start_at")?,
+            start_at: row.try_get::<At, _>("start_at")?.0,
             lifetime_minutes: row.try_get("lifetime_minutes")?,
             interval_minutes: row.try_get("interval_minutes")?,
             begin_after_minutes: row.try_get("begin_after_minutes")?,
@@ -312,10 +312,10 @@ macro_rules! analysis_from_row {
             reason: row.try_get("reason")?,
             interval_count: row.try_get("interval_count")?,
             next_index: row.try_get("next_index")?,
-            next_due_at: row.try_get("next_due_at")?,
+            next_due_at: row.try_get::<At, _>("next_due_at")?.0,
             attempts: row.try_get("attempts")?,
             last_error: row.try_get("last_error")?,
-            updated_at: row.try_get("updated_at")?,
+            updated_at: row.try_get::<At, _>("updated_at")?.0,
         }
     }};
 }
@@ -330,7 +330,7 @@ macro_rules! schedule_from_row {
         ScheduleRow {
             id: row.try_get("id")?,
             name: row.try_get("name")?,
-            created_at: row.try_get("created_at")?,
+            created_at: row.try_get::<At, _>("created_at")?.0,
             cron: row.try_get("cron")?,
             template: row.try_get("template")?,
             args: row.try_get::<Json<Value>, _>("args")?.0,
@@ -340,8 +340,8 @@ macro_rules! schedule_from_row {
             step_seconds: row.try_get("step_seconds")?,
             callback_url: row.try_get("callback_url")?,
             callback_secret: row.try_get("callback_secret")?,
-            next_run_at: row.try_get("next_run_at")?,
-            last_run_at: row.try_get("last_run_at")?,
+            next_run_at: row.try_get::<At, _>("next_run_at")?.0,
+            last_run_at: row.try_get::<Option<At>, _>("last_run_at")?.map(|t| t.0),
             last_judgment_id: row.try_get("last_judgment_id")?,
             last_verdict: row.try_get("last_verdict")?,
             last_error: row.try_get("last_error")?,
@@ -365,8 +365,8 @@ macro_rules! insert_delivery_on {
         .bind(d.interval_index)
         .bind(&d.url)
         .bind(&d.body)
-        .bind(d.created_at)
-        .bind(d.expires_at)
+        .bind(At(d.created_at))
+        .bind(At(d.expires_at))
         .execute($e)
         .await?;
     }};
@@ -375,6 +375,7 @@ macro_rules! insert_delivery_on {
 impl Store {
     /// Stores a new analysis, state `pending`, interval 0 due at `first_due_at`.
     pub async fn insert_analysis(&self, a: &NewAnalysis) -> Result<(), StoreError> {
+        self.check_file()?;
         let now = now_ms();
         with_pool!(self, |p| {
             sqlx::query(
@@ -386,14 +387,14 @@ impl Store {
                  $18, 'pending', $19, 0, $20, 0, $2)",
             )
             .bind(&a.id)
-            .bind(now)
+            .bind(At(now))
             .bind(&a.request_id)
             .bind(&a.template)
             .bind(a.template_version)
             .bind(Json(&a.args))
             .bind(&a.baseline)
             .bind(&a.canary)
-            .bind(a.start_at)
+            .bind(At(a.start_at))
             .bind(a.lifetime_minutes)
             .bind(a.interval_minutes)
             .bind(a.begin_after_minutes)
@@ -404,7 +405,7 @@ impl Store {
             .bind(&a.callback_secret)
             .bind(a.stop_on_fail)
             .bind(a.interval_count)
-            .bind(a.first_due_at)
+            .bind(At(a.first_due_at))
             .execute(p)
             .await?;
         });
@@ -462,13 +463,13 @@ impl Store {
             for row in rows {
                 out.push(IntervalRow {
                     index: row.try_get("idx")?,
-                    start: row.try_get("start_at")?,
-                    end: row.try_get("end_at")?,
+                    start: row.try_get::<At, _>("start_at")?.0,
+                    end: row.try_get::<At, _>("end_at")?.0,
                     verdict: row.try_get("verdict")?,
                     score: row.try_get("score")?,
                     judgment_id: row.try_get("judgment_id")?,
                     error: row.try_get("error")?,
-                    judged_at: row.try_get("judged_at")?,
+                    judged_at: row.try_get::<At, _>("judged_at")?.0,
                     judged_by: row.try_get("judged_by")?,
                     report: None,
                 });
@@ -523,11 +524,11 @@ impl Store {
                     event: row.try_get("event")?,
                     interval_index: row.try_get("interval_index")?,
                     url: row.try_get("url")?,
-                    created_at: row.try_get("created_at")?,
+                    created_at: row.try_get::<At, _>("created_at")?.0,
                     attempts: row.try_get("attempts")?,
-                    next_attempt_at: row.try_get("next_attempt_at")?,
-                    delivered_at: row.try_get("delivered_at")?,
-                    failed_at: row.try_get("failed_at")?,
+                    next_attempt_at: row.try_get::<At, _>("next_attempt_at")?.0,
+                    delivered_at: row.try_get::<Option<At>, _>("delivered_at")?.map(|t| t.0),
+                    failed_at: row.try_get::<Option<At>, _>("failed_at")?.map(|t| t.0),
                     last_status: row.try_get("last_status")?,
                     last_error: row.try_get("last_error")?,
                 });
@@ -544,6 +545,7 @@ impl Store {
         lease_until: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<String>, StoreError> {
+        self.check_file()?;
         let now = now_ms();
         let rows = match &self.pool {
             Pool::Sqlite(p) => sqlx::query(
@@ -553,8 +555,8 @@ impl Store {
                      ORDER BY next_due_at LIMIT $4) RETURNING id",
             )
             .bind(owner)
-            .bind(lease_until)
-            .bind(now)
+            .bind(At(lease_until))
+            .bind(At(now))
             .bind(limit)
             .fetch_all(p)
             .await?
@@ -568,8 +570,8 @@ impl Store {
                  ORDER BY next_due_at LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id",
             )
             .bind(owner)
-            .bind(lease_until)
-            .bind(now)
+            .bind(At(lease_until))
+            .bind(At(now))
             .bind(limit)
             .fetch_all(p)
             .await?
@@ -594,7 +596,7 @@ impl Store {
         };
         with_pool!(self, |p| {
             let row = sqlx::query(sql).fetch_one(p).await?;
-            Ok(row.try_get("t")?)
+            Ok(row.try_get::<Option<At>, _>("t")?.map(|t| t.0))
         })
     }
 
@@ -612,6 +614,7 @@ impl Store {
         deliveries: &[NewDelivery],
         update: &AnalysisUpdate,
     ) -> Result<bool, StoreError> {
+        self.check_file()?;
         with_pool!(self, |p| {
             let mut tx = p.begin().await?;
             let moved = sqlx::query(
@@ -624,8 +627,8 @@ impl Store {
             .bind(&update.verdict)
             .bind(&update.reason)
             .bind(k + 1)
-            .bind(update.next_due_at)
-            .bind(now_ms())
+            .bind(At(update.next_due_at))
+            .bind(At(now_ms()))
             .bind(id)
             .bind(owner)
             .bind(k)
@@ -644,13 +647,13 @@ impl Store {
             )
             .bind(id)
             .bind(k)
-            .bind(interval.start)
-            .bind(interval.end)
+            .bind(At(interval.start))
+            .bind(At(interval.end))
             .bind(&interval.verdict)
             .bind(interval.score)
             .bind(&interval.judgment_id)
             .bind(&interval.error)
-            .bind(interval.judged_at)
+            .bind(At(interval.judged_at))
             .bind(&interval.judged_by)
             .execute(&mut *tx)
             .await?;
@@ -671,6 +674,7 @@ impl Store {
         retry_at: DateTime<Utc>,
         error: &str,
     ) -> Result<(), StoreError> {
+        self.check_file()?;
         with_pool!(self, |p| {
             sqlx::query(
                 "UPDATE analyses SET attempts = attempts + 1, last_error = $1, next_due_at = $2, \
@@ -678,8 +682,8 @@ impl Store {
                  WHERE id = $4 AND lease_owner = $5",
             )
             .bind(error)
-            .bind(retry_at)
-            .bind(now_ms())
+            .bind(At(retry_at))
+            .bind(At(now_ms()))
             .bind(id)
             .bind(owner)
             .execute(p)
@@ -690,6 +694,7 @@ impl Store {
 
     /// Releases a lease without other change.
     pub async fn release_analysis(&self, owner: &str, id: &str) -> Result<(), StoreError> {
+        self.check_file()?;
         with_pool!(self, |p| {
             sqlx::query(
                 "UPDATE analyses SET lease_owner = NULL, lease_until = NULL \
@@ -710,6 +715,7 @@ impl Store {
         id: &str,
         delivery: Option<&NewDelivery>,
     ) -> Result<bool, StoreError> {
+        self.check_file()?;
         with_pool!(self, |p| {
             let mut tx = p.begin().await?;
             let done = sqlx::query(
@@ -717,7 +723,7 @@ impl Store {
                  lease_owner = NULL, lease_until = NULL, updated_at = $1 \
                  WHERE id = $2 AND state IN ('pending', 'running')",
             )
-            .bind(now_ms())
+            .bind(At(now_ms()))
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -739,6 +745,7 @@ impl Store {
         lease_until: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<DeliveryToSend>, StoreError> {
+        self.check_file()?;
         let now = now_ms();
         let ids: Vec<String> = match &self.pool {
             Pool::Sqlite(p) => sqlx::query(
@@ -748,8 +755,8 @@ impl Store {
                  ORDER BY next_attempt_at LIMIT $4) RETURNING id",
             )
             .bind(owner)
-            .bind(lease_until)
-            .bind(now)
+            .bind(At(lease_until))
+            .bind(At(now))
             .bind(limit)
             .fetch_all(p)
             .await?
@@ -763,8 +770,8 @@ impl Store {
                  ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id",
             )
             .bind(owner)
-            .bind(lease_until)
-            .bind(now)
+            .bind(At(lease_until))
+            .bind(At(now))
             .bind(limit)
             .fetch_all(p)
             .await?
@@ -792,7 +799,7 @@ impl Store {
                         body: row.try_get("body")?,
                         secret: row.try_get("secret")?,
                         attempts: row.try_get("attempts")?,
-                        expires_at: row.try_get("expires_at")?,
+                        expires_at: row.try_get::<At, _>("expires_at")?.0,
                     }),
                     None => None,
                 }
@@ -816,6 +823,7 @@ impl Store {
         retry_at: DateTime<Utc>,
         give_up: bool,
     ) -> Result<(), StoreError> {
+        self.check_file()?;
         let now = now_ms();
         with_pool!(self, |p| {
             sqlx::query(
@@ -827,9 +835,9 @@ impl Store {
             .bind(status)
             .bind(error)
             .bind(delivered)
-            .bind(now)
+            .bind(At(now))
             .bind(give_up)
-            .bind(retry_at)
+            .bind(At(retry_at))
             .bind(id)
             .bind(owner)
             .execute(p)
@@ -840,6 +848,7 @@ impl Store {
 
     /// Stores a schedule; false when the name is taken.
     pub async fn insert_schedule(&self, s: &ScheduleRow) -> Result<bool, StoreError> {
+        self.check_file()?;
         let result = with_pool!(self, |p| {
             sqlx::query(
                 "INSERT INTO schedules (id, name, created_at, cron, template, args, baseline, \
@@ -848,7 +857,7 @@ impl Store {
             )
             .bind(&s.id)
             .bind(&s.name)
-            .bind(s.created_at)
+            .bind(At(s.created_at))
             .bind(&s.cron)
             .bind(&s.template)
             .bind(Json(&s.args))
@@ -858,7 +867,7 @@ impl Store {
             .bind(s.step_seconds)
             .bind(&s.callback_url)
             .bind(&s.callback_secret)
-            .bind(s.next_run_at)
+            .bind(At(s.next_run_at))
             .execute(p)
             .await
             .map(|_| ())
@@ -900,6 +909,7 @@ impl Store {
 
     /// Deletes a schedule; false when there was none.
     pub async fn delete_schedule(&self, id_or_name: &str) -> Result<bool, StoreError> {
+        self.check_file()?;
         with_pool!(self, |p| {
             let done = sqlx::query("DELETE FROM schedules WHERE id = $1 OR name = $1")
                 .bind(id_or_name)
@@ -917,6 +927,7 @@ impl Store {
         due_before: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<ScheduleRow>, StoreError> {
+        self.check_file()?;
         let now = now_ms();
         let ids: Vec<String> = match &self.pool {
             Pool::Sqlite(p) => sqlx::query(
@@ -926,10 +937,10 @@ impl Store {
                  RETURNING id",
             )
             .bind(owner)
-            .bind(lease_until)
-            .bind(now)
+            .bind(At(lease_until))
+            .bind(At(now))
             .bind(limit)
-            .bind(due_before)
+            .bind(At(due_before))
             .fetch_all(p)
             .await?
             .into_iter()
@@ -942,10 +953,10 @@ impl Store {
                  FOR UPDATE SKIP LOCKED) RETURNING id",
             )
             .bind(owner)
-            .bind(lease_until)
-            .bind(now)
+            .bind(At(lease_until))
+            .bind(At(now))
             .bind(limit)
-            .bind(due_before)
+            .bind(At(due_before))
             .fetch_all(p)
             .await?
             .into_iter()
@@ -974,6 +985,7 @@ impl Store {
         error: Option<&str>,
         delivery: Option<&NewDelivery>,
     ) -> Result<bool, StoreError> {
+        self.check_file()?;
         with_pool!(self, |p| {
             let mut tx = p.begin().await?;
             let moved = sqlx::query(
@@ -981,8 +993,8 @@ impl Store {
                  last_verdict = $4, last_error = $5, runs = runs + 1, lease_owner = NULL, \
                  lease_until = NULL WHERE id = $6 AND lease_owner = $7 AND next_run_at = $2",
             )
-            .bind(next_run_at)
-            .bind(run_at)
+            .bind(At(next_run_at))
+            .bind(At(run_at))
             .bind(judgment.map(|j| j.id.clone()))
             .bind(judgment.map(|j| j.verdict.clone()))
             .bind(error)
@@ -1008,6 +1020,7 @@ impl Store {
     /// SQLite, one process owns the file, so every lease; on PostgreSQL those held under
     /// `owner` (a stable `scheduler.instance_id`). Others expire on their own.
     pub async fn release_leases_at_start(&self, owner: &str) -> Result<u64, StoreError> {
+        self.check_file()?;
         let mut n = 0;
         match &self.pool {
             Pool::Sqlite(p) => {
@@ -1034,6 +1047,7 @@ impl Store {
 
     /// Releases a schedule's lease without a run (its template vanished, ...).
     pub async fn release_schedule(&self, owner: &str, id: &str) -> Result<(), StoreError> {
+        self.check_file()?;
         with_pool!(self, |p| {
             sqlx::query(
                 "UPDATE schedules SET lease_owner = NULL, lease_until = NULL \

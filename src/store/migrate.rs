@@ -24,6 +24,16 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "views",
         include_str!("../../migrations/sqlite/0003_views.sql"),
     ),
+    (
+        4,
+        "instants_ms",
+        include_str!("../../migrations/sqlite/0004_instants_ms.sql"),
+    ),
+    (
+        5,
+        "readiness",
+        include_str!("../../migrations/sqlite/0005_readiness.sql"),
+    ),
 ];
 
 /// The same for PostgreSQL.
@@ -42,6 +52,12 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         3,
         "views",
         include_str!("../../migrations/postgres/0003_views.sql"),
+    ),
+    // No 4: SQLite's change to integer times; TIMESTAMPTZ already compares as time.
+    (
+        5,
+        "readiness",
+        include_str!("../../migrations/postgres/0005_readiness.sql"),
     ),
 ];
 

@@ -10,9 +10,13 @@
 //! schemas have the same tables and columns (native time and JSON types on PostgreSQL, text on
 //! SQLite). [`with_pool!`] runs a body against whichever pool is open.
 
+mod instant;
 mod migrate;
 
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -23,6 +27,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::types::Json;
 use sqlx::Row;
 
+use instant::{at_opt, At};
+
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -32,6 +38,10 @@ pub enum StoreError {
     /// The database refused or failed.
     #[error("store: {0}")]
     Database(#[from] sqlx::Error),
+    /// The SQLite file was deleted or replaced under the running server: what is written now
+    /// would go to a file nobody can open again, so nothing is (restart canaryd).
+    #[error("store: {0}; refusing to write into it, restart canaryd")]
+    Lost(String),
     /// A stored JSON column could not be read back.
     #[error("store: corrupt {what}: {source}")]
     Corrupt {
@@ -51,7 +61,57 @@ enum Pool {
 pub struct Store {
     pool: Pool,
     url_shown: String,
+    /// The SQLite file's identity at open (none for PostgreSQL or an in-memory database).
+    file: Option<Arc<FileIdentity>>,
 }
+
+/// Which file a SQLite store opened: its device and inode. SQLite keeps writing into an open
+/// file that was deleted or replaced, answering as if all were well, and everything written is
+/// gone at the next start; comparing the path's identity with the one opened catches that.
+struct FileIdentity {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+    /// Set, once and for good, when the file is found gone or replaced.
+    lost: Mutex<Option<String>>,
+}
+
+impl FileIdentity {
+    fn open(path: &Path) -> std::io::Result<FileIdentity> {
+        let meta = std::fs::metadata(path)?;
+        Ok(FileIdentity {
+            path: path.to_path_buf(),
+            dev: meta.dev(),
+            ino: meta.ino(),
+            lost: Mutex::new(None),
+        })
+    }
+
+    /// Err with the reason when the path no longer names the file opened (logged once).
+    fn check(&self) -> Result<(), StoreError> {
+        let mut lost = self.lost.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(reason) = lost.as_ref() {
+            return Err(StoreError::Lost(reason.clone()));
+        }
+        let shown = self.path.display();
+        let reason = match std::fs::metadata(&self.path) {
+            Ok(m) if m.dev() == self.dev && m.ino() == self.ino => return Ok(()),
+            Ok(_) => format!("the SQLite file {shown} was replaced by another file"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                format!("the SQLite file {shown} was deleted")
+            }
+            // Unreadable metadata (permissions, I/O): not proof of loss; the write check of
+            // readiness tells whether the store still works.
+            Err(_) => return Ok(()),
+        };
+        tracing::error!(reason = %reason, "store lost: not ready, every write refused");
+        *lost = Some(reason.clone());
+        Err(StoreError::Lost(reason))
+    }
+}
+
+/// How often the SQLite file's identity is checked between requests.
+const FILE_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Runs `$body` with `$p` bound to the open pool, whichever database it is.
 macro_rules! with_pool {
@@ -186,7 +246,7 @@ macro_rules! judgment_from_row {
         let row = $row;
         NewJudgment {
             id: row.try_get("id")?,
-            created_at: row.try_get("created_at")?,
+            created_at: row.try_get::<At, _>("created_at")?.0,
             request_id: row.try_get("request_id")?,
             template: row.try_get("template")?,
             template_version: row.try_get("template_version")?,
@@ -194,8 +254,8 @@ macro_rules! judgment_from_row {
             mode: row.try_get("mode")?,
             baseline: row.try_get("baseline")?,
             canary: row.try_get("canary")?,
-            window_start: row.try_get("window_start")?,
-            window_end: row.try_get("window_end")?,
+            window_start: row.try_get::<Option<At>, _>("window_start")?.map(|t| t.0),
+            window_end: row.try_get::<Option<At>, _>("window_end")?.map(|t| t.0),
             step_seconds: row.try_get("step_seconds")?,
             args: row.try_get::<Json<Value>, _>("args")?.0,
             data: row.try_get::<Json<Value>, _>("data")?.0,
@@ -222,7 +282,7 @@ macro_rules! insert_judgment_on {
              $18, $19, $20, $21)",
         )
         .bind(&j.id)
-        .bind(j.created_at)
+        .bind(At(j.created_at))
         .bind(&j.request_id)
         .bind(&j.template)
         .bind(j.template_version)
@@ -230,8 +290,8 @@ macro_rules! insert_judgment_on {
         .bind(&j.mode)
         .bind(&j.baseline)
         .bind(&j.canary)
-        .bind(j.window_start)
-        .bind(j.window_end)
+        .bind(at_opt(j.window_start))
+        .bind(at_opt(j.window_end))
         .bind(j.step_seconds)
         .bind(Json(&j.args))
         .bind(Json(&j.data))
@@ -253,7 +313,7 @@ macro_rules! template_from_row {
         StoredTemplate {
             name: row.try_get("name")?,
             version: row.try_get("version")?,
-            created_at: row.try_get("created_at")?,
+            created_at: row.try_get::<At, _>("created_at")?.0,
             source: row.try_get("source")?,
             origin: row.try_get("origin")?,
         }
@@ -274,6 +334,7 @@ impl Store {
     /// [`StoreError::BadUrl`] for another scheme; database errors as they come.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         let url_shown = redact_url(url);
+        let mut file = None;
         let pool = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -286,8 +347,18 @@ impl Store {
                 // One connection for an in-memory database, else each would see its own.
                 .max_connections(if in_memory { 1 } else { 8 })
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_with(options)
+                .connect_with(options.clone())
                 .await?;
+            if !in_memory {
+                // The pool opened (and created) the file: this is the one to keep writing.
+                let identity = FileIdentity::open(options.get_filename()).map_err(|e| {
+                    StoreError::Lost(format!(
+                        "the SQLite file {} cannot be examined: {e}",
+                        options.get_filename().display()
+                    ))
+                })?;
+                file = Some(Arc::new(identity));
+            }
             Pool::Sqlite(pool)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
@@ -299,8 +370,27 @@ impl Store {
         } else {
             return Err(StoreError::BadUrl(url_shown));
         };
-        let store = Store { pool, url_shown };
+        let store = Store {
+            pool,
+            url_shown,
+            file,
+        };
         store.migrate().await?;
+        if let Some(file) = &store.file {
+            // Notice a deleted or replaced file between requests too, so that the log says
+            // so when it happens; stops when the store is dropped.
+            let watched = Arc::downgrade(file);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(FILE_CHECK_INTERVAL);
+                loop {
+                    tick.tick().await;
+                    match watched.upgrade() {
+                        Some(file) if file.check().is_ok() => {}
+                        _ => break,
+                    }
+                }
+            });
+        }
         Ok(store)
     }
 
@@ -324,12 +414,29 @@ impl Store {
         }
     }
 
-    /// Whether the database answers (readiness).
+    /// Err when the SQLite file was deleted or replaced under the server (checked before
+    /// every write: nothing is written into a file nobody will open again).
+    fn check_file(&self) -> Result<(), StoreError> {
+        match &self.file {
+            Some(file) => file.check(),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the store can commit a write (readiness): the `readiness` row updated in a
+    /// transaction, and, on SQLite, the file still the one opened. `SELECT 1` answers from a
+    /// read-only, full or deleted database file too.
     pub async fn ping(&self) -> Result<(), StoreError> {
+        self.check_file()?;
         with_pool!(self, |p| {
-            sqlx::query("SELECT 1").execute(p).await?;
+            let mut tx = p.begin().await?;
+            sqlx::query("UPDATE readiness SET checked_at = $1 WHERE id = 1")
+                .bind(At(now_ms()))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
         });
-        Ok(())
+        self.check_file()
     }
 
     /// Closes every connection (on shutdown).
@@ -340,6 +447,7 @@ impl Store {
     /// Stores a judgment.
     #[tracing::instrument(skip_all, fields(id = %j.id), err)]
     pub async fn insert_judgment(&self, j: &NewJudgment) -> Result<(), StoreError> {
+        self.check_file()?;
         with_pool!(self, |p| {
             let mut conn = p.acquire().await?;
             insert_judgment_on!(&mut *conn, j);
@@ -373,7 +481,7 @@ impl Store {
             ));
             match sqlx::query(sql)
                 .bind(gate_key)
-                .bind(since)
+                .bind(At(since))
                 .fetch_optional(p)
                 .await?
             {
@@ -398,8 +506,8 @@ impl Store {
             )
             .bind(&f.template)
             .bind(&f.verdict)
-            .bind(f.since)
-            .bind(f.until)
+            .bind(at_opt(f.since))
+            .bind(at_opt(f.until))
             .bind(&f.before)
             .bind(limit + 1)
             .fetch_all(p)
@@ -408,7 +516,7 @@ impl Store {
             for row in rows {
                 out.push(JudgmentSummary {
                     id: row.try_get("id")?,
-                    created_at: row.try_get("created_at")?,
+                    created_at: row.try_get::<At, _>("created_at")?.0,
                     template: row.try_get("template")?,
                     verdict: row.try_get("verdict")?,
                     score: row.try_get("score")?,
@@ -428,9 +536,10 @@ impl Store {
     /// Deletes judgments made before `cutoff`; returns how many.
     #[tracing::instrument(skip_all, err)]
     pub async fn prune_judgments(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.check_file()?;
         with_pool!(self, |p| {
             let done = sqlx::query("DELETE FROM judgments WHERE created_at < $1")
-                .bind(cutoff)
+                .bind(At(cutoff))
                 .execute(p)
                 .await?;
             Ok(done.rows_affected())
@@ -445,6 +554,7 @@ impl Store {
         source: &str,
         origin: &str,
     ) -> Result<PutOutcome, StoreError> {
+        self.check_file()?;
         with_pool!(self, |p| {
             let mut tx = p.begin().await?;
             let latest = sqlx::query(
@@ -470,7 +580,7 @@ impl Store {
             )
             .bind(name)
             .bind(next)
-            .bind(now_ms())
+            .bind(At(now_ms()))
             .bind(source)
             .bind(origin)
             .execute(&mut *tx)
@@ -536,12 +646,13 @@ impl Store {
 
     /// Marks every version of `name` deleted; false when there was no live template.
     pub async fn delete_template(&self, name: &str) -> Result<bool, StoreError> {
+        self.check_file()?;
         with_pool!(self, |p| {
             let done = sqlx::query(
                 "UPDATE templates SET deleted_at = $2 WHERE name = $1 AND deleted_at IS NULL",
             )
             .bind(name)
-            .bind(now_ms())
+            .bind(At(now_ms()))
             .execute(p)
             .await?;
             Ok(done.rows_affected() > 0)

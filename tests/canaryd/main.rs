@@ -19,5 +19,6 @@ mod stats_more;
 mod stats_paired;
 mod stats_properties;
 mod stats_reference;
+mod store_integrity;
 mod support;
 mod templates;
