@@ -4,9 +4,9 @@
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
+use actix_web::guard::GuardContext;
 use actix_web::middleware::Next;
-use actix_web::{web, HttpMessage, ResponseError};
+use actix_web::{web, HttpMessage, HttpResponse, ResponseError};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -85,31 +85,65 @@ impl Tokens {
     }
 }
 
-/// The role a call needs; `None` for the operations endpoints anyone may call.
-pub fn required_role(method: &Method, path: &str) -> Option<Role> {
-    if matches!(path, "/healthz" | "/readyz" | "/metrics") {
-        return None;
-    }
-    let api = path.strip_prefix("/api/v1");
-    if *method == Method::GET || *method == Method::HEAD {
-        // The Argo gate's GET makes a judgment.
-        if api == Some("/gates/argo") {
-            return Some(Role::Judge);
-        }
-        return Some(Role::Read);
-    }
-    match api {
-        Some(p) if p.starts_with("/templates") => Some(Role::Admin),
-        Some(p)
-            if p.starts_with("/judgments")
-                || p.starts_with("/gates/")
-                || p.starts_with("/analyses")
-                || p.starts_with("/schedules") =>
-        {
-            Some(Role::Judge)
-        }
-        _ => Some(Role::Admin),
-    }
+/// Who may call a route. Declared where the route is declared, by one of the guards below in
+/// its attribute (`#[get("/judgments", guard = "crate::api::auth::read")]`), and looked up
+/// only once actix has matched the route, so it does not depend on how the path was spelled
+/// (percent-encoding, slashes). A route that declares nothing, and any path that matches no
+/// route, needs `admin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, token or not (`/healthz`, `/readyz`, `/metrics`).
+    Public,
+    /// A token of at least this role, in the `Authorization` header.
+    Needs(Role),
+    /// Flagger's webhooks: as `Needs`, or with no `Authorization` header at all, the token in
+    /// the body's `metadata.token` (Flagger cannot send headers); the handler checks it with
+    /// [`authorize_deferred`] before it parses anything else of the body.
+    NeedsOrBodyToken(Role),
+    /// A report page: as `Needs`, and a 401 challenges a browser with Basic.
+    Page(Role),
+}
+
+/// The access the matched route declared (in the request's extensions).
+#[derive(Debug, Clone, Copy)]
+struct RouteAccess(Access);
+
+/// Records `access` as the matched route's. Called from a route's guard, after its method
+/// guard matched (actix checks a resource's guards in order and stops at the first that
+/// fails), so it is the route actix is about to call. Always true: it decides nothing itself.
+fn declare(ctx: &GuardContext<'_>, access: Access) -> bool {
+    ctx.req_data_mut().insert(RouteAccess(access));
+    true
+}
+
+/// Guard: anyone may call this route.
+pub fn public(ctx: &GuardContext<'_>) -> bool {
+    declare(ctx, Access::Public)
+}
+
+/// Guard: this route needs a `read` token (or better).
+pub fn read(ctx: &GuardContext<'_>) -> bool {
+    declare(ctx, Access::Needs(Role::Read))
+}
+
+/// Guard: this route needs a `judge` token (or better).
+pub fn judge(ctx: &GuardContext<'_>) -> bool {
+    declare(ctx, Access::Needs(Role::Judge))
+}
+
+/// Guard: this route needs an `admin` token.
+pub fn admin(ctx: &GuardContext<'_>) -> bool {
+    declare(ctx, Access::Needs(Role::Admin))
+}
+
+/// Guard: a Flagger webhook, `judge`, the token in the header or in `metadata.token`.
+pub fn flagger_judge(ctx: &GuardContext<'_>) -> bool {
+    declare(ctx, Access::NeedsOrBodyToken(Role::Judge))
+}
+
+/// Guard: a report page, `read`, with a Basic challenge for browsers.
+pub fn page_read(ctx: &GuardContext<'_>) -> bool {
+    declare(ctx, Access::Page(Role::Read))
 }
 
 /// Set by the middleware on a Flagger gate call without an `Authorization` header: the token
@@ -174,76 +208,91 @@ pub fn presented_token(header: &str) -> Option<String> {
     None
 }
 
-/// The HTML report pages (outside `/api/v1`).
-fn is_page(path: &str) -> bool {
-    path.starts_with("/judgments/") || path.starts_with("/analyses/")
-}
-
-/// The middleware: 401 without a valid token, 403 with too weak a role.
+/// The middleware: 401 without a valid token, 403 with too weak a role, for the role the
+/// *matched route* declared ([`Access`]).
+///
+/// It is registered on the App, so it runs before routing; it learns the route by calling the
+/// router first. actix matches the route (running the guards that declare its access) inside
+/// `call`, and returns the route's future without polling it: no extractor and no line of the
+/// handler has run yet. When the caller may not call the route, that future is dropped
+/// unpolled. Should actix ever match lazily, no access would be declared yet and every call
+/// would need `admin`: this fails closed, never open.
 pub async fn require_token(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, actix_web::Error> {
+    let request = req.request().clone();
+    let routed = next.call(req);
+    let access = request
+        .extensions()
+        .get::<RouteAccess>()
+        .map(|a| a.0)
+        .unwrap_or(Access::Needs(Role::Admin));
+    match authorize(&request, access) {
+        None => Ok(routed.await?.map_into_left_body()),
+        Some(response) => {
+            drop(routed);
+            Ok(ServiceResponse::new(request, response).map_into_right_body())
+        }
+    }
+}
+
+/// `None` when the caller may go on (a [`Caller`] or a [`DeferredAuth`] is then in the
+/// request's extensions), else the answer.
+fn authorize(req: &actix_web::HttpRequest, access: Access) -> Option<HttpResponse> {
+    let needed = match access {
+        Access::Public => return None,
+        Access::Needs(r) | Access::NeedsOrBodyToken(r) | Access::Page(r) => r,
+    };
     let tokens = req
         .app_data::<web::Data<Tokens>>()
         .map(|t| t.get_ref().clone())
         .unwrap_or_default();
-    let Some(needed) = required_role(req.method(), req.path()) else {
-        return Ok(next.call(req).await?.map_into_left_body());
-    };
     if tokens.is_open() {
-        return Ok(next.call(req).await?.map_into_left_body());
+        return None;
     }
-    let has_header = req
-        .headers()
-        .contains_key(actix_web::http::header::AUTHORIZATION);
-    if !has_header && req.path().starts_with("/api/v1/gates/flagger") {
+    let header = req.headers().get(actix_web::http::header::AUTHORIZATION);
+    if header.is_none() && matches!(access, Access::NeedsOrBodyToken(_)) {
         // Flagger cannot send headers: its token comes in the body (`metadata.token`), which
-        // the handler checks with `authorize_deferred` once the body is read.
+        // the handler checks with `authorize_deferred` before anything else of the body.
         req.extensions_mut().insert(DeferredAuth { needed });
-        return Ok(next.call(req).await?.map_into_left_body());
+        return None;
     }
-    let presented = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
+    let presented = header
         .and_then(|v| v.to_str().ok())
         .and_then(presented_token);
     let denied = match presented {
-        None => Some(ApiError::Unauthorized(
+        None => ApiError::Unauthorized(
             "this call needs an `Authorization: Bearer TOKEN` header".into(),
-        )),
+        ),
         Some(token) => match tokens.check(&token) {
-            None => Some(ApiError::Unauthorized("the token is not valid".into())),
+            None => ApiError::Unauthorized("the token is not valid".into()),
             Some(caller) if rank(caller.role) < rank(needed) => {
                 tracing::info!(caller = %caller.name, "forbidden: role too weak");
-                Some(ApiError::Forbidden(format!(
+                ApiError::Forbidden(format!(
                     "token '{}' has role {:?}; this call needs {:?} or above",
                     caller.name, caller.role, needed
-                )))
+                ))
             }
             Some(caller) => {
                 req.extensions_mut().insert(caller);
-                None
+                return None;
             }
         },
     };
-    match denied {
-        Some(e) => {
-            let mut response = e.error_response();
-            if is_page(req.path()) && response.status() == actix_web::http::StatusCode::UNAUTHORIZED
-            {
-                // A browser asks for the token itself when challenged with Basic.
-                response.headers_mut().insert(
-                    actix_web::http::header::WWW_AUTHENTICATE,
-                    actix_web::http::header::HeaderValue::from_static(
-                        "Basic realm=\"canaryd\", charset=\"UTF-8\"",
-                    ),
-                );
-            }
-            Ok(req.into_response(response).map_into_right_body())
-        }
-        None => Ok(next.call(req).await?.map_into_left_body()),
+    let mut response = denied.error_response();
+    if matches!(access, Access::Page(_))
+        && response.status() == actix_web::http::StatusCode::UNAUTHORIZED
+    {
+        // A browser asks for the token itself when challenged with Basic.
+        response.headers_mut().insert(
+            actix_web::http::header::WWW_AUTHENTICATE,
+            actix_web::http::header::HeaderValue::from_static(
+                "Basic realm=\"canaryd\", charset=\"UTF-8\"",
+            ),
+        );
     }
+    Some(response)
 }
 
 #[cfg(test)]
@@ -292,34 +341,5 @@ mod tests {
         assert_eq!(presented_token("Basic bWU6czNjcmV0"), Some("s3cret".into()));
         assert_eq!(presented_token("Basic !!!"), None);
         assert_eq!(presented_token("Digest x"), None);
-    }
-
-    #[test]
-    fn roles_by_route() {
-        assert_eq!(required_role(&Method::GET, "/metrics"), None);
-        assert_eq!(
-            required_role(&Method::GET, "/api/v1/judgments"),
-            Some(Role::Read)
-        );
-        assert_eq!(
-            required_role(&Method::POST, "/api/v1/judgments"),
-            Some(Role::Judge)
-        );
-        assert_eq!(
-            required_role(&Method::GET, "/api/v1/gates/argo"),
-            Some(Role::Judge)
-        );
-        assert_eq!(
-            required_role(&Method::PUT, "/api/v1/templates/x"),
-            Some(Role::Admin)
-        );
-        assert_eq!(
-            required_role(&Method::DELETE, "/api/v1/analyses/x"),
-            Some(Role::Judge)
-        );
-        assert_eq!(
-            required_role(&Method::POST, "/elsewhere"),
-            Some(Role::Admin)
-        );
     }
 }

@@ -257,9 +257,9 @@ fn count(gate: &str, outcome: &str) {
         (status = 404, description = "Unknown template", body = ErrorBody),
         (status = 502, description = "The metric source failed", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["judge"]))
 )]
-#[post("/gates/flagger")]
+#[post("/gates/flagger", guard = "crate::api::auth::flagger_judge")]
 pub async fn flagger(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -297,9 +297,9 @@ fn flagger_answer(
         (status = 412, description = "Pass or marginal: no rollback", body = JudgmentResponse),
         (status = 400, description = "Bad payload or metadata, naming the field", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["judge"]))
 )]
-#[post("/gates/flagger/rollback")]
+#[post("/gates/flagger/rollback", guard = "crate::api::auth::flagger_judge")]
 pub async fn flagger_rollback(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -349,9 +349,9 @@ async fn argo_judgment(
         (status = 400, description = "Malformed request (an Argo error measurement)", body = ErrorBody),
         (status = 502, description = "The metric source failed (an Argo error measurement)", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["judge"]))
 )]
-#[get("/gates/argo")]
+#[get("/gates/argo", guard = "crate::api::auth::judge")]
 pub async fn argo_get(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -388,9 +388,9 @@ fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError
         (status = 400, description = "Malformed request (an Argo error measurement)", body = ErrorBody),
         (status = 502, description = "The metric source failed (an Argo error measurement)", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["judge"]))
 )]
-#[post("/gates/argo")]
+#[post("/gates/argo", guard = "crate::api::auth::judge")]
 pub async fn argo_post(
     state: web::Data<AppState>,
     request_id: RequestId,

@@ -180,9 +180,9 @@ pub fn input_of(req: JudgmentRequest, request_id: String) -> Result<JudgmentInpu
         (status = 502, description = "The metric source failed", body = ErrorBody),
         (status = 504, description = "The metric source did not answer in time", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["judge"]))
 )]
-#[post("/judgments")]
+#[post("/judgments", guard = "crate::api::auth::judge")]
 pub async fn create(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -234,9 +234,9 @@ pub struct JudgmentPage {
         (status = 200, description = "One page", body = JudgmentPage),
         (status = 400, description = "Bad filter", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["read"]))
 )]
-#[get("/judgments")]
+#[get("/judgments", guard = "crate::api::auth::read")]
 pub async fn list(
     state: web::Data<AppState>,
     query: Result<web::Query<ListQuery>, actix_web::Error>,
@@ -329,9 +329,9 @@ fn not_found(id: &str) -> ApiError {
         (status = 200, description = "The judgment (report fields plus `input`)", body = JudgmentResponse),
         (status = 404, description = "No such judgment", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["read"]))
 )]
-#[get("/judgments/{id}")]
+#[get("/judgments/{id}", guard = "crate::api::auth::read")]
 pub async fn get_one(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -381,9 +381,9 @@ pub struct ReplayResponse {
         (status = 200, description = "The replayed report", body = ReplayResponse),
         (status = 404, description = "No such judgment", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["judge"]))
 )]
-#[post("/judgments/{id}/replay")]
+#[post("/judgments/{id}/replay", guard = "crate::api::auth::judge")]
 pub async fn replay(
     state: web::Data<AppState>,
     id: web::Path<String>,
