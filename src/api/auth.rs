@@ -144,7 +144,14 @@ fn declare(ctx: &GuardContext<'_>, access: Access) -> bool {
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    match decide(&tokens, access, header, ctx.head().headers().contains_key(actix_web::http::header::AUTHORIZATION)) {
+    match decide(
+        &tokens,
+        access,
+        header,
+        ctx.head()
+            .headers()
+            .contains_key(actix_web::http::header::AUTHORIZATION),
+    ) {
         Ok(Granted::Open) => true,
         Ok(Granted::Caller(c)) => {
             ctx.req_data_mut().insert(c);
@@ -262,7 +269,10 @@ pub fn deferred_body(
     }
     let token = read.as_ref().ok().and_then(|bytes| {
         let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-        v.get("metadata")?.get("token")?.as_str().map(str::to_string)
+        v.get("metadata")?
+            .get("token")?
+            .as_str()
+            .map(str::to_string)
     });
     authorize_deferred(req, token.as_deref())?;
     read
@@ -349,8 +359,7 @@ fn refusal(error: &ApiError, page: bool) -> HttpResponse {
 /// The App's default service: the answer when no route matched, or when the matched route's
 /// guard refused the caller. A path that matches no route needs admin (so that it tells no one
 /// else which paths exist); admin gets the 404.
-pub fn not_found_or_refused(
-) -> impl actix_web::dev::ServiceFactory<
+pub fn not_found_or_refused() -> impl actix_web::dev::ServiceFactory<
     ServiceRequest,
     Config = (),
     Response = ServiceResponse,
@@ -376,7 +385,9 @@ pub fn not_found_or_refused(
                 .headers()
                 .get(actix_web::http::header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok());
-            let present = req.headers().contains_key(actix_web::http::header::AUTHORIZATION);
+            let present = req
+                .headers()
+                .contains_key(actix_web::http::header::AUTHORIZATION);
             let response = match decide(&tokens, Access::Needs(Role::Admin), header, present) {
                 Err(e) => refusal(&e, false),
                 Ok(_) => super::error::ApiError::NotFound {
@@ -410,10 +421,17 @@ pub async fn require_token(
         .get(actix_web::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let present = req.headers().contains_key(actix_web::http::header::AUTHORIZATION);
+    let present = req
+        .headers()
+        .contains_key(actix_web::http::header::AUTHORIZATION);
     let routed = next.call(req);
     if !declared.0.get() {
-        if let Err(e) = decide(&tokens, Access::Needs(Role::Admin), header.as_deref(), present) {
+        if let Err(e) = decide(
+            &tokens,
+            Access::Needs(Role::Admin),
+            header.as_deref(),
+            present,
+        ) {
             drop(routed);
             tracing::error!("a route declares no access (no auth guard): admin only");
             let response = refusal(&e, false);

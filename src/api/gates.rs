@@ -196,11 +196,13 @@ async fn flagger_judgment(
     request_id: String,
     payload: web::Payload,
 ) -> Result<service::Judgment, ApiError> {
-    let bytes = body::read(payload, state.settings.server.max_body_bytes).await?;
+    // With the token in the body, nothing of the body is judged before the token is checked:
+    // a body over the limit, not JSON, or without `metadata.token` is a 401.
+    let read = body::read(payload, state.settings.server.max_body_bytes).await;
+    let bytes = auth::deferred_body(req, read)?;
     let mut hook: FlaggerPayload = body::json(&bytes)?;
-    // The token never goes further than this check: not parsed as a parameter, not stored.
-    let token = hook.metadata.remove("token");
-    auth::authorize_deferred(req, token.as_deref())?;
+    // The token never goes further than this: not parsed as a parameter, not stored.
+    hook.metadata.remove("token");
     let p = gate_params(
         &hook.metadata,
         "metadata.",
