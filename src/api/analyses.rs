@@ -241,6 +241,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let bytes = body::read(payload, state.settings.server.max_body_bytes).await?;
     let req: AnalysisRequest = body::json(&bytes)?;
+    super::judgments::template_name("template", &req.template)?;
     let (template, version, _) = resolve_template(
         &state.store,
         &TemplateRef::Named {
@@ -480,6 +481,7 @@ pub async fn create_schedule(
 ) -> Result<HttpResponse, ApiError> {
     let bytes = body::read(payload, state.settings.server.max_body_bytes).await?;
     let req: ScheduleRequest = body::json(&bytes)?;
+    super::judgments::template_name("template", &req.template)?;
     if req.name.trim().is_empty()
         || !req
             .name

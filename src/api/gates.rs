@@ -138,7 +138,7 @@ fn gate_params(
         }
     };
     Ok(GateParams {
-        template: need("template")?,
+        template: super::judgments::template_name(&field("template"), &need("template")?)?,
         template_version: number("template_version")?.map(|v| v as i64),
         baseline: need("baseline")?,
         canary: need("canary")?,

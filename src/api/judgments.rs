@@ -85,11 +85,19 @@ pub fn time_field(path: &str, v: &Value) -> Result<DateTime<Utc>, ApiError> {
     parse_time(&text).map_err(|e| ApiError::bad(path, e.to_string()))
 }
 
+/// `name` when it is a valid template name, else a 400 naming `field`.
+pub fn template_name(field: &str, name: &str) -> Result<String, ApiError> {
+    match crate::template::name_problem(name) {
+        None => Ok(name.to_string()),
+        Some(problem) => Err(ApiError::bad(field, format!("template name: {problem}"))),
+    }
+}
+
 /// The template a request names: a stored name or an inline object.
 pub fn template_ref(v: &Value, version: Option<i64>) -> Result<TemplateRef, ApiError> {
     match v {
         Value::String(name) if !name.trim().is_empty() => Ok(TemplateRef::Named {
-            name: name.trim().to_string(),
+            name: template_name("template", name.trim())?,
             version,
         }),
         Value::Object(_) => {

@@ -169,6 +169,7 @@ pub async fn put(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    super::judgments::template_name("name (in the path)", &name)?;
     let bytes = body::read(payload, state.settings.server.max_body_bytes).await?;
     let is_json = req
         .headers()
