@@ -3,7 +3,7 @@
 //! parsed; template names are capped; `/metrics` stays bounded under inline templates.
 
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::support::app::{spawn_app, Db, TestApp};
 
@@ -95,11 +95,21 @@ fn variants(path: &str) -> Vec<String> {
     };
     let mut out = Vec::new();
     for i in 1..segments.len() {
-        let mut v = segments.clone().into_iter().map(String::from).collect::<Vec<_>>();
+        let mut v = segments
+            .clone()
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>();
         v[i] = encode(segments[i]);
         out.push(v.join("/"));
     }
-    out.push(segments.iter().map(|s| encode(s)).collect::<Vec<_>>().join("/"));
+    out.push(
+        segments
+            .iter()
+            .map(|s| encode(s))
+            .collect::<Vec<_>>()
+            .join("/"),
+    );
     out.push(format!("/{path}"));
     if let Some((head, last)) = path.rsplit_once('/') {
         out.push(format!("{head}//{last}"));
@@ -135,10 +145,14 @@ async fn every_route_needs_its_role_however_its_path_is_spelled() {
     let (status, doc) = call(&app, &Method::GET, "/openapi.json", Some(ADMIN)).await;
     assert_eq!(status, 200);
     let ops = operations(&doc);
-    assert!(ops.len() >= 25, "only {} operations in the document", ops.len());
-    assert!(ops
-        .iter()
-        .any(|(m, p, r)| m == Method::GET && p == "/api/v1/gates/argo" && r.as_deref() == Some("judge")));
+    assert!(
+        ops.len() >= 25,
+        "only {} operations in the document",
+        ops.len()
+    );
+    assert!(ops.iter().any(|(m, p, r)| m == Method::GET
+        && p == "/api/v1/gates/argo"
+        && r.as_deref() == Some("judge")));
     let mut checked = 0;
     for (method, path, role) in &ops {
         for (token, has) in [
@@ -183,12 +197,191 @@ async fn every_route_needs_its_role_however_its_path_is_spelled() {
     }
     assert!(checked > 500, "{checked} variants");
     // Paths that match no route tell a caller without admin nothing.
-    for (token, expected) in [(None, 401), (Some(READ), 403), (Some(JUDGE), 403), (Some(ADMIN), 404)] {
+    for (token, expected) in [
+        (None, 401),
+        (Some(READ), 403),
+        (Some(JUDGE), 403),
+        (Some(ADMIN), 404),
+    ] {
         let (status, _) = call(&app, &Method::GET, "/api/v1/nothing-here", token).await;
         assert_eq!(status, expected, "{token:?}");
     }
     // Nothing above made a judgment.
     let (_, list) = call(&app, &Method::GET, "/api/v1/judgments", Some(ADMIN)).await;
-    assert_eq!(list["judgments"].as_array().map(Vec::len), Some(0), "{list}");
+    assert_eq!(
+        list["judgments"].as_array().map(Vec::len),
+        Some(0),
+        "{list}"
+    );
+    app.stop().await;
+}
+
+async fn post_raw(app: &TestApp, path: &str, token: Option<&str>, body: Vec<u8>) -> (u16, Value) {
+    let mut r = app
+        .client
+        .post(app.at(path))
+        .header("content-type", "application/json")
+        .body(body);
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    crate::support::app::read(r.send().await.expect("request")).await
+}
+
+/// A Flagger call is authorized before its body means anything: from the header when there is
+/// one; else from `metadata.token`, and a body without one (bad JSON, too large) is a 401.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flagger_calls_are_authorized_before_their_body_is_parsed() {
+    let app = app_with_tokens(|s| s.server.max_body_bytes = 64 * 1024).await;
+    let big = {
+        let mut b = br#"{"name":"p","namespace":"n","phase":"x","metadata":{"pad":""#.to_vec();
+        b.extend(std::iter::repeat_n(b'a', 100 * 1024));
+        b.extend(br#""}}"#);
+        b
+    };
+    for path in ["/api/v1/gates/flagger", "/api/v1/gates/flagger/rollback"] {
+        for body in [b"not json".to_vec(), b"{}".to_vec(), big.clone()] {
+            let (status, e) = post_raw(&app, path, None, body).await;
+            assert_eq!(status, 401, "{path}: {e}");
+            let (status, e) = post_raw(&app, path, Some("wrong"), b"not json".to_vec()).await;
+            assert_eq!(status, 401, "{path}: {e}");
+            let (status, e) = post_raw(&app, path, Some(READ), b"not json".to_vec()).await;
+            assert_eq!(status, 403, "{path}: {e}");
+        }
+        // Authorized, the body's faults are told.
+        let (status, e) = post_raw(&app, path, Some(JUDGE), b"not json".to_vec()).await;
+        assert_eq!(
+            (status, e["error"]["code"].as_str()),
+            (400, Some("invalid_json"))
+        );
+        let (status, _) = post_raw(&app, path, Some(JUDGE), big.clone()).await;
+        assert_eq!(status, 413);
+    }
+    app.stop().await;
+}
+
+/// Template names are at most 128 characters wherever a name enters, with a 400 naming the field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn template_names_are_capped_everywhere() {
+    let app = spawn_app(Db::Sqlite, |_| {}).await;
+    let long = "n".repeat(10_000);
+    let ok = "n".repeat(128);
+    let yaml = |name: &str| {
+        format!("name: {name}\nmetrics:\n  - name: m\n    query: q{{v=\"${{scope}}\"}}\n")
+    };
+    let put = |name: String, body: String| {
+        let r = app
+            .client
+            .put(app.at(&format!("/api/v1/templates/{name}")))
+            .header("content-type", "application/yaml")
+            .body(body);
+        async move { crate::support::app::read(r.send().await.expect("request")).await }
+    };
+    let (status, e) = put(long.clone(), yaml(&long)).await;
+    assert_eq!(
+        (status, e["error"]["path"].as_str()),
+        (400, Some("name (in the path)")),
+        "{e}"
+    );
+    let (status, e) = put("t".into(), yaml(&long)).await;
+    assert_eq!(status, 400, "{e}");
+    let problem = &e["error"]["problems"][0];
+    assert_eq!(
+        (
+            problem["field"].as_str(),
+            problem["line"].as_u64(),
+            problem["column"].as_u64()
+        ),
+        (Some("name"), Some(1), Some(7)),
+        "{e}"
+    );
+    assert!(
+        problem["message"].as_str().unwrap().contains("at most 128"),
+        "{e}"
+    );
+    let (status, e) = put(ok.clone(), yaml(&ok)).await;
+    assert_eq!(status, 201, "128 characters are fine: {e}");
+
+    let data = json!({"metrics": {"m": {"baseline": [1.0, 2.0], "canary": [1.0, 2.0]}}});
+    let inline = json!({"name": long, "metrics": [{"name": "m", "query": "q"}]});
+    let (status, e) = app
+        .post(
+            "/api/v1/judgments",
+            &json!({"template": inline, "data": data}),
+        )
+        .await;
+    assert_eq!(status, 400, "{e}");
+    assert!(e.to_string().contains("at most 128"), "{e}");
+    let (status, e) = app
+        .post(
+            "/api/v1/judgments",
+            &json!({"template": long, "data": data}),
+        )
+        .await;
+    assert_eq!(
+        (status, e["error"]["path"].as_str()),
+        (400, Some("template")),
+        "{e}"
+    );
+    let (status, e) = app
+        .get(&format!(
+            "/api/v1/gates/argo?template={long}&baseline=a&canary=b"
+        ))
+        .await;
+    assert_eq!(
+        (status, e["error"]["path"].as_str()),
+        (400, Some("template")),
+        "{e}"
+    );
+    let hook = json!({"name": "p", "namespace": "n", "phase": "Progressing",
+        "metadata": {"template": long, "baseline": "a", "canary": "b"}});
+    let (status, e) = app.post("/api/v1/gates/flagger", &hook).await;
+    assert_eq!(
+        (status, e["error"]["path"].as_str()),
+        (400, Some("metadata.template")),
+        "{e}"
+    );
+    let analysis = json!({"template": long, "baseline": "a", "canary": "b", "lifetime_minutes": 10, "interval_minutes": 5});
+    let (status, e) = app.post("/api/v1/analyses", &analysis).await;
+    assert_eq!(
+        (status, e["error"]["path"].as_str()),
+        (400, Some("template")),
+        "{e}"
+    );
+    app.stop().await;
+}
+
+/// Inline templates are counted as `inline`: their names (and their metrics' names) make no
+/// series in `/metrics`, however many there are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inline_templates_do_not_grow_metrics() {
+    let app = spawn_app(Db::Sqlite, |_| {}).await;
+    for i in 0..300 {
+        let metric = format!("metric_{i}_unique");
+        let template = json!({"name": format!("inline-{i}-unique"),
+            "metrics": [{"name": metric, "query": "q{v=\"${scope}\"}"}]});
+        let data =
+            json!({"metrics": {metric: {"baseline": [1.0, 2.0, 3.0], "canary": [1.0, 2.0, 3.0]}}});
+        let (status, e) = app
+            .post(
+                "/api/v1/judgments",
+                &json!({"template": template, "data": data}),
+            )
+            .await;
+        assert_eq!(status, 201, "{e}");
+    }
+    let (status, text) = app.get("/metrics").await;
+    assert_eq!(status, 200);
+    let text = text.as_str().expect("text").to_string();
+    assert!(!text.contains("-unique"), "an inline name is a label");
+    let inline_series = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains("template=\"inline\""))
+        .count();
+    // judgments_total by verdict, the score, classifications by classification: a handful.
+    assert!(
+        (1..=12).contains(&inline_series),
+        "{inline_series} inline series"
+    );
     app.stop().await;
 }
