@@ -179,7 +179,10 @@ pub async fn make_judgment(
 ) -> Result<Judgment, ServiceError> {
     let prepared = prepare_judgment(settings, store, input).await?;
     store.insert_judgment(&prepared.record).await?;
-    count(&prepared.judgment.report);
+    count_judgment(
+        &prepared.judgment.report,
+        prepared.record.template_version.is_some(),
+    );
     tracing::info!(
         judgment_id = %prepared.record.id,
         template = %prepared.record.template,
@@ -205,7 +208,13 @@ pub async fn prepare_judgment(
         Err(e) => {
             metrics::global().inc(
                 "canaryd_judgment_errors_total",
-                &[("template", &template.name), ("code", error_code(&e))],
+                &[
+                    (
+                        "template",
+                        metric_template(&template.name, template_version),
+                    ),
+                    ("code", error_code(&e)),
+                ],
                 1.0,
             );
             return Err(e);
@@ -290,10 +299,35 @@ async fn judge_points(
     }
 }
 
-/// Counts a judgment in the process's metrics.
+/// The `template` label of a judgment's metrics: a stored template's name (there are as
+/// many as an admin stored), or `inline` for every inline one, whose names and metric names a
+/// caller picks freely and would otherwise make a new series per request.
+fn metric_template(name: &str, stored_version: Option<i64>) -> &str {
+    if stored_version.is_some() {
+        name
+    } else {
+        INLINE_LABEL
+    }
+}
+
+/// The `template` (and `metric`) label of judgments of inline templates.
+pub const INLINE_LABEL: &str = "inline";
+
+/// Counts a judgment of a stored template in the process's metrics (the scheduler's: an
+/// analysis always names a stored template).
 pub fn count(report: &Report) {
+    count_judgment(report, true);
+}
+
+/// Counts a judgment in the process's metrics; an inline template's (`stored` false) under
+/// `template="inline"`, its metrics under `metric="inline"`.
+pub fn count_judgment(report: &Report, stored: bool) {
     let m = metrics::global();
-    let template = report.template.as_str();
+    let template = if stored {
+        report.template.as_str()
+    } else {
+        INLINE_LABEL
+    };
     m.inc(
         "canaryd_judgments_total",
         &[("template", template), ("verdict", report.verdict.as_str())],
@@ -309,7 +343,7 @@ pub fn count(report: &Report) {
             "canaryd_metric_classifications_total",
             &[
                 ("template", template),
-                ("metric", &metric.name),
+                ("metric", if stored { &metric.name } else { INLINE_LABEL }),
                 ("classification", metric.classification.as_str()),
             ],
             1.0,

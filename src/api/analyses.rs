@@ -231,9 +231,9 @@ fn check_callback(
         (status = 400, description = "Bad request, naming the field", body = ErrorBody),
         (status = 404, description = "Unknown template", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["judge"]))
 )]
-#[post("/analyses")]
+#[post("/analyses", guard = "crate::api::auth::judge")]
 pub async fn create(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -241,6 +241,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let bytes = body::read(payload, state.settings.server.max_body_bytes).await?;
     let req: AnalysisRequest = body::json(&bytes)?;
+    super::judgments::template_name("template", &req.template)?;
     let (template, version, _) = resolve_template(
         &state.store,
         &TemplateRef::Named {
@@ -333,9 +334,9 @@ fn not_found(id: &str) -> ApiError {
         (status = 200, description = "The analysis", body = AnalysisView),
         (status = 404, description = "No such analysis", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["read"]))
 )]
-#[get("/analyses/{id}")]
+#[get("/analyses/{id}", guard = "crate::api::auth::read")]
 pub async fn get_one(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -363,9 +364,9 @@ pub struct ListQuery {
     tag = "analyses",
     params(ListQuery),
     responses((status = 200, description = "Analyses", body = Vec<AnalysisView>)),
-    security(("bearer" = []))
+    security(("bearer" = ["read"]))
 )]
-#[get("/analyses")]
+#[get("/analyses", guard = "crate::api::auth::read")]
 pub async fn list(
     state: web::Data<AppState>,
     query: Result<web::Query<ListQuery>, actix_web::Error>,
@@ -401,9 +402,9 @@ pub async fn list(
         (status = 404, description = "No such analysis", body = ErrorBody),
         (status = 409, description = "Already completed or cancelled", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["judge"]))
 )]
-#[delete("/analyses/{id}")]
+#[delete("/analyses/{id}", guard = "crate::api::auth::judge")]
 pub async fn cancel(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -471,15 +472,16 @@ pub struct ScheduleRequest {
         (status = 400, description = "Bad request, naming the field", body = ErrorBody),
         (status = 409, description = "The name is taken", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["judge"]))
 )]
-#[post("/schedules")]
+#[post("/schedules", guard = "crate::api::auth::judge")]
 pub async fn create_schedule(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let bytes = body::read(payload, state.settings.server.max_body_bytes).await?;
     let req: ScheduleRequest = body::json(&bytes)?;
+    super::judgments::template_name("template", &req.template)?;
     if req.name.trim().is_empty()
         || !req
             .name
@@ -552,9 +554,9 @@ pub async fn create_schedule(
     operation_id = "list_schedules",
     tag = "schedules",
     responses((status = 200, description = "Schedules", body = Vec<Object>)),
-    security(("bearer" = []))
+    security(("bearer" = ["read"]))
 )]
-#[get("/schedules")]
+#[get("/schedules", guard = "crate::api::auth::read")]
 pub async fn list_schedules(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(state.store.list_schedules().await?))
 }
@@ -568,9 +570,9 @@ pub async fn list_schedules(state: web::Data<AppState>) -> Result<HttpResponse, 
         (status = 200, description = "The schedule", body = Object),
         (status = 404, description = "No such schedule", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["read"]))
 )]
-#[get("/schedules/{id}")]
+#[get("/schedules/{id}", guard = "crate::api::auth::read")]
 pub async fn get_schedule(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -600,9 +602,9 @@ fn schedule_not_found(id: &str) -> ApiError {
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such schedule", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["judge"]))
 )]
-#[delete("/schedules/{id}")]
+#[delete("/schedules/{id}", guard = "crate::api::auth::judge")]
 pub async fn delete_schedule(
     state: web::Data<AppState>,
     id: web::Path<String>,

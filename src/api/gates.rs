@@ -138,7 +138,7 @@ fn gate_params(
         }
     };
     Ok(GateParams {
-        template: need("template")?,
+        template: super::judgments::template_name(&field("template"), &need("template")?)?,
         template_version: number("template_version")?.map(|v| v as i64),
         baseline: need("baseline")?,
         canary: need("canary")?,
@@ -196,11 +196,13 @@ async fn flagger_judgment(
     request_id: String,
     payload: web::Payload,
 ) -> Result<service::Judgment, ApiError> {
-    let bytes = body::read(payload, state.settings.server.max_body_bytes).await?;
+    // With the token in the body, nothing of the body is judged before the token is checked:
+    // a body over the limit, not JSON, or without `metadata.token` is a 401.
+    let read = body::read(payload, state.settings.server.max_body_bytes).await;
+    let bytes = auth::deferred_body(req, read)?;
     let mut hook: FlaggerPayload = body::json(&bytes)?;
-    // The token never goes further than this check: not parsed as a parameter, not stored.
-    let token = hook.metadata.remove("token");
-    auth::authorize_deferred(req, token.as_deref())?;
+    // The token never goes further than this: not parsed as a parameter, not stored.
+    hook.metadata.remove("token");
     let p = gate_params(
         &hook.metadata,
         "metadata.",
@@ -256,9 +258,9 @@ fn count(gate: &str, outcome: &str) {
         (status = 400, description = "Bad payload or metadata, naming the field", body = ErrorBody),
         (status = 404, description = "Unknown template", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["judge"]))
 )]
-#[post("/gates/flagger")]
+#[post("/gates/flagger", guard = "crate::api::auth::flagger_judge")]
 pub async fn flagger(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -318,9 +320,9 @@ fn flagger_answer(
         (status = 412, description = "Pass or marginal: no rollback; or no judgment could be made because the metric source failed (then the body is an error naming why): keep", body = JudgmentResponse),
         (status = 400, description = "Bad payload or metadata, naming the field", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["judge"]))
 )]
-#[post("/gates/flagger/rollback")]
+#[post("/gates/flagger/rollback", guard = "crate::api::auth::flagger_judge")]
 pub async fn flagger_rollback(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -373,9 +375,9 @@ async fn argo_judgment(
         (status = 400, description = "Malformed request (an Argo error measurement)", body = ErrorBody),
         (status = 502, description = "The metric source failed (an Argo error measurement)", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["judge"]))
 )]
-#[get("/gates/argo")]
+#[get("/gates/argo", guard = "crate::api::auth::judge")]
 pub async fn argo_get(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -412,9 +414,9 @@ fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError
         (status = 400, description = "Malformed request (an Argo error measurement)", body = ErrorBody),
         (status = 502, description = "The metric source failed (an Argo error measurement)", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["judge"]))
 )]
-#[post("/gates/argo")]
+#[post("/gates/argo", guard = "crate::api::auth::judge")]
 pub async fn argo_post(
     state: web::Data<AppState>,
     request_id: RequestId,

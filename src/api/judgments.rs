@@ -85,11 +85,19 @@ pub fn time_field(path: &str, v: &Value) -> Result<DateTime<Utc>, ApiError> {
     parse_time(&text).map_err(|e| ApiError::bad(path, e.to_string()))
 }
 
+/// `name` when it is a valid template name, else a 400 naming `field`.
+pub fn template_name(field: &str, name: &str) -> Result<String, ApiError> {
+    match crate::template::name_problem(name) {
+        None => Ok(name.to_string()),
+        Some(problem) => Err(ApiError::bad(field, format!("template name: {problem}"))),
+    }
+}
+
 /// The template a request names: a stored name or an inline object.
 pub fn template_ref(v: &Value, version: Option<i64>) -> Result<TemplateRef, ApiError> {
     match v {
         Value::String(name) if !name.trim().is_empty() => Ok(TemplateRef::Named {
-            name: name.trim().to_string(),
+            name: template_name("template", name.trim())?,
             version,
         }),
         Value::Object(_) => {
@@ -180,9 +188,9 @@ pub fn input_of(req: JudgmentRequest, request_id: String) -> Result<JudgmentInpu
         (status = 502, description = "The metric source failed", body = ErrorBody),
         (status = 504, description = "The metric source did not answer in time", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["judge"]))
 )]
-#[post("/judgments")]
+#[post("/judgments", guard = "crate::api::auth::judge")]
 pub async fn create(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -234,9 +242,9 @@ pub struct JudgmentPage {
         (status = 200, description = "One page", body = JudgmentPage),
         (status = 400, description = "Bad filter", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["read"]))
 )]
-#[get("/judgments")]
+#[get("/judgments", guard = "crate::api::auth::read")]
 pub async fn list(
     state: web::Data<AppState>,
     query: Result<web::Query<ListQuery>, actix_web::Error>,
@@ -329,9 +337,9 @@ fn not_found(id: &str) -> ApiError {
         (status = 200, description = "The judgment (report fields plus `input`)", body = JudgmentResponse),
         (status = 404, description = "No such judgment", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["read"]))
 )]
-#[get("/judgments/{id}")]
+#[get("/judgments/{id}", guard = "crate::api::auth::read")]
 pub async fn get_one(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -381,9 +389,9 @@ pub struct ReplayResponse {
         (status = 200, description = "The replayed report", body = ReplayResponse),
         (status = 404, description = "No such judgment", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["judge"]))
 )]
-#[post("/judgments/{id}/replay")]
+#[post("/judgments/{id}/replay", guard = "crate::api::auth::judge")]
 pub async fn replay(
     state: web::Data<AppState>,
     id: web::Path<String>,

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpServer};
 use tokio::sync::Notify;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -147,14 +147,6 @@ pub fn openapi_json() -> String {
         .configure(routes)
         .split_for_parts();
     doc.to_pretty_json().unwrap_or_default()
-}
-
-async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
-    let e = error::ApiError::NotFound {
-        code: "not_found",
-        message: format!("no route {} {}", req.method(), req.path()),
-    };
-    actix_web::ResponseError::error_response(&e)
 }
 
 /// Stores every template file of `dir` (`*.yaml`, `*.yml`) as a new version when its text
@@ -281,7 +273,7 @@ impl Application {
                 .into_app()
                 .app_data(app_state.clone())
                 .app_data(tokens.clone())
-                .default_service(web::to(not_found))
+                .default_service(auth::not_found_or_refused())
                 .wrap(from_fn(auth::require_token))
                 .wrap(from_fn(observe::observe))
         })

@@ -20,7 +20,7 @@ pub struct Health {
 
 /// Liveness: 200 while the process serves requests.
 #[utoipa::path(tag = "operations", responses((status = 200, description = "Alive", body = Health)))]
-#[get("/healthz")]
+#[get("/healthz", guard = "crate::api::auth::public")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health {
         status: "ok".into(),
@@ -37,7 +37,7 @@ pub async fn healthz() -> HttpResponse {
         (status = 503, description = "The store cannot commit a write", body = Health),
     )
 )]
-#[get("/readyz")]
+#[get("/readyz", guard = "crate::api::auth::public")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     match state.store.ping().await {
         Ok(()) => HttpResponse::Ok().json(Health {
@@ -59,7 +59,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     tag = "operations",
     responses((status = 200, description = "Metrics", body = String, content_type = "text/plain"))
 )]
-#[get("/metrics")]
+#[get("/metrics", guard = "crate::api::auth::public")]
 pub async fn metrics_text() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
@@ -70,9 +70,9 @@ pub async fn metrics_text() -> HttpResponse {
 #[utoipa::path(
     tag = "operations",
     responses((status = 200, description = "OpenAPI document", body = Object)),
-    security(("bearer" = []))
+    security(("bearer" = ["read"]))
 )]
-#[get("/openapi.json")]
+#[get("/openapi.json", guard = "crate::api::auth::read")]
 pub async fn openapi(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")

@@ -28,9 +28,9 @@ fn html(body: String) -> HttpResponse {
         (status = 200, description = "The report page", body = String, content_type = "text/html"),
         (status = 404, description = "No such judgment"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["read"]))
 )]
-#[get("/judgments/{id}")]
+#[get("/judgments/{id}", guard = "crate::api::auth::page_read")]
 pub async fn judgment(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -70,9 +70,9 @@ pub async fn judgment(
         (status = 200, description = "The analysis page", body = String, content_type = "text/html"),
         (status = 404, description = "No such analysis"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["read"]))
 )]
-#[get("/analyses/{id}")]
+#[get("/analyses/{id}", guard = "crate::api::auth::page_read")]
 pub async fn analysis(
     state: web::Data<AppState>,
     id: web::Path<String>,

@@ -84,9 +84,9 @@ fn not_found(name: &str, version: Option<i64>) -> ApiError {
     operation_id = "list_templates",
     tag = "templates",
     responses((status = 200, description = "Templates by name", body = Vec<TemplateSummary>)),
-    security(("bearer" = []))
+    security(("bearer" = ["read"]))
 )]
-#[get("/templates")]
+#[get("/templates", guard = "crate::api::auth::read")]
 pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let mut out = Vec::new();
     for stored in state.store.list_templates().await? {
@@ -114,9 +114,9 @@ pub struct VersionQuery {
         (status = 200, description = "The template", body = TemplateResponse),
         (status = 404, description = "No such template", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["read"]))
 )]
-#[get("/templates/{name}")]
+#[get("/templates/{name}", guard = "crate::api::auth::read")]
 pub async fn get_one(
     state: web::Data<AppState>,
     name: web::Path<String>,
@@ -160,15 +160,16 @@ pub struct PutResponse {
         (status = 200, description = "Identical to the current version", body = PutResponse),
         (status = 400, description = "Invalid template: every problem with line, column and field", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["admin"]))
 )]
-#[put("/templates/{name}")]
+#[put("/templates/{name}", guard = "crate::api::auth::admin")]
 pub async fn put(
     state: web::Data<AppState>,
     name: web::Path<String>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    super::judgments::template_name("name (in the path)", &name)?;
     let bytes = body::read(payload, state.settings.server.max_body_bytes).await?;
     let is_json = req
         .headers()
@@ -224,9 +225,9 @@ pub async fn put(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such template", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["admin"]))
 )]
-#[delete("/templates/{name}")]
+#[delete("/templates/{name}", guard = "crate::api::auth::admin")]
 pub async fn delete(
     state: web::Data<AppState>,
     name: web::Path<String>,

@@ -1078,6 +1078,18 @@ impl Ctx<'_> {
             return None;
         };
         let name = self.non_empty_string(node, &field)?;
+        let chars = name.chars().count();
+        if chars > super::MAX_NAME_CHARS {
+            self.report(
+                node.pos,
+                field,
+                format!(
+                    "{what} name is {chars} characters long; at most {} are allowed",
+                    super::MAX_NAME_CHARS
+                ),
+            );
+            return None;
+        }
         if !name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')

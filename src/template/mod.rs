@@ -20,6 +20,31 @@ use std::path::{Path, PathBuf};
 pub use model::*;
 pub use render::{render_query, SCOPE_PLACEHOLDER};
 
+/// The longest template (or metric) name, in characters: a name is a key in the store, in
+/// URLs and in the `/metrics` labels, so it is kept short.
+pub const MAX_NAME_CHARS: usize = 128;
+
+/// Why `name` is not a valid template name (`[A-Za-z0-9_-]+`, at most [`MAX_NAME_CHARS`]
+/// characters), or `None` when it is.
+pub fn name_problem(name: &str) -> Option<String> {
+    let chars = name.chars().count();
+    if chars == 0 {
+        return Some("must not be empty".into());
+    }
+    if chars > MAX_NAME_CHARS {
+        return Some(format!(
+            "a name is at most {MAX_NAME_CHARS} characters; this one has {chars}"
+        ));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Some("may only hold letters, digits, `_` and `-` ([A-Za-z0-9_-]+)".into());
+    }
+    None
+}
+
 /// One problem found in a template, located in its file.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Diagnostic {

@@ -1017,10 +1017,20 @@ async fn metrics_count_judgments_classifications_and_requests() {
         "metrics": [{"name": "lat", "query": "q{v=\"${scope}\"}", "judge": {"direction": "increase"}}]
     });
     let data = json!({"metrics": {"lat": {"baseline": [1, 1.1, 0.9, 1.05, 0.95], "canary": [3, 3.1, 2.9, 3.05, 2.95]}}});
+    // A stored template has series of its own (an inline one is counted as `inline`).
+    let r = app
+        .client
+        .put(app.at("/api/v1/templates/metrics-probe"))
+        .header("content-type", "application/json")
+        .body(template.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
     let (status, made) = app
         .post(
             "/api/v1/judgments",
-            &json!({"template": template, "data": data}),
+            &json!({"template": "metrics-probe", "data": data}),
         )
         .await;
     assert_eq!(status, 201, "{made}");

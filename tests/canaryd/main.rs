@@ -2,6 +2,7 @@
 
 mod analyses;
 mod api;
+mod auth;
 mod cli;
 mod durability;
 mod faults;
