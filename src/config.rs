@@ -198,6 +198,9 @@ pub struct StoreSettings {
     /// Judgments older than this many days are deleted (checked at start and hourly); 0 keeps
     /// everything.
     pub retention_days: u64,
+    /// SQLite: the service is not ready while the disk holding the database file has less
+    /// free space than this (a small write still commits on a full disk; a judgment does not).
+    pub min_free_bytes: u64,
 }
 
 impl std::fmt::Debug for StoreSettings {
@@ -205,6 +208,7 @@ impl std::fmt::Debug for StoreSettings {
         f.debug_struct("StoreSettings")
             .field("url", &crate::store::redact_url(&self.url))
             .field("retention_days", &self.retention_days)
+            .field("min_free_bytes", &self.min_free_bytes)
             .finish()
     }
 }
@@ -214,6 +218,7 @@ impl Default for StoreSettings {
         StoreSettings {
             url: "sqlite://canaryd.db".into(),
             retention_days: 90,
+            min_free_bytes: 16 << 20,
         }
     }
 }

@@ -39,7 +39,7 @@ pub async fn healthz() -> HttpResponse {
 )]
 #[get("/readyz", guard = "crate::api::auth::public")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state.store.ping().await {
+    match state.store.ping(state.settings.store.min_free_bytes).await {
         Ok(()) => HttpResponse::Ok().json(Health {
             status: "ready".into(),
             reason: None,

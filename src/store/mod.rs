@@ -42,6 +42,9 @@ pub enum StoreError {
     /// would go to a file nobody can open again, so nothing is (restart canaryd).
     #[error("store: {0}; refusing to write into it, restart canaryd")]
     Lost(String),
+    /// The store works but cannot take more (its disk nearly full): not ready.
+    #[error("store: {0}")]
+    Unavailable(String),
     /// A stored JSON column could not be read back.
     #[error("store: corrupt {what}: {source}")]
     Corrupt {
@@ -424,10 +427,30 @@ impl Store {
     }
 
     /// Whether the store can commit a write (readiness): the `readiness` row updated in a
-    /// transaction, and, on SQLite, the file still the one opened. `SELECT 1` answers from a
-    /// read-only, full or deleted database file too.
-    pub async fn ping(&self) -> Result<(), StoreError> {
+    /// transaction, and, on SQLite, the file still the one opened and at least
+    /// `min_free_bytes` free on its disk. `SELECT 1` answers from a read-only, full or deleted
+    /// database file too, and on a full disk SQLite still commits a one-row update in place
+    /// while a judgment no longer fits.
+    pub async fn ping(&self, min_free_bytes: u64) -> Result<(), StoreError> {
         self.check_file()?;
+        if let Some(file) = &self.file {
+            let dir = file.path.parent().unwrap_or(Path::new("."));
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            if let Ok(fs) = rustix::fs::statvfs(dir) {
+                let free = fs.f_bavail.saturating_mul(fs.f_frsize);
+                if free < min_free_bytes {
+                    return Err(StoreError::Unavailable(format!(
+                        "the disk holding {} has {free} bytes free, less than store.min_free_bytes \
+                         ({min_free_bytes}): new judgments may not fit",
+                        file.path.display()
+                    )));
+                }
+            }
+        }
         with_pool!(self, |p| {
             let mut tx = p.begin().await?;
             sqlx::query("UPDATE readiness SET checked_at = $1 WHERE id = 1")

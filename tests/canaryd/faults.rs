@@ -273,3 +273,105 @@ async fn callbacks_to_a_receiver_down_past_the_retry_window_are_given_up_once() 
     assert!(late.is_err(), "a callback given up was sent again");
     app.stop().await;
 }
+
+/// A tmpfs of `size` mounted at `dir`, unmounted when dropped; `None` where the machine does
+/// not allow mounting (the test then says so and checks nothing else).
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &std::path::Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).ok()?;
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(dir.to_path_buf()))
+    }
+
+    fn resize(&self, size: &str) {
+        let ok = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "remount the tmpfs at {size}");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// SQLite on a full disk (a 3 MiB tmpfs): writes answer 201 until the disk is full, then 503
+/// `store_error`, never a 201 for a judgment that was not stored; reads go on; once there is
+/// room again, writes succeed and everything answered 201 is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_on_a_full_disk_refuses_writes_and_loses_nothing() {
+    let scratch = std::sync::Arc::new(Scratch::new("full-disk"));
+    let mnt = scratch.path.join("mnt");
+    let Some(disk) = Tmpfs::mount(&mnt, "3m") else {
+        eprintln!("SKIPPED: this machine does not allow mounting a tmpfs");
+        return;
+    };
+    let mut settings = test_settings(&format!("sqlite://{}", mnt.join("canaryd.db").display()));
+    settings.scheduler.enabled = false;
+    settings.store.min_free_bytes = 256 << 10;
+    let app = spawn_with(settings, scratch.clone()).await;
+    let big = |i: usize| {
+        let side: Vec<f64> = (0..2000)
+            .map(|k| 1.0 + ((k * 7 + i) % 97) as f64 / 97.0)
+            .collect();
+        json!({"template": support::fixture_template("fixture-latency"),
+               "data": {"metrics": {"latency": {"baseline": side, "canary": side}}}})
+    };
+    let mut stored = Vec::new();
+    let mut refused = None;
+    for i in 0..2000 {
+        let (status, made) = app.post("/api/v1/judgments", &big(i)).await;
+        match status {
+            201 => stored.push(made["id"].as_str().unwrap().to_string()),
+            503 => {
+                refused = Some(made);
+                break;
+            }
+            other => panic!("a full disk answered {other}: {made}"),
+        }
+    }
+    let refused = refused.expect("the disk filled up");
+    assert_eq!(refused["error"]["code"], "store_error", "{refused}");
+    assert!(!stored.is_empty());
+    // The judgment did not fit, but a small write still may. Fill what is left of the disk:
+    // then nothing can be committed, and the store is not ready.
+    let filler = mnt.join("filler");
+    let mut f = std::fs::File::create(&filler).unwrap();
+    while std::io::Write::write_all(&mut f, &[0u8; 65536]).is_ok() {}
+    drop(f);
+    let r = app.client.get(app.at("/readyz")).send().await.unwrap();
+    let status = r.status().as_u16();
+    let body = r.text().await.unwrap();
+    assert_eq!(
+        status, 503,
+        "a store that cannot commit is not ready: {body}"
+    );
+    for id in &stored {
+        let (status, _) = app.get(&format!("/api/v1/judgments/{id}")).await;
+        assert_eq!(status, 200, "answered 201, then unreadable: {id}");
+    }
+
+    std::fs::remove_file(&filler).unwrap();
+    disk.resize("64m");
+    let (status, made) = app.post("/api/v1/judgments", &big(0)).await;
+    assert_eq!(status, 201, "room again: {made}");
+    let r = app.client.get(app.at("/readyz")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let ids = stored_ids(&app).await;
+    assert_eq!(ids.len(), stored.len().min(1000) + 1);
+    app.stop().await;
+    drop(disk);
+}
