@@ -218,6 +218,10 @@ pub struct Window {
 /// Most points a window may have (Prometheus refuses more than 11,000 per series).
 pub const MAX_WINDOW_POINTS: u64 = 11_000;
 
+/// Largest step: 100 years (of 365.25 days) in seconds. A larger one cannot be a time span (durations and the
+/// stored step are signed 64-bit numbers, in milliseconds for chrono).
+pub const MAX_STEP_SECONDS: u64 = 3_155_760_000;
+
 impl Window {
     /// A window; `end` must be after `start`, the step positive, and at most
     /// [`MAX_WINDOW_POINTS`] points.
@@ -230,6 +234,11 @@ impl Window {
             return Err(SourceError::InvalidWindow(
                 "step_seconds must be at least 1".into(),
             ));
+        }
+        if step_seconds > MAX_STEP_SECONDS {
+            return Err(SourceError::InvalidWindow(format!(
+                "step_seconds must be at most {MAX_STEP_SECONDS} (100 years), found {step_seconds}"
+            )));
         }
         if end <= start {
             return Err(SourceError::InvalidWindow(format!(
@@ -722,6 +731,16 @@ mod tests {
         assert_eq!(w.slot(1005.0), Some(1));
         assert!(Window::new(t("1000"), t("1000"), 10).is_err());
         assert!(Window::new(t("1000"), t("1060"), 0).is_err());
+        for step in [MAX_STEP_SECONDS + 1, 1 << 63, u64::MAX] {
+            let err = Window::new(t("1000"), t("1060"), step).unwrap_err();
+            assert!(err.to_string().contains("step_seconds"), "{err}");
+        }
+        assert_eq!(
+            Window::new(t("1000"), t("1060"), MAX_STEP_SECONDS)
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]
