@@ -435,3 +435,26 @@ fn out_of_range_steps_and_times_exit_1_with_a_message() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+/// Issue 12 (8): one 2 MB anchored scalar repeated by 1,000 aliases took `template check` to
+/// 2 GB. It is refused at the alias that breaks the text budget, with its file, line and column.
+#[test]
+fn template_check_refuses_a_scalar_repeated_by_aliases_at_the_alias() {
+    let mut text = format!("name: bomb\nbig: &big \"{}\"\nmany:\n", "x".repeat(2 << 20));
+    for _ in 0..1000 {
+        text.push_str("  - *big\n");
+    }
+    let (_dir, path) = temp_file("bomb.yaml", &text);
+    let out = canaryd(&["template", "check", path.to_str().unwrap()]);
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    let at = format!(
+        "{}:4:5: many[0]: this alias repeats 2097152 bytes",
+        path.display()
+    );
+    assert!(all.contains(&at), "{all}");
+    assert!(
+        all.contains("bytes of text once aliases are expanded"),
+        "{all}"
+    );
+}
