@@ -241,8 +241,8 @@ pub fn points_budget(window: &Window) -> usize {
 /// The error for an answer over [`points_budget`].
 pub(crate) fn too_many_points(backend: &str, window: &Window) -> SourceError {
     SourceError::TooLarge(format!(
-        "the {backend} answer has more than {} points ({MAX_SERIES_PER_QUERY} series of the \
-         window's {} steps); aggregate the query into one series or narrow the window",
+        "the {backend} answer has more than {} points, the most one query may bring for a \
+         window of {} steps; aggregate the query into one series or narrow the window",
         points_budget(window),
         window.len()
     ))

@@ -805,7 +805,7 @@ async fn oversized_answers_are_refused_naming_the_query_and_the_limit() {
     assert!(matches!(err, SourceError::TooLarge(_)), "{err}");
     assert!(
         err.to_string()
-            .contains("more than 10000 points (10 series of the window's 61 steps)"),
+            .contains("more than 10000 points, the most one query may bring for a window of 61"),
         "{err}"
     );
 
