@@ -298,7 +298,7 @@ pub async fn create(
         interval_minutes: req.interval_minutes,
         begin_after_minutes: req.begin_after_minutes,
         lookback_minutes: req.lookback_minutes,
-        step_seconds: req.step_seconds.map(|s| s as i64),
+        step_seconds: stored_step(req.step_seconds)?,
         settle_seconds: settle,
         callback_url: req.callback_url,
         callback_secret: req.callback_secret,
@@ -316,6 +316,20 @@ pub async fn create(
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/analyses/{}", v.id)))
         .json(v))
+}
+
+/// The step as stored (a signed number): a step that does not fit is refused, never wrapped.
+fn stored_step(step_seconds: Option<u64>) -> Result<Option<i64>, ApiError> {
+    step_seconds
+        .map(|s| {
+            i64::try_from(s).map_err(|_| {
+                ApiError::bad(
+                    "step_seconds",
+                    format!("must be at most {}, found {s}", i64::MAX),
+                )
+            })
+        })
+        .transpose()
 }
 
 fn not_found(id: &str) -> ApiError {
@@ -506,17 +520,36 @@ pub async fn create_schedule(
         resolve_args(&template, &req.args).map_err(|e| ApiError::bad("args", e.to_string()))?;
     check_queries(&state, &template, &req.baseline, &req.canary, &req.args)?;
     check_callback(&state, &req.callback_url, &req.callback_secret)?;
-    if !(req.window_minutes.is_finite() && req.window_minutes > 0.0) {
-        return Err(ApiError::bad("window_minutes", "expected minutes > 0"));
-    }
+    let window = crate::scheduler::plan::checked_minutes(req.window_minutes)
+        .filter(|_| req.window_minutes > 0.0)
+        .ok_or_else(|| {
+            ApiError::bad(
+                "window_minutes",
+                format!(
+                    "expected minutes > 0 and at most {} (100 years), found {}",
+                    crate::scheduler::plan::MAX_MINUTES,
+                    req.window_minutes
+                ),
+            )
+        })?;
     let now = now_ms();
     let next = cron
         .find_next_occurrence(&now, false)
         .map_err(|e| ApiError::bad("cron", format!("never runs: {e}")))?;
     let end = next;
-    let start = end - crate::scheduler::plan::minutes(req.window_minutes);
+    let start = end.checked_sub_signed(window).ok_or_else(|| {
+        ApiError::bad(
+            "window_minutes",
+            "the window would start before the first date supported",
+        )
+    })?;
     let step = req.step_seconds.unwrap_or(template.step_seconds);
-    Window::new(start, end, step).map_err(|e| ApiError::bad("window_minutes", e.to_string()))?;
+    let field = if step > crate::source::MAX_STEP_SECONDS {
+        "step_seconds"
+    } else {
+        "window_minutes"
+    };
+    Window::new(start, end, step).map_err(|e| ApiError::bad(field, e.to_string()))?;
     let row = ScheduleRow {
         id: uuid::Uuid::now_v7().to_string(),
         name: req.name,
@@ -527,7 +560,7 @@ pub async fn create_schedule(
         baseline: req.baseline,
         canary: req.canary,
         window_minutes: req.window_minutes,
-        step_seconds: req.step_seconds.map(|s| s as i64),
+        step_seconds: stored_step(req.step_seconds)?,
         callback_url: req.callback_url,
         callback_secret: req.callback_secret,
         next_run_at: next,

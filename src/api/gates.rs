@@ -28,6 +28,7 @@ use super::error::{ApiError, ErrorBody};
 use super::judgments::{time_field, JudgmentResponse};
 use super::observe::RequestId;
 use super::{auth, body, AppState};
+use crate::scheduler::plan::MAX_MINUTES;
 use crate::service::{self, JudgmentInput, Points, TemplateRef};
 use crate::telemetry::metrics;
 
@@ -134,12 +135,29 @@ fn gate_params(
                 return Err(ApiError::bad(field("window_minutes"), "must be at least 1"));
             }
             let end = crate::store::now_ms();
-            (end - Duration::minutes(minutes as i64), end)
+            let start = i64::try_from(minutes)
+                .ok()
+                .and_then(Duration::try_minutes)
+                .filter(|_| minutes as f64 <= MAX_MINUTES)
+                .and_then(|d| end.checked_sub_signed(d))
+                .ok_or_else(|| {
+                    ApiError::bad(
+                        field("window_minutes"),
+                        format!("must be at most {MAX_MINUTES} (100 years), got {minutes}"),
+                    )
+                })?;
+            (start, end)
         }
     };
     Ok(GateParams {
         template: super::judgments::template_name(&field("template"), &need("template")?)?,
-        template_version: number("template_version")?.map(|v| v as i64),
+        template_version: number("template_version")?
+            .map(|v| {
+                i64::try_from(v).map_err(|_| {
+                    ApiError::bad(field("template_version"), format!("no version {v}"))
+                })
+            })
+            .transpose()?,
         baseline: need("baseline")?,
         canary: need("canary")?,
         start,

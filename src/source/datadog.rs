@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::http::{config_error, opt_str, HttpClient};
-use super::{MetricSource, Series, SourceError, Window};
+use super::{points, points_budget, too_many_points, MetricSource, Series, SourceError, Window};
 use crate::config::SourceSettings;
 
 /// A Datadog site.
@@ -94,13 +94,17 @@ struct DdSeries {
     scope: Option<String>,
     #[serde(default)]
     tag_set: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "points::counted")]
     pointlist: Vec<(f64, Option<f64>)>,
 }
 
 /// Reads a v1 query answer (any status) into a series on the window's grid.
 pub fn parse_answer(status: u16, body: &[u8], window: &Window) -> Result<Series, SourceError> {
-    let response: Response = match serde_json::from_slice(body) {
+    let (parsed, over) = points::parse(points_budget(window), || serde_json::from_slice(body));
+    if over {
+        return Err(too_many_points("datadog", window));
+    }
+    let response: Response = match parsed {
         Ok(r) => r,
         Err(e) if status >= 400 => {
             return Err(SourceError::Backend {

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::http::HttpClient;
-use super::{MetricSource, Series, SourceError, Window};
+use super::{points, points_budget, too_many_points, MetricSource, Series, SourceError, Window};
 use crate::config::SourceSettings;
 
 /// A graphite-web server.
@@ -61,7 +61,7 @@ pub fn escape_graphite(value: &str) -> Result<String, SourceError> {
 #[derive(Deserialize)]
 struct Target {
     target: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "points::counted")]
     datapoints: Vec<(Option<f64>, f64)>,
 }
 
@@ -77,11 +77,14 @@ pub fn parse_answer(status: u16, body: &[u8], window: &Window) -> Result<Series,
             message,
         });
     }
-    let mut targets: Vec<Target> =
-        serde_json::from_slice(body).map_err(|e| SourceError::Malformed {
-            backend: "graphite",
-            message: format!("not the render API's JSON: {e}"),
-        })?;
+    let (parsed, over) = points::parse(points_budget(window), || serde_json::from_slice(body));
+    if over {
+        return Err(too_many_points("graphite", window));
+    }
+    let mut targets: Vec<Target> = parsed.map_err(|e| SourceError::Malformed {
+        backend: "graphite",
+        message: format!("not the render API's JSON: {e}"),
+    })?;
     match targets.len() {
         0 => Ok(Series::empty(window)),
         1 => {

@@ -5,7 +5,10 @@
 //! Options read from `[sources.NAME]` (all optional):
 //! `bearer_token`, `username` + `password` (basic auth), `headers` (a table of extra headers),
 //! `ca_file` (PEM, trusted in addition to the system roots), `insecure_skip_verify`,
-//! `retry_attempts` (default 3), `retry_backoff_ms` (first delay, default 100).
+//! `retry_attempts` (default 3), `retry_backoff_ms` (first delay, default 100),
+//! `max_response_bytes` (the largest answer read for one query, default 16 MiB: the body is read
+//! in chunks and reading stops at the limit, so an oversized answer costs no more memory than
+//! that).
 
 use std::time::Duration;
 
@@ -17,6 +20,9 @@ use crate::config::SourceSettings;
 
 /// Default per-query timeout.
 pub const DEFAULT_TIMEOUT_SECONDS: f64 = 10.0;
+
+/// Default `max_response_bytes`: 16 MiB, some 40 series of 11,000 Prometheus points.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 << 20;
 
 /// A response body with its status, read whole.
 pub(crate) struct Answer {
@@ -34,6 +40,7 @@ pub(crate) struct HttpClient {
     timeout: Duration,
     attempts: u32,
     backoff: Duration,
+    max_response_bytes: u64,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -208,6 +215,14 @@ impl HttpClient {
             .max(1) as u32;
         let backoff =
             Duration::from_millis(opt_u64(name, settings, "retry_backoff_ms")?.unwrap_or(100));
+        let max_response_bytes =
+            opt_u64(name, settings, "max_response_bytes")?.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
+        if max_response_bytes == 0 {
+            return Err(config_error(
+                name,
+                "option max_response_bytes must be at least 1".into(),
+            ));
+        }
         Ok(HttpClient {
             client,
             display_url: redact_url(&base),
@@ -216,6 +231,7 @@ impl HttpClient {
             timeout,
             attempts: attempts.min(10),
             backoff,
+            max_response_bytes,
         })
     }
 
@@ -241,7 +257,7 @@ impl HttpClient {
             let retry = match &outcome {
                 Ok(answer) => answer.status.is_server_error(),
                 Err(Failure::Timeout) | Err(Failure::Broken(_)) => true,
-                Err(Failure::Connect(_)) => false,
+                Err(Failure::Connect(_)) | Err(Failure::TooLarge) => false,
             };
             if !retry || attempt >= self.attempts {
                 return match outcome {
@@ -251,6 +267,11 @@ impl HttpClient {
                         timeout_seconds: self.timeout.as_secs_f64(),
                         attempts: attempt,
                     }),
+                    Err(Failure::TooLarge) => Err(SourceError::TooLarge(format!(
+                        "the answer from {shown} is over the source's max_response_bytes \
+                         ({} bytes); aggregate the query or narrow the window, or raise the limit",
+                        self.max_response_bytes
+                    ))),
                     Err(Failure::Connect(message)) => Err(SourceError::Unreachable {
                         url: shown,
                         message,
@@ -275,19 +296,28 @@ impl HttpClient {
             .headers(self.headers.clone())
             .query(params)
             .timeout(self.timeout);
+        let limit = self.max_response_bytes;
         let attempt = async {
-            let response = request.send().await?;
+            let mut response = request.send().await?;
             let status = response.status();
-            let body = response.bytes().await?;
-            Ok::<_, reqwest::Error>(Answer {
-                status,
-                body: body.to_vec(),
-            })
+            if response.content_length().is_some_and(|n| n > limit) {
+                return Ok(None);
+            }
+            // In chunks, stopping at the limit: never more than `limit` bytes are held.
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await? {
+                if (body.len() + chunk.len()) as u64 > limit {
+                    return Ok(None);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok::<_, reqwest::Error>(Some(Answer { status, body }))
         };
         // The outer timeout also bounds a server that sends headers and then stalls the body.
         match tokio::time::timeout(self.timeout, attempt).await {
             Err(_) => Err(Failure::Timeout),
-            Ok(Ok(answer)) => Ok(answer),
+            Ok(Ok(Some(answer))) => Ok(answer),
+            Ok(Ok(None)) => Err(Failure::TooLarge),
             Ok(Err(e)) if e.is_timeout() => Err(Failure::Timeout),
             Ok(Err(e)) if e.is_connect() => Err(Failure::Connect(describe(&e))),
             Ok(Err(e)) => Err(Failure::Broken(describe(&e))),
@@ -297,6 +327,8 @@ impl HttpClient {
 
 enum Failure {
     Timeout,
+    /// Over `max_response_bytes`.
+    TooLarge,
     Connect(String),
     Broken(String),
 }

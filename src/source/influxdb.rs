@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::http::{config_error, opt_str, HttpClient};
-use super::{MetricSource, Series, SourceError, Window};
+use super::{points, points_budget, too_many_points, MetricSource, Series, SourceError, Window};
 use crate::config::SourceSettings;
 
 /// An InfluxDB 1.x server.
@@ -108,7 +108,7 @@ struct InfluxSeries {
     tags: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     columns: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "points::counted")]
     values: Vec<Vec<serde_json::Value>>,
 }
 
@@ -118,7 +118,11 @@ pub fn parse_answer(status: u16, body: &[u8], window: &Window) -> Result<Series,
         backend: "influxdb",
         message,
     };
-    let response: Response = match serde_json::from_slice(body) {
+    let (parsed, over) = points::parse(points_budget(window), || serde_json::from_slice(body));
+    if over {
+        return Err(too_many_points("influxdb", window));
+    }
+    let response: Response = match parsed {
         Ok(r) => r,
         Err(e) if status >= 400 => {
             return Err(SourceError::Backend {

@@ -206,6 +206,10 @@ pub enum SourceError {
         /// is not its format, too large); false when some query was refused as written.
         source_down: bool,
     },
+    /// The answer to one query is larger than canaryd accepts: over the source's
+    /// `max_response_bytes`, or more points than [`points_budget`] allows for the window.
+    #[error("answer too large: {0}")]
+    TooLarge(String),
 }
 
 impl SourceError {
@@ -224,6 +228,7 @@ impl SourceError {
             SourceError::Recorded(_) => "recorded",
             SourceError::Deadline { .. } => "deadline",
             SourceError::NothingRead { .. } => "nothing_read",
+            SourceError::TooLarge(_) => "too_large",
         }
     }
 
@@ -235,7 +240,8 @@ impl SourceError {
             SourceError::Unreachable { .. }
             | SourceError::Timeout { .. }
             | SourceError::Deadline { .. }
-            | SourceError::Malformed { .. } => true,
+            | SourceError::Malformed { .. }
+            | SourceError::TooLarge(_) => true,
             SourceError::Backend { status, .. } => status.starts_with('5') || status == "no answer",
             SourceError::NothingRead { source_down, .. } => *source_down,
             _ => false,
@@ -266,6 +272,104 @@ pub struct Window {
 /// Most points a window may have (Prometheus refuses more than 11,000 per series).
 pub const MAX_WINDOW_POINTS: u64 = 11_000;
 
+/// Series' worth of points one query's answer may carry (see [`points_budget`]). One series is
+/// what a judgment needs; a few more are parsed so that [`SourceError::SeveralSeries`] can name
+/// them.
+pub const MAX_SERIES_PER_QUERY: usize = 10;
+
+/// Most points one query's answer may carry while it is parsed: [`MAX_SERIES_PER_QUERY`]
+/// series of the window's steps (plus one each side), and never less than 10,000.
+pub fn points_budget(window: &Window) -> usize {
+    window
+        .len()
+        .saturating_add(2)
+        .saturating_mul(MAX_SERIES_PER_QUERY)
+        .max(10_000)
+}
+
+/// The error for an answer over [`points_budget`].
+pub(crate) fn too_many_points(backend: &str, window: &Window) -> SourceError {
+    SourceError::TooLarge(format!(
+        "the {backend} answer has more than {} points, the most one query may bring for a \
+         window of {} steps; aggregate the query into one series or narrow the window",
+        points_budget(window),
+        window.len()
+    ))
+}
+
+/// Parsing under a points budget: backends mark their lists of points with
+/// `#[serde(deserialize_with = "points::counted")]`, and [`points::parse`] runs a parse with a
+/// budget, so that an oversized answer stops where the budget ends instead of being built
+/// whole. The budget lives in a thread-local: a parse is synchronous and never moves threads.
+pub(crate) mod points {
+    use std::cell::Cell;
+    use std::marker::PhantomData;
+
+    use serde::de::{Deserializer, Error, SeqAccess, Visitor};
+    use serde::Deserialize;
+
+    thread_local! {
+        /// Points still allowed in the parse under way (`None`: no budget).
+        static LEFT: Cell<Option<usize>> = const { Cell::new(None) };
+        /// Whether the parse under way ran over its budget.
+        static OVER: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Runs `parse` with at most `budget` points; the flag says it ran over (its result is
+    /// then an error that the caller replaces).
+    pub fn parse<T>(budget: usize, parse: impl FnOnce() -> T) -> (T, bool) {
+        let before = LEFT.with(|l| l.replace(Some(budget)));
+        OVER.with(|o| o.set(false));
+        let out = parse();
+        LEFT.with(|l| l.set(before));
+        (out, OVER.with(|o| o.replace(false)))
+    }
+
+    fn charge() -> bool {
+        LEFT.with(|l| match l.get() {
+            None => true,
+            Some(0) => {
+                OVER.with(|o| o.set(true));
+                false
+            }
+            Some(n) => {
+                l.set(Some(n - 1));
+                true
+            }
+        })
+    }
+
+    /// A list whose every element costs one point of the budget.
+    pub fn counted<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        struct Points<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Points<T> {
+            type Value = Vec<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of points")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+                let mut out = Vec::new();
+                while let Some(point) = seq.next_element()? {
+                    if !charge() {
+                        return Err(A::Error::custom("more points than the budget allows"));
+                    }
+                    out.push(point);
+                }
+                Ok(out)
+            }
+        }
+        deserializer.deserialize_seq(Points(PhantomData))
+    }
+}
+
+/// Largest step: 100 years (of 365.25 days) in seconds. A larger one cannot be a time span (durations and the
+/// stored step are signed 64-bit numbers, in milliseconds for chrono).
+pub const MAX_STEP_SECONDS: u64 = 3_155_760_000;
+
 impl Window {
     /// A window; `end` must be after `start`, the step positive, and at most
     /// [`MAX_WINDOW_POINTS`] points.
@@ -278,6 +382,11 @@ impl Window {
             return Err(SourceError::InvalidWindow(
                 "step_seconds must be at least 1".into(),
             ));
+        }
+        if step_seconds > MAX_STEP_SECONDS {
+            return Err(SourceError::InvalidWindow(format!(
+                "step_seconds must be at most {MAX_STEP_SECONDS} (100 years), found {step_seconds}"
+            )));
         }
         if end <= start {
             return Err(SourceError::InvalidWindow(format!(
@@ -840,6 +949,16 @@ mod tests {
         assert_eq!(w.slot(1005.0), Some(1));
         assert!(Window::new(t("1000"), t("1000"), 10).is_err());
         assert!(Window::new(t("1000"), t("1060"), 0).is_err());
+        for step in [MAX_STEP_SECONDS + 1, 1 << 63, u64::MAX] {
+            let err = Window::new(t("1000"), t("1060"), step).unwrap_err();
+            assert!(err.to_string().contains("step_seconds"), "{err}");
+        }
+        assert_eq!(
+            Window::new(t("1000"), t("1060"), MAX_STEP_SECONDS)
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -861,5 +980,44 @@ mod tests {
             s.notes,
             vec!["series stops at 2024-05-01T12:03:00Z, 7 minutes before the end of the window"]
         );
+    }
+
+    #[test]
+    fn every_backend_stops_parsing_at_the_points_budget() {
+        let w = Window::new(t("1000"), t("1060"), 10).unwrap();
+        let budget = points_budget(&w);
+        assert_eq!(budget, 10_000);
+        let body = |backend: &str, n: usize| {
+            let many = |point: &str| vec![point; n].join(",");
+            match backend {
+                "prometheus" => format!(
+                    r#"{{"status":"success","data":{{"resultType":"matrix","result":[{{"metric":{{}},"values":[{}]}}]}}}}"#,
+                    many(r#"[1000,"1"]"#)
+                ),
+                "influxdb" => format!(
+                    r#"{{"results":[{{"series":[{{"name":"m","columns":["time","v"],"values":[{}]}}]}}]}}"#,
+                    many("[1000,1]")
+                ),
+                "graphite" => format!(r#"[{{"target":"m","datapoints":[{}]}}]"#, many("[1,1000]")),
+                _ => format!(
+                    r#"{{"status":"ok","series":[{{"pointlist":[{}]}}]}}"#,
+                    many("[1000000,1]")
+                ),
+            }
+        };
+        for backend in ["prometheus", "influxdb", "graphite", "datadog"] {
+            let parse = match backend {
+                "prometheus" => prometheus::parse_answer,
+                "influxdb" => influxdb::parse_answer,
+                "graphite" => graphite::parse_answer,
+                _ => datadog::parse_answer,
+            };
+            let err = parse(200, body(backend, budget + 1).as_bytes(), &w).unwrap_err();
+            assert_eq!(err.reason_code(), "too_large", "{backend}: {err}");
+            assert!(err.to_string().contains(backend), "{err}");
+            // Exactly the budget is fine, and the next parse starts afresh.
+            let s = parse(200, body(backend, budget).as_bytes(), &w);
+            assert!(s.is_ok(), "{backend}: {s:?}");
+        }
     }
 }

@@ -8,13 +8,14 @@
 //! `NaN` and `±Inf` are missing values.
 //!
 //! Options: those of every HTTP source (`bearer_token`, `username`/`password`, `headers`,
-//! `ca_file`, `insecure_skip_verify`, `retry_attempts`, `retry_backoff_ms`).
+//! `ca_file`, `insecure_skip_verify`, `retry_attempts`, `retry_backoff_ms`,
+//! `max_response_bytes`).
 
 use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::http::HttpClient;
-use super::{MetricSource, Series, SourceError, Window};
+use super::{points, points_budget, too_many_points, MetricSource, Series, SourceError, Window};
 use crate::config::SourceSettings;
 
 /// A Prometheus server.
@@ -67,19 +68,41 @@ struct Envelope {
     error: Option<String>,
 }
 
+/// `data`, read straight into series (never a whole `serde_json::Value` tree: that took some
+/// 16 times the answer's bytes). A vector's samples (`value`) are ignored: the result type says
+/// it is not a matrix.
 #[derive(Deserialize)]
 struct Data {
     #[serde(rename = "resultType")]
     result_type: String,
-    result: serde_json::Value,
+    #[serde(default)]
+    result: Vec<MatrixSeries>,
 }
 
 #[derive(Deserialize)]
 struct MatrixSeries {
     #[serde(default)]
     metric: std::collections::BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "points::counted")]
     values: Vec<(f64, String)>,
+}
+
+/// The envelope alone, to explain an answer whose result did not parse as a matrix.
+#[derive(Deserialize)]
+struct Outline {
+    status: String,
+    #[serde(default)]
+    data: Option<OutlineData>,
+    #[serde(default, rename = "errorType")]
+    error_type: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct OutlineData {
+    #[serde(rename = "resultType")]
+    result_type: String,
 }
 
 fn label_set(labels: &std::collections::BTreeMap<String, String>) -> String {
@@ -95,37 +118,71 @@ fn sample_value(s: &str) -> Option<f64> {
     s.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
+impl Envelope {
+    /// The envelope of a successful answer, or the backend's error.
+    fn check(self, status: u16) -> Result<Envelope, SourceError> {
+        if self.status == "success" && status < 400 {
+            return Ok(self);
+        }
+        let message = match (self.error_type, self.error) {
+            (Some(t), Some(e)) => format!("{t}: {e}"),
+            (None, Some(e)) => e,
+            _ => format!("status {:?} without an error message", self.status),
+        };
+        Err(SourceError::Backend {
+            backend: "prometheus",
+            status: status.to_string(),
+            message,
+        })
+    }
+}
+
 /// Reads a `query_range` answer (any status) into a series on the window's grid.
 pub fn parse_answer(status: u16, body: &[u8], window: &Window) -> Result<Series, SourceError> {
     let malformed = |message: String| SourceError::Malformed {
         backend: "prometheus",
         message,
     };
-    let envelope: Envelope = match serde_json::from_slice(body) {
+    let (parsed, over) = points::parse(points_budget(window), || {
+        serde_json::from_slice::<Envelope>(body)
+    });
+    if over {
+        return Err(too_many_points("prometheus", window));
+    }
+    let envelope: Envelope = match parsed {
         Ok(e) => e,
-        Err(e) => {
-            if status >= 400 {
-                return Err(SourceError::Backend {
-                    backend: "prometheus",
-                    status: status.to_string(),
-                    message: String::from_utf8_lossy(body).chars().take(300).collect(),
-                });
+        Err(matrix_error) => {
+            let outline = match serde_json::from_slice::<Outline>(body) {
+                Ok(o) => o,
+                Err(e) => {
+                    if status >= 400 {
+                        return Err(SourceError::Backend {
+                            backend: "prometheus",
+                            status: status.to_string(),
+                            message: String::from_utf8_lossy(body).chars().take(300).collect(),
+                        });
+                    }
+                    return Err(malformed(format!("not the query API's JSON: {e}")));
+                }
+            };
+            // The envelope is the API's; its result is not a matrix as documented.
+            let result_type = outline.data.as_ref().map(|d| d.result_type.clone());
+            Envelope {
+                status: outline.status,
+                data: None,
+                error_type: outline.error_type,
+                error: outline.error,
             }
-            return Err(malformed(format!("not the query API's JSON: {e}")));
+            .check(status)?;
+            return Err(match result_type {
+                Some(t) if t != "matrix" => malformed(format!(
+                    "resultType {t:?} where query_range answers \"matrix\""
+                )),
+                _ => malformed(format!("matrix result not as documented: {matrix_error}")),
+            });
         }
     };
-    if envelope.status != "success" || status >= 400 {
-        let message = match (envelope.error_type, envelope.error) {
-            (Some(t), Some(e)) => format!("{t}: {e}"),
-            (None, Some(e)) => e,
-            _ => format!("status {:?} without an error message", envelope.status),
-        };
-        return Err(SourceError::Backend {
-            backend: "prometheus",
-            status: status.to_string(),
-            message,
-        });
-    }
+    let envelope = envelope.check(status)?;
     let data = envelope
         .data
         .ok_or_else(|| malformed("status success without data".into()))?;
@@ -135,8 +192,7 @@ pub fn parse_answer(status: u16, body: &[u8], window: &Window) -> Result<Series,
             data.result_type
         )));
     }
-    let series: Vec<MatrixSeries> = serde_json::from_value(data.result)
-        .map_err(|e| malformed(format!("matrix result not as documented: {e}")))?;
+    let series = data.result;
     match series.len() {
         0 => Ok(Series::empty(window)),
         1 => {

@@ -3,7 +3,9 @@
 //! `yaml-rust2`'s own tree drops positions, so this builds one from its event parser. Only what
 //! a template needs is kept: scalars (with whether they were quoted), sequences and mappings in
 //! source order (duplicate keys are kept so that the loader can report them). Aliases are expanded
-//! within a node budget, so that a "billion laughs" document is a diagnostic, not an exhausted
+//! within a node budget and a budget of expanded text bytes, both checked *before* an alias is
+//! copied, so that a "billion laughs" document (or one large anchored scalar repeated by a
+//! thousand aliases) is a diagnostic at the alias that breaks the budget, not an exhausted
 //! machine; nesting is bounded for the same reason.
 
 use std::collections::HashMap;
@@ -15,6 +17,11 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 const MAX_DEPTH: usize = 64;
 /// Most nodes a document may have once aliases are expanded.
 const MAX_NODES: usize = 100_000;
+/// Least budget of text bytes (scalars, with the copies that anchors and aliases make): a
+/// template is a few KiB.
+const MIN_TEXT_BUDGET: usize = 4 << 20;
+/// The text budget of a larger document, as a multiple of its length.
+const TEXT_BUDGET_PER_INPUT_BYTE: usize = 2;
 
 /// A 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -94,7 +101,10 @@ pub(crate) struct YamlProblem {
 /// A syntax error ends reading (the tree is then `None`); a second document, tags and oversized
 /// documents are reported too.
 pub(crate) fn parse_document(text: &str) -> (Option<Node>, Vec<YamlProblem>) {
-    let mut builder = Builder::default();
+    let mut builder = Builder {
+        text_budget: MIN_TEXT_BUDGET.max(text.len().saturating_mul(TEXT_BUDGET_PER_INPUT_BYTE)),
+        ..Builder::default()
+    };
     let mut parser = Parser::new_from_str(text);
     loop {
         match parser.next_token() {
@@ -149,11 +159,23 @@ enum Frame {
 #[derive(Debug, Default)]
 struct Builder {
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Each anchored node with its size (nodes, text bytes), so that an alias is counted before
+    /// it is copied.
+    anchors: HashMap<usize, (Node, Size)>,
     document: Option<Node>,
     documents: usize,
     nodes: usize,
+    /// Text bytes held so far, copies included.
+    text_bytes: usize,
+    text_budget: usize,
     problems: Vec<YamlProblem>,
+}
+
+/// How much a node holds: nodes and scalar text bytes, its descendants included.
+#[derive(Debug, Clone, Copy, Default)]
+struct Size {
+    nodes: usize,
+    bytes: usize,
 }
 
 impl Builder {
@@ -186,20 +208,18 @@ impl Builder {
                 Ok(())
             }
             Event::Alias(id) => {
-                let node = match self.anchors.get(&id) {
-                    Some(node) => Node {
-                        pos,
-                        value: node.value.clone(),
-                    },
-                    None => {
-                        return Err(self.problem(pos, "alias to an unknown anchor".into()));
-                    }
+                let Some(size) = self.anchors.get(&id).map(|(_, size)| *size) else {
+                    return Err(self.problem(pos, "alias to an unknown anchor".into()));
                 };
-                self.count(pos, size_of_node(&node))?;
-                self.push_node(node, 0)
+                // Counted first: the copy is made only within the budgets.
+                self.count(pos, size.nodes)?;
+                self.count_text(pos, size.bytes, true)?;
+                let value = self.anchors[&id].0.value.clone();
+                self.push_node(Node { pos, value }, 0)
             }
             Event::Scalar(text, style, anchor, tag) => {
                 self.count(pos, 1)?;
+                self.count_text(pos, text.len(), false)?;
                 let forced_string =
                     self.check_tag(pos, tag.as_ref(), &["str", "null", "bool", "int", "float"])?;
                 let quoted = forced_string || !matches!(style, TScalarStyle::Plain);
@@ -281,6 +301,29 @@ impl Builder {
         Ok(())
     }
 
+    /// Counts `bytes` more of text (`alias`: repeated by an alias at `pos`).
+    fn count_text(&mut self, pos: Pos, bytes: usize, alias: bool) -> Result<(), YamlProblem> {
+        self.text_bytes = self.text_bytes.saturating_add(bytes);
+        if self.text_bytes <= self.text_budget {
+            return Ok(());
+        }
+        let what = if alias {
+            format!("this alias repeats {bytes} bytes, and ")
+        } else {
+            String::new()
+        };
+        Err(self.problem(
+            pos,
+            format!(
+                "{what}the document would hold more than {} bytes of text once aliases are \
+                 expanded (at most {} MiB, or {TEXT_BUDGET_PER_INPUT_BYTE}× the file's size); \
+                 repeat less through anchors and aliases",
+                self.text_budget,
+                MIN_TEXT_BUDGET >> 20
+            ),
+        ))
+    }
+
     /// Accepts the YAML core-schema tags in `allowed` (true for `!!str`); reports any other.
     fn check_tag(
         &mut self,
@@ -321,7 +364,10 @@ impl Builder {
 
     fn push_node(&mut self, node: Node, anchor: usize) -> Result<(), YamlProblem> {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            // The anchor's copy is text held too (nested anchors each copy their subtree).
+            let size = size_of_node(&node);
+            self.count_text(node.pos, size.bytes, false)?;
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         match self.stack.last_mut() {
             None => {
@@ -351,16 +397,23 @@ impl Builder {
     }
 }
 
-fn size_of_node(node: &Node) -> usize {
+fn size_of_node(node: &Node) -> Size {
+    let add = |a: Size, b: Size| Size {
+        nodes: a.nodes.saturating_add(b.nodes),
+        bytes: a.bytes.saturating_add(b.bytes),
+    };
+    let one = Size { nodes: 1, bytes: 0 };
     match &node.value {
-        Value::Null | Value::Scalar { .. } => 1,
-        Value::Seq(items) => 1 + items.iter().map(size_of_node).sum::<usize>(),
-        Value::Map(entries) => {
-            1 + entries
-                .iter()
-                .map(|(k, v)| size_of_node(k) + size_of_node(v))
-                .sum::<usize>()
-        }
+        Value::Null => one,
+        Value::Scalar { text, .. } => Size {
+            nodes: 1,
+            bytes: text.len(),
+        },
+        Value::Seq(items) => items.iter().map(size_of_node).fold(one, add),
+        Value::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| add(size_of_node(k), size_of_node(v)))
+            .fold(one, add),
     }
 }
 
@@ -455,5 +508,76 @@ mod tests {
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].pos.line, 2);
         assert!(problems[0].message.contains("second"));
+    }
+
+    #[test]
+    fn a_large_scalar_repeated_by_aliases_is_refused_at_the_alias_that_breaks_the_budget() {
+        // Issue 12 (8): one 2 MB anchored scalar and 1,000 aliases took 2 GB.
+        let mut text = format!("big: &big \"{}\"\nmany:\n", "x".repeat(2 << 20));
+        for _ in 0..1000 {
+            text.push_str("  - *big\n");
+        }
+        let started = std::time::Instant::now();
+        let (doc, problems) = parse_document(&text);
+        assert!(doc.is_none());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let p = &problems[0];
+        assert!(
+            p.message
+                .contains("bytes of text once aliases are expanded"),
+            "{p:?}"
+        );
+        assert!(
+            p.message.contains("this alias repeats 2097152 bytes"),
+            "{p:?}"
+        );
+        // The budget (2x the 2 MiB file) breaks at the first alias: the anchor's own copy and
+        // the scalar already hold 4 MiB.
+        assert_eq!(p.pos, Pos { line: 3, column: 5 });
+        assert_eq!(p.field, "many[0]");
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+
+        // A small "billion laughs" of text: 10^4 copies of 1 KiB is only 10^4 nodes (under
+        // the node budget) but 10 MiB of text.
+        let mut laughs = format!("a0: &a0 \"{}\"\n", "l".repeat(1024));
+        for i in 1..5 {
+            let p = i - 1;
+            laughs.push_str(&format!(
+                "a{i}: &a{i} [{}]\n",
+                vec![format!("*a{p}"); 10].join(", ")
+            ));
+        }
+        let (doc, problems) = parse_document(&laughs);
+        assert!(doc.is_none());
+        assert!(
+            problems[0].message.contains("bytes of text"),
+            "{problems:?}"
+        );
+        assert_eq!(problems[0].pos.line, 5, "{problems:?}");
+    }
+
+    #[test]
+    fn small_aliases_keep_working() {
+        let text = "defaults: &d {test: mann-whitney, direction: increase}\n\
+                    metrics:\n  - {name: a, judge: *d}\n  - {name: b, judge: *d}\n";
+        let (doc, problems) = parse_document(text);
+        assert!(problems.is_empty(), "{problems:?}");
+        let Some(Node {
+            value: Value::Map(entries),
+            ..
+        }) = doc
+        else {
+            panic!("not a mapping");
+        };
+        let Value::Seq(metrics) = &entries[1].1.value else {
+            panic!("not a list")
+        };
+        let judge = |m: &Node| match &m.value {
+            Value::Map(e) => e[1].1.value.clone(),
+            _ => Value::Null,
+        };
+        assert_eq!(metrics.len(), 2);
+        assert_eq!(judge(&metrics[0]), entries[0].1.value);
+        assert_eq!(judge(&metrics[1]), entries[0].1.value);
     }
 }

@@ -403,3 +403,161 @@ async fn callbacks_are_retried_until_delivered() {
     assert_eq!(again.body, first_failed.body);
     app.stop().await;
 }
+
+/// Issue 12 (7): huge, negative and fractional numbers in every numeric field of analyses,
+/// schedules and both gates are a 400 whose message names the field. They used to panic in
+/// chrono's time arithmetic (the connection dropped without an answer), or, for a step of 2^63
+/// or more, be stored as a negative number.
+#[test]
+fn hostile_numbers_get_a_400_naming_the_field() {
+    use canaryd::scheduler::plan::MAX_MINUTES;
+    use canaryd::source::MAX_STEP_SECONDS;
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let app = rt.block_on(async {
+        let app = spawn_app(Db::Sqlite, fast).await;
+        app.put_fixture_template("fixture-latency").await;
+        app
+    });
+    // Durations in minutes: beyond 100 years, or below zero.
+    let minutes = prop_oneof![MAX_MINUTES * 1.000_001..1e300, -1e300..-1e-6f64]
+        .prop_map(|v| json!(v))
+        .boxed();
+    // Whole numbers: beyond the largest step, negative, or fractional.
+    let whole = prop_oneof![
+        (MAX_STEP_SECONDS + 1..=u64::MAX).prop_map(|v| json!(v)),
+        (i64::MIN..0i64).prop_map(|v| json!(v)),
+        (0u32..1_000_000).prop_map(|k| json!(f64::from(k) + 0.5)),
+    ]
+    .boxed();
+    let fields = prop_oneof![
+        Just(("analysis", "lifetime_minutes")),
+        Just(("analysis", "interval_minutes")),
+        Just(("analysis", "begin_after_minutes")),
+        Just(("analysis", "lookback_minutes")),
+        Just(("analysis", "step_seconds")),
+        Just(("schedule", "window_minutes")),
+        Just(("schedule", "step_seconds")),
+        Just(("argo", "window_minutes")),
+        Just(("argo", "step_seconds")),
+        Just(("flagger", "window_minutes")),
+        Just(("flagger", "step_seconds")),
+    ];
+    let case = fields.prop_flat_map(move |(target, field)| {
+        let values = if field.ends_with("_minutes") && matches!(target, "analysis" | "schedule") {
+            minutes.clone()
+        } else {
+            whole.clone()
+        };
+        (Just(target), Just(field), values)
+    });
+    let mut runner = TestRunner::new(Config {
+        cases: 160,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let seen = std::sync::atomic::AtomicUsize::new(0);
+    runner
+        .run(&case, |(target, field, value)| {
+            let text = match &value {
+                Value::Number(n) => n.to_string(),
+                other => other.to_string(),
+            };
+            let (status, e) = rt.block_on(async {
+                match target {
+                    "analysis" => {
+                        let mut b = json!({"template": "fixture-latency", "baseline": "b",
+                                           "canary": "c", "lifetime_minutes": 10,
+                                           "interval_minutes": 5});
+                        b[field] = value.clone();
+                        app.post("/api/v1/analyses", &b).await
+                    }
+                    "schedule" => {
+                        let n = seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let mut b = json!({"name": format!("s{n}"), "cron": "@hourly",
+                                           "template": "fixture-latency", "baseline": "b",
+                                           "canary": "c", "window_minutes": 5});
+                        b[field] = value.clone();
+                        app.post("/api/v1/schedules", &b).await
+                    }
+                    "argo" => {
+                        app.get(&format!(
+                            "/api/v1/gates/argo?template=fixture-latency&baseline=b&canary=c\
+                             &{field}={text}"
+                        ))
+                        .await
+                    }
+                    _ => {
+                        let b = json!({"name": "podinfo", "namespace": "test",
+                                       "phase": "Progressing", "metadata": {
+                                           "template": "fixture-latency", "baseline": "b",
+                                           "canary": "c", field: text}});
+                        app.post("/api/v1/gates/flagger", &b).await
+                    }
+                }
+            });
+            prop_assert_eq!(status, 400, "{} {}={} -> {}", target, field, text, e);
+            let message = e["error"]["message"].as_str().unwrap_or_default();
+            prop_assert!(
+                message.contains(field),
+                "{} {}={} -> {}",
+                target,
+                field,
+                text,
+                e
+            );
+            Ok(())
+        })
+        .unwrap();
+    // The cases the outside probe reported, exactly.
+    rt.block_on(async {
+        for (path, body) in [
+            (
+                "/api/v1/analyses",
+                json!({"template": "fixture-latency", "baseline": "b", "canary": "c",
+                       "lifetime_minutes": 10, "interval_minutes": 5,
+                       "begin_after_minutes": 1e13}),
+            ),
+            (
+                "/api/v1/analyses",
+                json!({"template": "fixture-latency", "baseline": "b", "canary": "c",
+                       "lifetime_minutes": 1e14, "interval_minutes": 1e12}),
+            ),
+            (
+                "/api/v1/analyses",
+                json!({"template": "fixture-latency", "baseline": "b", "canary": "c",
+                       "lifetime_minutes": 10, "interval_minutes": 5,
+                       "step_seconds": 9_223_372_036_854_775_808u64}),
+            ),
+            (
+                "/api/v1/analyses",
+                json!({"template": "fixture-latency", "baseline": "b", "canary": "c",
+                       "lifetime_minutes": 10, "interval_minutes": 5,
+                       "start": 8_210_266_876_700i64}),
+            ),
+        ] {
+            let (status, e) = app.post(path, &body).await;
+            assert_eq!(status, 400, "{body} -> {e}");
+        }
+        let (status, e) = app
+            .get("/api/v1/gates/argo?template=fixture-latency&baseline=b&canary=c&window_minutes=200000000000000000")
+            .await;
+        assert_eq!(status, 400, "{e}");
+        assert_eq!(e["error"]["path"], "window_minutes", "{e}");
+        let (status, e) = app
+            .get("/api/v1/gates/argo?template=fixture-latency&baseline=b&canary=c&template_version=9223372036854775808")
+            .await;
+        assert_eq!(status, 400, "{e}");
+        assert_eq!(e["error"]["path"], "template_version", "{e}");
+        // Nothing was stored with a wrapped step.
+        let (_, list) = app.get("/api/v1/analyses").await;
+        assert_eq!(list.as_array().map(Vec::len), Some(0), "{list}");
+    });
+    rt.block_on(app.stop());
+}

@@ -391,3 +391,70 @@ fn a_canary_on_a_tenth_of_the_traffic_is_judged_per_request() {
     assert_eq!(report["metrics"][0]["classification"], "pass");
     assert_eq!(report["metrics"][1]["classification"], "low");
 }
+
+/// Issue 12 (7): out-of-range steps and times on the command line are exit 1 with a message
+/// naming the option, never a panic (a step of 2^63 became a negative number and panicked in
+/// the HTML page's time arithmetic).
+#[test]
+fn out_of_range_steps_and_times_exit_1_with_a_message() {
+    let template = "analysis-templates/grpc-worker.yaml";
+    let window = ["--start", "1700000000", "--end", "1700003600"];
+    for step in [
+        "9223372036854775808",
+        "18446744073709551615",
+        "4611686018427387904",
+    ] {
+        let mut args = vec!["judge", "--template", template, "--baseline", "a"];
+        args.extend(["--canary", "b", "--arg", "job=x", "--format", "html"]);
+        args.extend(window);
+        args.extend(["--step-seconds", step]);
+        let out = canaryd(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "--step-seconds {step}: {err}");
+        assert!(err.contains("step_seconds"), "--step-seconds {step}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    for (flag, time) in [
+        ("--start", "-99999999999999"),
+        ("--start", "1e300"),
+        ("--end", "99999999999999999999"),
+    ] {
+        let mut args = vec!["judge", "--template", template, "--baseline", "a"];
+        args.extend(["--canary", "b", "--arg", "job=x"]);
+        let (start, end) = if flag == "--start" {
+            (time, "1700003600")
+        } else {
+            ("1700000000", time)
+        };
+        let (start, end) = (format!("--start={start}"), format!("--end={end}"));
+        args.extend([start.as_str(), end.as_str()]);
+        let out = canaryd(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{flag} {time}: {err}");
+        assert!(err.contains(flag), "{flag} {time}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+/// Issue 12 (8): one 2 MB anchored scalar repeated by 1,000 aliases took `template check` to
+/// 2 GB. It is refused at the alias that breaks the text budget, with its file, line and column.
+#[test]
+fn template_check_refuses_a_scalar_repeated_by_aliases_at_the_alias() {
+    let mut text = format!("name: bomb\nbig: &big \"{}\"\nmany:\n", "x".repeat(2 << 20));
+    for _ in 0..1000 {
+        text.push_str("  - *big\n");
+    }
+    let (_dir, path) = temp_file("bomb.yaml", &text);
+    let out = canaryd(&["template", "check", path.to_str().unwrap()]);
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    let at = format!(
+        "{}:4:5: many[0]: this alias repeats 2097152 bytes",
+        path.display()
+    );
+    assert!(all.contains(&at), "{all}");
+    assert!(
+        all.contains("bytes of text once aliases are expanded"),
+        "{all}"
+    );
+}

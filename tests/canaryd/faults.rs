@@ -80,6 +80,7 @@ async fn source_faults_are_no_verdict_and_the_next_call_is_judged_once() {
         (Mode::Hang, [504, 504]),
         (Mode::Error, [502, 502]),
         (Mode::Garbage, [502, 502]),
+        (Mode::Oversized, [502, 502]),
     ] {
         let before = stored_ids(&app).await;
         switch.set(mode);

@@ -760,3 +760,86 @@ async fn graphite_returns_the_written_points_on_the_step_grid() {
     assert!(err.contains("no quoting"), "{err}");
     assert!(source.escape("canary.*").is_err());
 }
+
+/// Issue 12 (9): answers over a source's `max_response_bytes` (read in chunks, with or without
+/// a Content-Length) or over the points budget are an error naming the query and the limit, not
+/// a process holding 16 times the answer's bytes; the real Prometheus still answers under a
+/// small limit.
+#[tokio::test]
+async fn oversized_answers_are_refused_naming_the_query_and_the_limit() {
+    let w = window(T0, T0 + 600, 10);
+    // With a Content-Length: refused before reading.
+    let body = format!(
+        r#"{{"status":"success","data":{{"resultType":"matrix","result":[{{"metric":{{}},"values":[{}]}}]}}}}"#,
+        vec![format!("[{T0},\"1\"]"); 2_000].join(",")
+    );
+    let server = fake::responder(move |_| (200, body.clone())).await;
+    let source = build_source(
+        "p",
+        &settings(
+            "prometheus",
+            &server.url,
+            json!({"max_response_bytes": 10_000}),
+        ),
+    )
+    .unwrap();
+    let queries = vec![metric(&*source, "latency", PROM_LATENCY)];
+    // The only metric could not be read: no judgment, each side's reason.
+    let err = fetch_all(&*source, &queries, &w, 4).await.unwrap_err();
+    assert!(matches!(err, SourceError::NothingRead { .. }), "{err:?}");
+    let err = err.to_string();
+    assert!(err.contains("baseline: answer too large"), "{err}");
+    assert!(err.contains("max_response_bytes (10000 bytes)"), "{err}");
+    assert!(
+        err.contains(r#"(query: latency_seconds{version="baseline"})"#),
+        "{err}"
+    );
+    assert!(err.contains("canary: answer too large"), "{err}");
+    // Not retried: a larger answer next time is no more likely.
+    assert_eq!(server.hits.load(std::sync::atomic::Ordering::SeqCst), 2);
+
+    // Without a Content-Length, 64 MiB streamed: reading stops at the default 16 MiB.
+    let server = fake::streaming(64 << 20).await;
+    let source = build_source("p", &settings("prometheus", &server.url, json!({}))).unwrap();
+    let err = source.fetch_range("latency", "up", &w).await.unwrap_err();
+    assert_eq!(err.reason_code(), "too_large");
+    assert!(
+        err.to_string()
+            .contains("max_response_bytes (16777216 bytes)"),
+        "{err}"
+    );
+
+    // Under the byte limit but far more points than the window has: the points budget.
+    let server = fake::streaming(1 << 20).await;
+    let source = build_source("p", &settings("prometheus", &server.url, json!({}))).unwrap();
+    let err = source.fetch_range("latency", "up", &w).await.unwrap_err();
+    assert!(matches!(err, SourceError::TooLarge(_)), "{err}");
+    assert!(
+        err.to_string()
+            .contains("more than 10000 points, the most one query may bring for a window of 61"),
+        "{err}"
+    );
+
+    // A bad limit is a configuration error.
+    let err = build_source(
+        "p",
+        &settings("prometheus", &server.url, json!({"max_response_bytes": 0})),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("max_response_bytes"), "{err}");
+
+    // The real Prometheus, under a limit far above its answers, works as before.
+    let source = build_source(
+        "p",
+        &settings(
+            "prometheus",
+            &support::prometheus().url,
+            json!({"max_response_bytes": 65_536}),
+        ),
+    )
+    .unwrap();
+    let obs = fetch_all(&*source, &queries, &w, 4).await.unwrap();
+    assert_eq!(obs["latency"].error, None);
+    assert_eq!(obs["latency"].baseline, expected("baseline", &w));
+    assert_eq!(obs["latency"].canary, expected("canary", &w));
+}

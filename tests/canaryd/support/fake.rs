@@ -306,3 +306,48 @@ pub async fn switchable_proxy(upstream: String) -> (Fake, Switch) {
         switch,
     )
 }
+
+/// Answers every request with a 200 whose JSON body (a Prometheus matrix of one series) is
+/// `total` bytes long, sent without a Content-Length (the end is the connection's close), in
+/// 64 KiB writes: an oversized answer that can only be noticed by counting while reading.
+/// Stops writing when the client hangs up.
+pub async fn streaming(total: usize) -> Fake {
+    let (listener, url) = bind().await;
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let h = h.clone();
+            tokio::spawn(async move {
+                if read_head(&mut stream).await.is_none() {
+                    return;
+                }
+                h.fetch_add(1, Ordering::SeqCst);
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                            Connection: close\r\n\r\n";
+                let start = r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":["#;
+                if stream.write_all(head.as_bytes()).await.is_err()
+                    || stream.write_all(start.as_bytes()).await.is_err()
+                {
+                    return;
+                }
+                let point = r#"[1700000000,"1"],"#;
+                let block = point.repeat(65_536 / point.len());
+                let mut sent = start.len();
+                while sent < total {
+                    if stream.write_all(block.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    sent += block.len();
+                }
+                let _ = stream.write_all(br#"[1700000000,"1"]]}]}}"#).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    Fake {
+        url,
+        hits,
+        requests: Arc::new(Mutex::new(Vec::new())),
+    }
+}
