@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::http::{config_error, opt_str, HttpClient};
+use super::placement::{not_here, Placement};
 use super::{MetricSource, Series, SourceError, Window};
 use crate::config::SourceSettings;
 
@@ -72,6 +73,18 @@ pub fn escape_datadog(value: &str) -> Result<String, SourceError> {
         });
     }
     Ok(value.to_string())
+}
+
+/// Escapes a value for where it sits in a Datadog query ([`Placement`]): only inside a `{…}`
+/// scope, as [`escape_datadog`].
+///
+/// # Errors
+/// [`SourceError::Escape`] when the value cannot be made safe there.
+pub fn escape_datadog_at(value: &str, placement: Placement) -> Result<String, SourceError> {
+    match placement {
+        Placement::TagValue => escape_datadog(value),
+        other => Err(not_here(value, "Datadog", other)),
+    }
 }
 
 #[derive(Deserialize)]

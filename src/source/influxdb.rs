@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::http::{config_error, opt_str, HttpClient};
+use super::placement::{not_here, quote_regex_meta, Placement};
 use super::{MetricSource, Series, SourceError, Window};
 use crate::config::SourceSettings;
 
@@ -43,20 +44,79 @@ impl InfluxDbSource {
 /// Escapes a value for a single-quoted InfluxQL string: backslash and single quote are
 /// escaped; line breaks and other control characters are refused.
 pub fn escape_influxql(value: &str) -> Result<String, SourceError> {
+    escape_influxql_at(
+        value,
+        Placement::Quoted {
+            quote: '\'',
+            regex: false,
+        },
+        false,
+    )
+}
+
+/// Escapes a value for where it sits in an InfluxQL query ([`Placement`]):
+///
+/// * `'…'` (a string literal) and `"…"` (a quoted identifier): backslash and that quote are
+///   escaped;
+/// * `/…/` (a regex literal, after `=~` / `!~`): RE2 metacharacters are quoted so that the value
+///   matches itself literally, unless the template declares it a regex (`value_is_regex`), and
+///   `/` is escaped as `\/`; a declared regex ending in a lone backslash is refused (it would
+///   escape the closing `/`).
+///
+/// Line breaks and other control characters are refused everywhere: InfluxQL has no escape
+/// for them in regex literals, and they end a query statement.
+///
+/// # Errors
+/// [`SourceError::Escape`] when the value cannot be made safe there.
+pub fn escape_influxql_at(
+    value: &str,
+    placement: Placement,
+    value_is_regex: bool,
+) -> Result<String, SourceError> {
+    let refuse = |reason: String| SourceError::Escape {
+        value: value.to_string(),
+        language: "InfluxQL",
+        reason,
+    };
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Err(refuse(format!("control character U+{:04X}", c as u32)));
+    }
     let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\'"),
-            c if c.is_control() => {
-                return Err(SourceError::Escape {
-                    value: value.to_string(),
-                    language: "InfluxQL",
-                    reason: format!("control character U+{:04X}", c as u32),
-                })
+    match placement {
+        Placement::Quoted { quote, .. } if quote == '\'' || quote == '"' => {
+            for c in value.chars() {
+                if c == '\\' || c == quote {
+                    out.push('\\');
+                }
+                out.push(c);
             }
-            c => out.push(c),
         }
+        Placement::RegexLiteral if value_is_regex => {
+            let mut chars = value.chars();
+            while let Some(c) = chars.next() {
+                match c {
+                    '/' => out.push_str("\\/"),
+                    '\\' => match chars.next() {
+                        Some('/') => out.push_str("\\/"),
+                        Some(next) => {
+                            out.push('\\');
+                            out.push(next);
+                        }
+                        None => {
+                            return Err(refuse(
+                                "a regex ending in a lone backslash would escape the closing `/`"
+                                    .into(),
+                            ))
+                        }
+                    },
+                    c => out.push(c),
+                }
+            }
+        }
+        Placement::RegexLiteral => {
+            out = quote_regex_meta(value).replace('/', "\\/");
+        }
+        other => return Err(not_here(value, "InfluxQL", other)),
     }
     Ok(out)
 }

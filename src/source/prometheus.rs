@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::http::HttpClient;
+use super::placement::{not_here, quote_regex_meta, Placement};
 use super::{MetricSource, Series, SourceError, Window};
 use crate::config::SourceSettings;
 
@@ -35,19 +36,78 @@ impl PrometheusSource {
 /// Escapes a value for a double-quoted PromQL string (a label matcher value): backslash,
 /// double quote and line breaks are escaped, so the value cannot close the string.
 pub fn escape_promql(value: &str) -> Result<String, SourceError> {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
+    escape_promql_string(value, value, '"')
+}
+
+/// Escapes a value for where it sits in a PromQL query ([`Placement`]):
+///
+/// * `"…"` and `'…'`: backslash, that quote and line breaks are escaped (Go string escapes; the
+///   other quote needs none and must get none, PromQL refuses `\"` inside `'…'`);
+/// * `` `…` `` (raw string, no escapes exist): a value with a backtick or a control character
+///   is refused;
+/// * a regex matcher's string (`=~`, `!~`): RE2 metacharacters are quoted first, so the value
+///   matches itself literally (`.*` matches the label value `.*`, not everything), unless the
+///   template declares the value a regex (`value_is_regex`).
+///
+/// # Errors
+/// [`SourceError::Escape`] when the value cannot be made safe there.
+pub fn escape_promql_at(
+    value: &str,
+    placement: Placement,
+    value_is_regex: bool,
+) -> Result<String, SourceError> {
+    let Placement::Quoted { quote, regex } = placement else {
+        return Err(not_here(value, "PromQL", placement));
+    };
+    let text = if regex && !value_is_regex {
+        quote_regex_meta(value)
+    } else {
+        value.to_string()
+    };
+    if quote != '`' {
+        return escape_promql_string(value, &text, quote);
+    }
+    if let Some(c) = text.chars().find(|c| *c == '`' || c.is_control()) {
+        return Err(SourceError::Escape {
+            value: value.to_string(),
+            language: "PromQL",
+            reason: format!(
+                "a `…` raw string has no escapes, so {} cannot be put in it; use \"…\" in the \
+                 template instead",
+                describe_char(c)
+            ),
+        });
+    }
+    Ok(text)
+}
+
+fn describe_char(c: char) -> String {
+    if c.is_control() {
+        format!("control character U+{:04X}", c as u32)
+    } else {
+        format!("{c:?}")
+    }
+}
+
+/// `text` escaped for a PromQL string delimited by `quote`; `value` (what the caller gave)
+/// names it in errors.
+fn escape_promql_string(value: &str, text: &str, quote: char) -> Result<String, SourceError> {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
             c if c.is_control() => {
                 return Err(SourceError::Escape {
                     value: value.to_string(),
                     language: "PromQL",
-                    reason: format!("control character U+{:04X}", c as u32),
+                    reason: describe_char(c),
                 })
             }
             c => out.push(c),
