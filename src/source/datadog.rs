@@ -224,4 +224,16 @@ mod tests {
             assert!(escape_datadog(bad).is_err(), "{bad}");
         }
     }
+
+    #[test]
+    fn only_tag_values_take_a_value() {
+        assert_eq!(
+            escape_datadog_at("canary-v1.2", Placement::TagValue).unwrap(),
+            "canary-v1.2"
+        );
+        for bad in ["x} or avg:y{*", "a,b", "!a", "a b", "*", "a\nb", "\"a\""] {
+            assert!(escape_datadog_at(bad, Placement::TagValue).is_err(), "{bad}");
+        }
+        assert!(escape_datadog_at("a", Placement::PathNode).is_err());
+    }
 }

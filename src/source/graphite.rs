@@ -192,6 +192,23 @@ mod tests {
     }
 
     #[test]
+    fn quoted_arguments_refuse_quotes_and_pattern_characters() {
+        let quoted = Placement::Quoted {
+            quote: '\'',
+            regex: false,
+        };
+        assert_eq!(
+            escape_graphite_at("canary v1.2/é", quoted).unwrap(),
+            "canary v1.2/é"
+        );
+        for bad in ["x'),sumSeries(*", "a\"b", r"a\b", "*", "a,b", "{a,b}", "a;b", "a=b", "a\n"] {
+            assert!(escape_graphite_at(bad, quoted).is_err(), "{bad}");
+        }
+        assert!(escape_graphite_at("a.b", Placement::PathNode).is_err());
+        assert!(escape_graphite_at("a", Placement::TagValue).is_err());
+    }
+
+    #[test]
     fn parses_datapoints() {
         let w = Window::new(parse_time("1000").unwrap(), parse_time("1020").unwrap(), 10).unwrap();
         let body = br#"[{"target":"a.b","tags":{"name":"a.b"},"datapoints":[[1.0,1000],[null,1010],[2.0,1020]]}]"#;

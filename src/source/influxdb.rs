@@ -330,6 +330,47 @@ mod tests {
     }
 
     #[test]
+    fn escapes_per_context() {
+        let single = Placement::Quoted {
+            quote: '\'',
+            regex: false,
+        };
+        let double = Placement::Quoted {
+            quote: '"',
+            regex: false,
+        };
+        let evil = r#"x' OR "a"=~/.*/ --"#;
+        assert_eq!(
+            escape_influxql_at(evil, single, false).unwrap(),
+            r#"x\' OR "a"=~/.*/ --"#
+        );
+        assert_eq!(
+            escape_influxql_at(evil, double, false).unwrap(),
+            r#"x' OR \"a\"=~/.*/ --"#
+        );
+        assert_eq!(escape_influxql_at("é✓", double, false).unwrap(), "é✓");
+        for placement in [single, double, Placement::RegexLiteral] {
+            assert!(escape_influxql_at("a\nb", placement, false).is_err());
+        }
+        assert!(escape_influxql_at("x", Placement::PathNode, false).is_err());
+    }
+
+    #[test]
+    fn regex_literals_match_literally_and_cannot_be_closed() {
+        let re = Placement::RegexLiteral;
+        assert_eq!(escape_influxql_at(".*", re, false).unwrap(), r"\.\*");
+        assert_eq!(
+            escape_influxql_at(r"a/b\ OR 1=1", re, false).unwrap(),
+            r"a\/b\\ OR 1=1"
+        );
+        // Declared regexes keep their metacharacters; `/` is still escaped, and a lone
+        // trailing backslash (which would escape the closing `/`) is refused.
+        assert_eq!(escape_influxql_at("canary-.*", re, true).unwrap(), "canary-.*");
+        assert_eq!(escape_influxql_at(r"a/b\/c\.", re, true).unwrap(), r"a\/b\/c\.");
+        assert!(escape_influxql_at(r"a\", re, true).is_err());
+    }
+
+    #[test]
     fn needs_time_filter() {
         assert!(render_window("SELECT v FROM m", &window()).is_err());
         assert_eq!(

@@ -270,6 +270,55 @@ mod tests {
         assert!(escape_promql("a\u{0}").is_err());
     }
 
+    fn at(value: &str, quote: char, regex: bool) -> Result<String, SourceError> {
+        escape_promql_at(value, Placement::Quoted { quote, regex }, false)
+    }
+
+    #[test]
+    fn each_quote_escapes_its_own_delimiter_only() {
+        let evil = r#"x'} or vector(1) #"#;
+        // Harmless inside "…": no double quote to close it.
+        assert_eq!(at(evil, '"', false).unwrap(), evil);
+        assert_eq!(at(evil, '\'', false).unwrap(), r#"x\'} or vector(1) #"#);
+        // PromQL refuses `\"` inside '…', so the other quote stays as it is.
+        assert_eq!(at(r#"a"b\"#, '\'', false).unwrap(), r#"a"b\\"#);
+        assert_eq!(at(r#"a"b"#, '"', false).unwrap(), r#"a\"b"#);
+        assert_eq!(at("a\nb\tc", '\'', false).unwrap(), r"a\nb\tc");
+        assert_eq!(at("é ünïcode ✓", '"', false).unwrap(), "é ünïcode ✓");
+    }
+
+    #[test]
+    fn raw_strings_refuse_what_they_cannot_hold() {
+        assert_eq!(at(r#"a\b"c'"#, '`', false).unwrap(), r#"a\b"c'"#);
+        for bad in ["x` or vector(1) #", "a\nb", "a\rb"] {
+            let err = at(bad, '`', false).unwrap_err().to_string();
+            assert!(err.contains("raw string"), "{err}");
+        }
+    }
+
+    #[test]
+    fn regex_matchers_match_the_value_literally() {
+        assert_eq!(at(".*", '"', true).unwrap(), r"\\.\\*");
+        assert_eq!(at(".*", '\'', true).unwrap(), r"\\.\\*");
+        assert_eq!(at(".*", '`', true).unwrap(), r"\.\*");
+        assert_eq!(at(r"a\b", '`', true).unwrap(), r"a\\b");
+        assert_eq!(at("v1.2|v2", '"', true).unwrap(), r"v1\\.2\\|v2");
+        // A value the template declares a regex keeps its metacharacters, still string-escaped.
+        let declared = Placement::Quoted {
+            quote: '"',
+            regex: true,
+        };
+        assert_eq!(
+            escape_promql_at(r#"canary-.*"\"#, declared, true).unwrap(),
+            r#"canary-.*\"\\"#
+        );
+    }
+
+    #[test]
+    fn only_strings_are_places_for_a_value() {
+        assert!(escape_promql_at("x", Placement::PathNode, false).is_err());
+    }
+
     #[test]
     fn nan_and_inf_are_missing() {
         let body = br#"{"status":"success","data":{"resultType":"matrix","result":[
