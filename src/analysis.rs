@@ -92,7 +92,10 @@ pub fn render_queries(
         let places = match language {
             Some(language) => place(language, &m.query, &spans),
             None => vec![
-                Err(format!("no escaping is known for source kind {:?}", source.kind()));
+                Err(format!(
+                    "no escaping is known for source kind {:?}",
+                    source.kind()
+                ));
                 spans.len()
             ],
         };

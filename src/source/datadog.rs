@@ -232,7 +232,10 @@ mod tests {
             "canary-v1.2"
         );
         for bad in ["x} or avg:y{*", "a,b", "!a", "a b", "*", "a\nb", "\"a\""] {
-            assert!(escape_datadog_at(bad, Placement::TagValue).is_err(), "{bad}");
+            assert!(
+                escape_datadog_at(bad, Placement::TagValue).is_err(),
+                "{bad}"
+            );
         }
         assert!(escape_datadog_at("a", Placement::PathNode).is_err());
     }

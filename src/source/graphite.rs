@@ -201,7 +201,17 @@ mod tests {
             escape_graphite_at("canary v1.2/é", quoted).unwrap(),
             "canary v1.2/é"
         );
-        for bad in ["x'),sumSeries(*", "a\"b", r"a\b", "*", "a,b", "{a,b}", "a;b", "a=b", "a\n"] {
+        for bad in [
+            "x'),sumSeries(*",
+            "a\"b",
+            r"a\b",
+            "*",
+            "a,b",
+            "{a,b}",
+            "a;b",
+            "a=b",
+            "a\n",
+        ] {
             assert!(escape_graphite_at(bad, quoted).is_err(), "{bad}");
         }
         assert!(escape_graphite_at("a.b", Placement::PathNode).is_err());

@@ -96,19 +96,19 @@ pub fn escape_influxql_at(
             while let Some(c) = chars.next() {
                 match c {
                     '/' => out.push_str("\\/"),
-                    '\\' => match chars.next() {
-                        Some('/') => out.push_str("\\/"),
-                        Some(next) => {
-                            out.push('\\');
-                            out.push(next);
-                        }
-                        None => {
-                            return Err(refuse(
+                    '\\' => {
+                        match chars.next() {
+                            Some('/') => out.push_str("\\/"),
+                            Some(next) => {
+                                out.push('\\');
+                                out.push(next);
+                            }
+                            None => return Err(refuse(
                                 "a regex ending in a lone backslash would escape the closing `/`"
                                     .into(),
-                            ))
+                            )),
                         }
-                    },
+                    }
                     c => out.push(c),
                 }
             }
@@ -365,8 +365,14 @@ mod tests {
         );
         // Declared regexes keep their metacharacters; `/` is still escaped, and a lone
         // trailing backslash (which would escape the closing `/`) is refused.
-        assert_eq!(escape_influxql_at("canary-.*", re, true).unwrap(), "canary-.*");
-        assert_eq!(escape_influxql_at(r"a/b\/c\.", re, true).unwrap(), r"a\/b\/c\.");
+        assert_eq!(
+            escape_influxql_at("canary-.*", re, true).unwrap(),
+            "canary-.*"
+        );
+        assert_eq!(
+            escape_influxql_at(r"a/b\/c\.", re, true).unwrap(),
+            r"a\/b\/c\."
+        );
         assert!(escape_influxql_at(r"a\", re, true).is_err());
     }
 

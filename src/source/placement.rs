@@ -96,7 +96,11 @@ impl Placement {
 
 /// For each placeholder of `query` (its byte range `start..end`, in order and not
 /// overlapping), where it sits in `language`, or why no value can be put there safely.
-pub fn place(language: Language, query: &str, spans: &[(usize, usize)]) -> Vec<Result<Placement, String>> {
+pub fn place(
+    language: Language,
+    query: &str,
+    spans: &[(usize, usize)],
+) -> Vec<Result<Placement, String>> {
     let bytes = query.as_bytes();
     let mut lexer = Lexer::new(language);
     let mut out = Vec::with_capacity(spans.len());
@@ -287,8 +291,12 @@ pub fn escape_for_kind(
     value_is_regex: bool,
 ) -> Result<String, SourceError> {
     match Language::from_kind(kind) {
-        Some(Language::PromQL) => super::prometheus::escape_promql_at(value, placement, value_is_regex),
-        Some(Language::InfluxQL) => super::influxdb::escape_influxql_at(value, placement, value_is_regex),
+        Some(Language::PromQL) => {
+            super::prometheus::escape_promql_at(value, placement, value_is_regex)
+        }
+        Some(Language::InfluxQL) => {
+            super::influxdb::escape_influxql_at(value, placement, value_is_regex)
+        }
         Some(Language::Graphite) => super::graphite::escape_graphite_at(value, placement),
         Some(Language::Datadog) => super::datadog::escape_datadog_at(value, placement),
         Some(Language::Recorded) => Ok(value.to_string()),
@@ -319,7 +327,10 @@ pub(crate) fn not_here(value: &str, language: &'static str, placement: Placement
     SourceError::Escape {
         value: value.to_string(),
         language,
-        reason: format!("a value cannot be put in {} in this language", placement.describe()),
+        reason: format!(
+            "a value cannot be put in {} in this language",
+            placement.describe()
+        ),
     }
 }
 
@@ -350,8 +361,21 @@ mod tests {
             Language::PromQL,
             r#"a{b="${x}", c='${x}', d=`${x}`, e=~"${x}", f !~ '${x}', g=~`${x}`} / ${x}"#,
         );
-        assert_eq!(found[..6], [q('"', false), q('\'', false), q('`', false), q('"', true), q('\'', true), q('`', true)]);
-        assert!(found[6].as_ref().unwrap_err().contains("outside any string"));
+        assert_eq!(
+            found[..6],
+            [
+                q('"', false),
+                q('\'', false),
+                q('`', false),
+                q('"', true),
+                q('\'', true),
+                q('`', true)
+            ]
+        );
+        assert!(found[6]
+            .as_ref()
+            .unwrap_err()
+            .contains("outside any string"));
     }
 
     #[test]
@@ -376,7 +400,10 @@ mod tests {
         assert_eq!(found[0], q('"', false));
         assert_eq!(found[1], q('\'', false));
         assert_eq!(found[2], Ok(Placement::RegexLiteral));
-        assert!(found[3].as_ref().unwrap_err().contains("outside any string"));
+        assert!(found[3]
+            .as_ref()
+            .unwrap_err()
+            .contains("outside any string"));
         assert!(found[4].as_ref().unwrap_err().contains("comment"));
     }
 
@@ -384,15 +411,27 @@ mod tests {
     fn graphite_and_datadog_contexts() {
         let found = places(Language::Graphite, "alias(sumSeries(app.${x}.p99), '${x}')");
         assert_eq!(found, [Ok(Placement::PathNode), q('\'', false)]);
-        let found = places(Language::Datadog, "avg:lat{version:${x},!host:${x}} by {host} + ${x}");
-        assert_eq!(found[..2], [Ok(Placement::TagValue), Ok(Placement::TagValue)]);
+        let found = places(
+            Language::Datadog,
+            "avg:lat{version:${x},!host:${x}} by {host} + ${x}",
+        );
+        assert_eq!(
+            found[..2],
+            [Ok(Placement::TagValue), Ok(Placement::TagValue)]
+        );
         assert!(found[2].as_ref().unwrap_err().contains("outside any `{…}`"));
-        assert_eq!(places(Language::Recorded, "${x}"), [Ok(Placement::Verbatim)]);
+        assert_eq!(
+            places(Language::Recorded, "${x}"),
+            [Ok(Placement::Verbatim)]
+        );
     }
 
     #[test]
     fn quotes_every_re2_metacharacter() {
         assert_eq!(quote_regex_meta(".*"), r"\.\*");
-        assert_eq!(quote_regex_meta(r"a+b|(c)[d]{e}^$?\é"), r"a\+b\|\(c\)\[d\]\{e\}\^\$\?\\é");
+        assert_eq!(
+            quote_regex_meta(r"a+b|(c)[d]{e}^$?\é"),
+            r"a\+b\|\(c\)\[d\]\{e\}\^\$\?\\é"
+        );
     }
 }

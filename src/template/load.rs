@@ -8,12 +8,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::render::{is_identifier, placeholders, SCOPE_PLACEHOLDER};
-use crate::source::placement::{place, Language};
 use super::yaml::{parse_document, Node, Pos, Value};
 use super::{
     ArgSpec, Diagnostic, Direction, GroupWeight, JudgeSpec, MetricSpec, NanStrategy, OutlierSpec,
     ScopeSpec, Scoring, Template, TestKind,
 };
+use crate::source::placement::{place, Language};
 
 /// Field name used for problems that concern the whole document.
 pub(crate) const DOCUMENT_FIELD: &str = "(document)";

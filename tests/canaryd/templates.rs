@@ -1245,7 +1245,11 @@ fn template_check_reports_unsafe_placements_at_the_placeholder() {
     );
     assert!(found.iter().all(|d| d.file == shown));
     assert!(found[0].message.contains("`${window}`"), "{}", found[0]);
-    assert!(found[0].message.contains("outside any string"), "{}", found[0]);
+    assert!(
+        found[0].message.contains("outside any string"),
+        "{}",
+        found[0]
+    );
     assert!(found[1].message.contains("`${scope}`"), "{}", found[1]);
     assert!(found[2].message.contains("comment"), "{}", found[2]);
     assert!(
@@ -1267,7 +1271,10 @@ fn placements_are_checked_in_the_language_of_the_source_kind() {
         r#"SELECT mean("value") FROM "m" WHERE "v" = '${scope}' AND "h" =~ /${scope}/ AND $timeFilter"#,
     ));
     only_problem(
-        &with("influxdb", r#"SELECT mean(v) FROM m WHERE v = ${scope} AND $timeFilter"#),
+        &with(
+            "influxdb",
+            r#"SELECT mean(v) FROM m WHERE v = ${scope} AND $timeFilter"#,
+        ),
         5,
         44,
         "metrics[0].query",
@@ -1361,7 +1368,10 @@ mod rendering {
     fn promql_values_are_escaped_for_their_quote_and_matcher() {
         let evil = r#"x'} or vector(1) #"#;
         let r = |query: &str, canary: &str| render("prometheus", ARGS, query, canary).unwrap();
-        assert_eq!(r(r#"q{v="${scope}"}"#, evil), r#"q{v="x'} or vector(1) #"}"#);
+        assert_eq!(
+            r(r#"q{v="${scope}"}"#, evil),
+            r#"q{v="x'} or vector(1) #"}"#
+        );
         assert_eq!(r("q{v='${scope}'}", evil), r#"q{v='x\'} or vector(1) #'}"#);
         assert_eq!(r("q{v=~'${scope}'}", ".*"), r"q{v=~'\\.\\*'}");
         assert_eq!(r(r#"q{v=~"${scope}"}"#, ".*"), r#"q{v=~"\\.\\*"}"#);
@@ -1374,7 +1384,13 @@ mod rendering {
         // Declared regexes keep their metacharacters in matchers, and only there.
         let scoped = "scope: { regex: true }\n";
         assert_eq!(
-            render("prometheus", scoped, r#"q{p=~"${scope}",v="${scope}"}"#, "c-.*").unwrap(),
+            render(
+                "prometheus",
+                scoped,
+                r#"q{p=~"${scope}",v="${scope}"}"#,
+                "c-.*"
+            )
+            .unwrap(),
             r#"q{p=~"c-.*",v="c-.*"}"#
         );
     }
@@ -1407,12 +1423,23 @@ mod rendering {
             r#"SELECT mean("v") FROM "m" WHERE "v" = 'x\' OR 1=1 /.*' AND "p" =~ /x' OR 1=1 \/\.\*/ AND $timeFilter"#
         );
         assert_eq!(
-            render("influxdb", "", r#"SELECT mean("${scope}") FROM m WHERE $timeFilter"#, r#"a"b"#)
-                .unwrap(),
+            render(
+                "influxdb",
+                "",
+                r#"SELECT mean("${scope}") FROM m WHERE $timeFilter"#,
+                r#"a"b"#
+            )
+            .unwrap(),
             r#"SELECT mean("a\"b") FROM m WHERE $timeFilter"#
         );
         assert_eq!(
-            render("graphite", "", "alias(app.${scope}.p99, '${scope} p99')", "canary-2").unwrap(),
+            render(
+                "graphite",
+                "",
+                "alias(app.${scope}.p99, '${scope} p99')",
+                "canary-2"
+            )
+            .unwrap(),
             "alias(app.canary-2.p99, 'canary-2 p99')"
         );
         assert!(render("graphite", "", "alias(app.x, '${scope}')", "a')").is_err());
