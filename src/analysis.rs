@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::config::Settings;
 use crate::judge::{judge, Report};
-use crate::source::placement::{place, Language};
+use crate::source::placement::{place, scope_refusal, Language};
 use crate::source::{
     fetch_all, shared_source, MetricQuery, MetricSource, Observation, SourceError, Window,
     DEFAULT_MAX_CONCURRENT,
@@ -101,14 +101,20 @@ pub fn render_queries(
         };
         let render = |scope: &str, role: &str| {
             substitute(&m.query, |i, placeholder| {
-                let placement = places[i].clone().map_err(|reason| {
+                let refused = |reason| {
                     template_err(TemplateError::UnsafePlacement {
                         metric: m.name.clone(),
                         name: placeholder.name.to_string(),
                         column: m.query[..placeholder.start].chars().count() + 1,
                         reason,
                     })
-                })?;
+                };
+                let placement = places[i].clone().map_err(refused)?;
+                if placeholder.name == SCOPE_PLACEHOLDER {
+                    if let Some(reason) = language.and_then(|l| scope_refusal(l, placement)) {
+                        return Err(refused(reason));
+                    }
+                }
                 let (value, what, is_regex) = if placeholder.name == SCOPE_PLACEHOLDER {
                     (scope, format!("{role} scope"), template.scope.regex)
                 } else {

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::http::{config_error, opt_str, HttpClient};
-use super::placement::{not_here, quote_regex_meta, Placement};
+use super::placement::{check_bare, not_here, quote_regex_meta, Language, Placement};
 use super::{MetricSource, Series, SourceError, Window};
 use crate::config::SourceSettings;
 
@@ -62,6 +62,8 @@ pub fn escape_influxql(value: &str) -> Result<String, SourceError> {
 ///   matches itself literally, unless the template declares it a regex (`value_is_regex`), and
 ///   `/` is escaped as `\/`; a declared regex ending in a lone backslash is refused (it would
 ///   escape the closing `/`).
+///
+/// Outside any string, one name, number or duration only ([`check_bare`]).
 ///
 /// Line breaks and other control characters are refused everywhere: InfluxQL has no escape
 /// for them in regex literals, and they end a query statement.
@@ -116,6 +118,7 @@ pub fn escape_influxql_at(
         Placement::RegexLiteral => {
             out = quote_regex_meta(value).replace('/', "\\/");
         }
+        Placement::Bare => return check_bare(Language::InfluxQL, value),
         other => return Err(not_here(value, "InfluxQL", other)),
     }
     Ok(out)

@@ -72,6 +72,10 @@ pub enum Placement {
     },
     /// Inside an InfluxQL regex literal `/…/`.
     RegexLiteral,
+    /// Outside any string in PromQL or InfluxQL (`${metric}{version="${scope}"}`,
+    /// `rate(x[${window}])`): only a template argument may sit here, and its value must be one
+    /// name, number or duration, a single token that cannot add to the query.
+    Bare,
     /// A bare Graphite path node (or part of one).
     PathNode,
     /// Inside a Datadog `{…}` scope: a tag or tag value.
@@ -88,6 +92,7 @@ impl Placement {
             }
             Placement::Quoted { quote, .. } => format!("a {quote}…{quote} string"),
             Placement::RegexLiteral => "a /…/ regex literal".into(),
+            Placement::Bare => "the query outside any string".into(),
             Placement::PathNode => "a path node".into(),
             Placement::TagValue => "a {…} tag value".into(),
         }
@@ -262,19 +267,111 @@ impl Lexer {
                  be a tag value, e.g. `avg:latency{version:${scope}}`"
                     .into(),
             ),
-            (State::Code, Language::PromQL) => Err(
-                "the placeholder is outside any string, where no escaping can keep a value from \
-                 changing the query; put it inside quotes, e.g. `version=\"${scope}\"`"
-                    .into(),
-            ),
-            (State::Code, Language::InfluxQL) => Err(
-                "the placeholder is outside any string, where no escaping can keep a value from \
-                 changing the query; put it inside quotes, e.g. `\"version\" = '${scope}'`, \
-                 `\"${measurement}\"` or `=~ /${pattern}/`"
-                    .into(),
-            ),
+            (State::Code, Language::PromQL | Language::InfluxQL) => Ok(Placement::Bare),
         }
     }
+}
+
+/// Where `${scope}` may not go although an argument may: outside any string (a scope is a
+/// label or tag value, and a bare one is a missing pair of quotes). `None` when it may.
+pub fn scope_refusal(language: Language, placement: Placement) -> Option<String> {
+    match (placement, language) {
+        (Placement::Bare, Language::PromQL) => Some(
+            "`${scope}` is outside any string, where no escaping can keep a scope from changing \
+             the query; put it inside quotes, e.g. `version=\"${scope}\"`"
+                .into(),
+        ),
+        (Placement::Bare, _) => Some(
+            "`${scope}` is outside any string, where no escaping can keep a scope from changing \
+             the query; put it inside quotes, e.g. `\"version\" = '${scope}'` or \
+             `=~ /${scope}/`"
+                .into(),
+        ),
+        _ => None,
+    }
+}
+
+/// Words that, as a bare value, would be an operator or clause of the query, not a name.
+const PROMQL_KEYWORDS: &[&str] = &[
+    "and",
+    "or",
+    "unless",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "offset",
+    "atan2",
+];
+const INFLUXQL_KEYWORDS: &[&str] = &[
+    "and", "or", "not", "select", "from", "where", "group", "by", "order", "limit", "offset",
+    "slimit", "soffset", "into", "fill", "tz", "as", "asc", "desc", "drop", "delete", "alter",
+    "create", "grant", "revoke", "kill", "show", "on", "with",
+];
+
+/// Checks a value for [`Placement::Bare`]: one name (PromQL: `[A-Za-z_:][A-Za-z0-9_:]*`,
+/// InfluxQL: `[A-Za-z_][A-Za-z0-9_]*`, not a keyword of the language), one number
+/// (`[0-9]+(.[0-9]+)?`) or one duration (`5m`, `1h30m`, `500ms`).
+///
+/// # Errors
+/// [`SourceError::Escape`] for anything else.
+pub fn check_bare(language: Language, value: &str) -> Result<String, SourceError> {
+    let (keywords, colon) = match language {
+        Language::PromQL => (PROMQL_KEYWORDS, true),
+        _ => (INFLUXQL_KEYWORDS, false),
+    };
+    let name_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || (colon && c == ':');
+    let is_name = value
+        .chars()
+        .next()
+        .is_some_and(|c| !c.is_ascii_digit() && name_char(c))
+        && value.chars().all(name_char)
+        && !keywords.contains(&value.to_ascii_lowercase().as_str());
+    let is_number = {
+        let mut parts = value.splitn(2, '.');
+        let whole = parts.next().unwrap_or("");
+        let fraction = parts.next();
+        !whole.is_empty()
+            && whole.bytes().all(|b| b.is_ascii_digit())
+            && fraction.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
+    };
+    if is_name || is_number || is_duration(value) {
+        return Ok(value.to_string());
+    }
+    Err(SourceError::Escape {
+        value: value.to_string(),
+        language: language.name(),
+        reason: "outside any string a value can only be one name (letters, digits, `_`), a \
+                 number or a duration such as 5m, or it would change the query; put the \
+                 placeholder inside quotes to pass other values"
+            .into(),
+    })
+}
+
+/// `([0-9]+(ns|us|µs|ms|s|m|h|d|w|y))+`.
+fn is_duration(value: &str) -> bool {
+    let mut rest = value;
+    if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return false;
+        }
+        rest = &rest[digits..];
+        let Some(unit) = ["ns", "us", "µs", "ms", "s", "m", "h", "d", "w", "y"]
+            .iter()
+            .find(|u| rest.starts_with(*u))
+        else {
+            return false;
+        };
+        rest = &rest[unit.len()..];
+    }
+    true
 }
 
 /// `value` escaped for `placement` in the query language of source kind `kind`.
@@ -372,10 +469,48 @@ mod tests {
                 q('`', true)
             ]
         );
-        assert!(found[6]
-            .as_ref()
-            .unwrap_err()
-            .contains("outside any string"));
+        assert_eq!(found[6], Ok(Placement::Bare));
+        assert!(scope_refusal(Language::PromQL, Placement::Bare).is_some());
+        assert!(scope_refusal(Language::PromQL, q('"', true).unwrap()).is_none());
+    }
+
+    #[test]
+    fn bare_values_are_one_token() {
+        for ok in [
+            "latency_seconds",
+            "job:rate5m",
+            "_x",
+            "5m",
+            "1h30m",
+            "500ms",
+            "0.99",
+            "10",
+        ] {
+            assert_eq!(check_bare(Language::PromQL, ok).unwrap(), ok);
+        }
+        for bad in [
+            "x} or vector(1) #",
+            "5m] or vector(1)",
+            "or",
+            "OFFSET",
+            "a b",
+            "",
+            ".5",
+            "1.",
+            "5x",
+            "9lives",
+            "a\nb",
+            "é",
+            "x'",
+        ] {
+            assert!(check_bare(Language::PromQL, bad).is_err(), "{bad:?}");
+        }
+        assert!(check_bare(Language::InfluxQL, "job:x").is_err());
+        assert!(check_bare(Language::InfluxQL, "WHERE").is_err());
+        assert_eq!(
+            check_bare(Language::InfluxQL, "cpu_load").unwrap(),
+            "cpu_load"
+        );
     }
 
     #[test]
@@ -388,7 +523,7 @@ mod tests {
         assert!(found[1].as_ref().unwrap_err().contains("comment"));
         assert_eq!(found[2], q('\'', false));
         // A backslash does not escape in a raw string: the backtick closed it.
-        assert!(found[3].is_err());
+        assert_eq!(found[3], Ok(Placement::Bare));
     }
 
     #[test]
@@ -400,10 +535,7 @@ mod tests {
         assert_eq!(found[0], q('"', false));
         assert_eq!(found[1], q('\'', false));
         assert_eq!(found[2], Ok(Placement::RegexLiteral));
-        assert!(found[3]
-            .as_ref()
-            .unwrap_err()
-            .contains("outside any string"));
+        assert_eq!(found[3], Ok(Placement::Bare));
         assert!(found[4].as_ref().unwrap_err().contains("comment"));
     }
 

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::http::HttpClient;
-use super::placement::{not_here, quote_regex_meta, Placement};
+use super::placement::{check_bare, not_here, quote_regex_meta, Language, Placement};
 use super::{MetricSource, Series, SourceError, Window};
 use crate::config::SourceSettings;
 
@@ -45,6 +45,7 @@ pub fn escape_promql(value: &str) -> Result<String, SourceError> {
 ///   other quote needs none and must get none, PromQL refuses `\"` inside `'…'`);
 /// * `` `…` `` (raw string, no escapes exist): a value with a backtick or a control character
 ///   is refused;
+/// * outside any string: one name, number or duration only ([`check_bare`]);
 /// * a regex matcher's string (`=~`, `!~`): RE2 metacharacters are quoted first, so the value
 ///   matches itself literally (`.*` matches the label value `.*`, not everything), unless the
 ///   template declares the value a regex (`value_is_regex`).
@@ -56,8 +57,10 @@ pub fn escape_promql_at(
     placement: Placement,
     value_is_regex: bool,
 ) -> Result<String, SourceError> {
-    let Placement::Quoted { quote, regex } = placement else {
-        return Err(not_here(value, "PromQL", placement));
+    let (quote, regex) = match placement {
+        Placement::Quoted { quote, regex } => (quote, regex),
+        Placement::Bare => return check_bare(Language::PromQL, value),
+        other => return Err(not_here(value, "PromQL", other)),
     };
     let text = if regex && !value_is_regex {
         quote_regex_meta(value)

@@ -13,7 +13,7 @@ use super::{
     ArgSpec, Diagnostic, Direction, GroupWeight, JudgeSpec, MetricSpec, NanStrategy, OutlierSpec,
     ScopeSpec, Scoring, Template, TestKind,
 };
-use crate::source::placement::{place, Language};
+use crate::source::placement::{place, scope_refusal, Language};
 
 /// Field name used for problems that concern the whole document.
 pub(crate) const DOCUMENT_FIELD: &str = "(document)";
@@ -693,7 +693,12 @@ impl Ctx<'_> {
         if let Some(language) = self.language {
             let spans: Vec<(usize, usize)> = found.iter().map(|p| (p.start, p.end)).collect();
             for (placeholder, placed) in found.iter().zip(place(language, query, &spans)) {
-                if let Err(reason) = placed {
+                let refusal = match placed {
+                    Err(reason) => Some(reason),
+                    Ok(_) if placeholder.name != SCOPE_PLACEHOLDER => None,
+                    Ok(placement) => scope_refusal(language, placement),
+                };
+                if let Some(reason) = refusal {
                     let pos = self.locate(node, query, placeholder.start, placeholder.end);
                     self.report(
                         pos,

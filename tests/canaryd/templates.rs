@@ -1213,7 +1213,7 @@ const UNSAFE: &str = r#"name: unsafe
 args: { window: { default: 5m } }
 metrics:
   - name: bare
-    query: rate(q{v="${scope}"}[${window}])
+    query: rate(q{v="${scope}"}[${window}]) / ${scope}
   - name: folded
     query: >-
       sum(q{v="${scope}"})
@@ -1237,14 +1237,16 @@ fn template_check_reports_unsafe_placements_at_the_placeholder() {
     assert_eq!(
         at,
         [
-            (5, 33, "metrics[0].query"),
+            (5, 47, "metrics[0].query"),
             (9, 9, "metrics[1].query"),
             (11, 33, "metrics[2].query")
         ],
         "{found:#?}"
     );
     assert!(found.iter().all(|d| d.file == shown));
-    assert!(found[0].message.contains("`${window}`"), "{}", found[0]);
+    // `${window}` (an argument: one duration, checked when rendered) may stand bare; a scope
+    // may not.
+    assert!(found[0].message.contains("`${scope}`"), "{}", found[0]);
     assert!(
         found[0].message.contains("outside any string"),
         "{}",
@@ -1253,7 +1255,7 @@ fn template_check_reports_unsafe_placements_at_the_placeholder() {
     assert!(found[1].message.contains("`${scope}`"), "{}", found[1]);
     assert!(found[2].message.contains("comment"), "{}", found[2]);
     assert!(
-        found[0].to_string().starts_with(&format!("{shown}:5:33: ")),
+        found[0].to_string().starts_with(&format!("{shown}:5:47: ")),
         "{}",
         found[0]
     );
@@ -1393,6 +1395,43 @@ mod rendering {
             .unwrap(),
             r#"q{p=~"c-.*",v="c-.*"}"#
         );
+    }
+
+    #[test]
+    fn bare_arguments_are_one_name_number_or_duration() {
+        let head = "args: { metric: {}, window: {} }\n";
+        let query = r#"rate(${metric}{v="${scope}"}[${window}])"#;
+        let t = parse_ok(&format!(
+            "name: t\n{head}metrics:\n  - name: m\n    query: '{query}'\n"
+        ));
+        let args = |metric: &str, window: &str| {
+            BTreeMap::from([
+                ("metric".to_string(), metric.to_string()),
+                ("window".to_string(), window.to_string()),
+            ])
+        };
+        let q = render_queries(
+            &t,
+            &*source("prometheus"),
+            "b",
+            "c",
+            &args("http_total", "1m30s"),
+        )
+        .unwrap();
+        assert_eq!(q[0].canary_query, r#"rate(http_total{v="c"}[1m30s])"#);
+        for (metric, window, role) in [
+            ("x", "5m] or vector(1)", "window"),
+            ("x{a=\"b\"} or vector", "5m", "metric"),
+            ("or", "5m", "metric"),
+        ] {
+            let err = render_queries(&t, &*source("prometheus"), "b", "c", &args(metric, window))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with(&format!("template argument '{role}' in metric 'm': ")),
+                "{err}"
+            );
+        }
     }
 
     #[test]
