@@ -604,6 +604,45 @@ async fn influxdb_scope_injection_is_escaped() {
 }
 
 #[tokio::test]
+async fn influxdb_regex_literals_and_identifiers_match_literally() {
+    let source = influx_source();
+    let w = window(T0, T0 + 600, 10);
+    let template = canaryd::template::parse_template(
+        "name: influx-contexts\nsource: influxdb\nargs: { field: { default: value } }\nmetrics:\n  \
+         - name: re\n    query: SELECT mean(\"${field}\") FROM \"latency_seconds\" WHERE \
+         \"version\" =~ /${scope}/ AND $timeFilter GROUP BY time($interval) fill(none)\n",
+        "influx.yaml",
+    )
+    .unwrap();
+    let fetch = |canary: &'static str| {
+        let template = template.clone();
+        let source = source.clone();
+        async move {
+            let queries = canaryd::analysis::render_queries(
+                &template,
+                &*source,
+                "baseline",
+                canary,
+                &BTreeMap::new(),
+            )
+            .unwrap();
+            fetch_all(&*source, &queries, &w, 4).await.unwrap()
+        }
+    };
+    // The regex literal is unanchored in InfluxQL: `canary` matches only the canary series.
+    let obs = fetch("canary").await;
+    assert_eq!(obs["re"].error, None);
+    assert_eq!(obs["re"].canary, expected("canary", &w));
+    assert_eq!(obs["re"].baseline, expected("baseline", &w));
+    // `.*`, `/` and an alternation are literal text: nothing has that version.
+    for hostile in [".*", "canary|baseline", r"x/ OR true OR /x", "ca.ary"] {
+        let obs = fetch(hostile).await;
+        assert_eq!(obs["re"].error, None, "{hostile}");
+        assert_eq!(obs["re"].canary, vec![None; 61], "{hostile}");
+    }
+}
+
+#[tokio::test]
 async fn influxdb_errors_several_series_and_empty() {
     let source = influx_source();
     let w = window(T0, T0 + 600, 10);
