@@ -45,6 +45,17 @@ impl Language {
         }
     }
 
+    /// The source kind that speaks it.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Language::PromQL => "prometheus",
+            Language::InfluxQL => "influxdb",
+            Language::Graphite => "graphite",
+            Language::Datadog => "datadog",
+            Language::Recorded => "file",
+        }
+    }
+
     /// The name used in messages.
     pub fn name(self) -> &'static str {
         match self {

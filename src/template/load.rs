@@ -13,7 +13,7 @@ use super::{
     ArgSpec, Diagnostic, Direction, GroupWeight, JudgeSpec, MetricSpec, NanStrategy, OutlierSpec,
     ScopeSpec, Scoring, Template, TestKind,
 };
-use crate::source::placement::{place, scope_refusal, Language};
+use crate::source::placement::{escape_for_kind, place, scope_refusal, Language, Placement};
 
 /// Field name used for problems that concern the whole document.
 pub(crate) const DOCUMENT_FIELD: &str = "(document)";
@@ -83,6 +83,7 @@ pub(crate) fn load(text: &str, file: &str) -> Result<Template, Vec<Diagnostic>> 
         file,
         text,
         language: None,
+        args: BTreeMap::new(),
         diagnostics: Vec::new(),
     };
     let (document, problems) = parse_document(text);
@@ -156,6 +157,8 @@ struct Ctx<'f> {
     /// The query language of the template's source, when its name is a source kind
     /// (`source: prometheus`); placeholders are then checked for where they sit.
     language: Option<Language>,
+    /// The args read so far, so that each default is checked where its placeholders sit.
+    args: BTreeMap<String, ArgSpec>,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -220,6 +223,7 @@ impl Ctx<'_> {
             Some(node) => self.args(node),
             None => Some(BTreeMap::new()),
         };
+        self.args = args.clone().unwrap_or_default();
         let step_seconds = match fields.get("step_seconds") {
             Some(node) => self.positive_integer(node, "step_seconds"),
             None => Some(60),
@@ -695,8 +699,10 @@ impl Ctx<'_> {
             for (placeholder, placed) in found.iter().zip(place(language, query, &spans)) {
                 let refusal = match placed {
                     Err(reason) => Some(reason),
-                    Ok(_) if placeholder.name != SCOPE_PLACEHOLDER => None,
-                    Ok(placement) => scope_refusal(language, placement),
+                    Ok(placement) if placeholder.name == SCOPE_PLACEHOLDER => {
+                        scope_refusal(language, placement)
+                    }
+                    Ok(placement) => self.default_refusal(language, placeholder.name, placement),
                 };
                 if let Some(reason) = refusal {
                     let pos = self.locate(node, query, placeholder.start, placeholder.end);
@@ -747,6 +753,21 @@ impl Ctx<'_> {
                 ),
             );
         }
+    }
+
+    /// Why the default of arg `name` cannot stand at `placement`, if it cannot.
+    fn default_refusal(
+        &self,
+        language: Language,
+        name: &str,
+        placement: Placement,
+    ) -> Option<String> {
+        // The same escaping as when rendered, so that what passes here renders.
+        let spec = self.args.get(name)?;
+        let default = spec.default.as_deref()?;
+        escape_for_kind(language.kind(), default, placement, spec.regex)
+            .err()
+            .map(|e| format!("its default is refused here: {e}"))
     }
 
     /// Where in the file the placeholder at `start..end` of `query` (the text of `node`) is

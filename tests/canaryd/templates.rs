@@ -1300,6 +1300,24 @@ fn placements_are_checked_in_the_language_of_the_source_kind() {
 }
 
 #[test]
+fn defaults_are_checked_where_their_placeholders_sit() {
+    let with = |default: &str| {
+        format!(
+            "name: t\nargs: {{ window: {{ default: '{default}' }} }}\nmetrics:\n  - name: m\n    \
+             query: rate(q{{v=\"${{scope}}\"}}[${{window}}])\n"
+        )
+    };
+    parse_ok(&with("5m"));
+    only_problem(
+        &with("5m] or vector(1)"),
+        5,
+        33,
+        "metrics[0].query",
+        "its default is refused here",
+    );
+}
+
+#[test]
 fn scope_and_args_can_be_declared_regexes() {
     let t = parse_ok(
         "name: t\nscope: { regex: true }\nargs: { a: { regex: true }, b: {} }\nmetrics:\n  - \
