@@ -205,6 +205,7 @@ fn template() -> Template {
         description: String::new(),
         source: "prometheus".into(),
         args: BTreeMap::new(),
+        scope: Default::default(),
         step_seconds: STEP as u64,
         scoring: Scoring::default(),
         groups: vec![],

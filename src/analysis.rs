@@ -8,11 +8,13 @@ use std::collections::BTreeMap;
 
 use crate::config::Settings;
 use crate::judge::{judge, Report};
+use crate::source::placement::{place, scope_refusal, Language};
 use crate::source::{
     fetch_all, fetch_all_within, shared_source, MetricQuery, MetricSource, Observation,
     SourceError, Window, DEFAULT_JUDGMENT_TIMEOUT_SECONDS, DEFAULT_MAX_CONCURRENT,
 };
-use crate::template::{render_query, resolve_args, Template, TemplateError};
+use crate::template::render::{placeholders, substitute};
+use crate::template::{resolve_args, Template, TemplateError, SCOPE_PLACEHOLDER};
 
 /// What to judge: the two scopes, the window and the template's arguments.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,7 +64,14 @@ pub enum AnalysisError {
 }
 
 /// The metric queries of `template` for both scopes, with every substituted value escaped for
-/// `source`'s query language.
+/// `source`'s query language at the place its placeholder sits in the query (a `"…"`, `'…'` or
+/// `` `…` `` string, a regex matcher, an InfluxQL regex literal, a Graphite path node, a Datadog
+/// tag value: see [`crate::source::placement`]).
+///
+/// # Errors
+/// Missing or unknown arguments; a placeholder where no value can be put safely
+/// ([`TemplateError::UnsafePlacement`]); a value that cannot be made safe where it sits
+/// ([`AnalysisError::Escape`], naming the value's role and the metric).
 pub fn render_queries(
     template: &Template,
     source: &dyn MetricSource,
@@ -75,34 +84,70 @@ pub fn render_queries(
         source,
     };
     let args = resolve_args(template, args).map_err(template_err)?;
-    let escape = |what: String, value: &str| {
-        source
-            .escape(value)
-            .map_err(|source| AnalysisError::Escape { what, source })
-    };
-    let mut escaped = BTreeMap::new();
-    for (name, value) in &args {
-        escaped.insert(
-            name.clone(),
-            escape(format!("template argument '{name}'"), value)?,
-        );
-    }
-    let baseline = escape("baseline scope".into(), baseline)?;
-    let canary = escape("canary scope".into(), canary)?;
-    let verbatim = |v: &str| v.to_string();
-    template
-        .metrics
-        .iter()
-        .map(|m| {
-            Ok(MetricQuery {
-                name: m.name.clone(),
-                baseline_query: render_query(&m.query, &baseline, &escaped, &verbatim)
-                    .map_err(template_err)?,
-                canary_query: render_query(&m.query, &canary, &escaped, &verbatim)
-                    .map_err(template_err)?,
+    let language = Language::from_kind(source.kind());
+    let mut queries = Vec::with_capacity(template.metrics.len());
+    for m in &template.metrics {
+        let found = placeholders(&m.query);
+        let spans: Vec<(usize, usize)> = found.iter().map(|p| (p.start, p.end)).collect();
+        let places = match language {
+            Some(language) => place(language, &m.query, &spans),
+            None => vec![
+                Err(format!(
+                    "no escaping is known for source kind {:?}",
+                    source.kind()
+                ));
+                spans.len()
+            ],
+        };
+        let render = |scope: &str, role: &str| {
+            substitute(&m.query, |i, placeholder| {
+                let refused = |reason| {
+                    template_err(TemplateError::UnsafePlacement {
+                        metric: m.name.clone(),
+                        name: placeholder.name.to_string(),
+                        column: m.query[..placeholder.start].chars().count() + 1,
+                        reason,
+                    })
+                };
+                let placement = places[i].clone().map_err(refused)?;
+                if placeholder.name == SCOPE_PLACEHOLDER {
+                    if let Some(reason) = language.and_then(|l| scope_refusal(l, placement)) {
+                        return Err(refused(reason));
+                    }
+                }
+                let (value, what, is_regex) = if placeholder.name == SCOPE_PLACEHOLDER {
+                    (scope, format!("{role} scope"), template.scope.regex)
+                } else {
+                    let Some(value) = args.get(placeholder.name) else {
+                        return Err(template_err(TemplateError::UnknownPlaceholder {
+                            name: placeholder.name.to_string(),
+                        }));
+                    };
+                    let is_regex = template
+                        .args
+                        .get(placeholder.name)
+                        .is_some_and(|spec| spec.regex);
+                    (
+                        value.as_str(),
+                        format!("template argument '{}'", placeholder.name),
+                        is_regex,
+                    )
+                };
+                source
+                    .escape_at(value, placement, is_regex)
+                    .map_err(|source| AnalysisError::Escape {
+                        what: format!("{what} in metric '{}'", m.name),
+                        source,
+                    })
             })
-        })
-        .collect()
+        };
+        queries.push(MetricQuery {
+            name: m.name.clone(),
+            baseline_query: render(baseline, "baseline")?,
+            canary_query: render(canary, "canary")?,
+        });
+    }
+    Ok(queries)
 }
 
 /// Fetches every metric of `template` from `source` and judges it.

@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::http::{config_error, opt_str, HttpClient};
+use super::placement::{not_here, Placement};
 use super::{points, points_budget, too_many_points, MetricSource, Series, SourceError, Window};
 use crate::config::SourceSettings;
 
@@ -72,6 +73,18 @@ pub fn escape_datadog(value: &str) -> Result<String, SourceError> {
         });
     }
     Ok(value.to_string())
+}
+
+/// Escapes a value for where it sits in a Datadog query ([`Placement`]): only inside a `{…}`
+/// scope, as [`escape_datadog`].
+///
+/// # Errors
+/// [`SourceError::Escape`] when the value cannot be made safe there.
+pub fn escape_datadog_at(value: &str, placement: Placement) -> Result<String, SourceError> {
+    match placement {
+        Placement::TagValue => escape_datadog(value),
+        other => Err(not_here(value, "Datadog", other)),
+    }
 }
 
 #[derive(Deserialize)]
@@ -214,5 +227,20 @@ mod tests {
         for bad in ["a,b", "a}", "!a", "a b", "*", ""] {
             assert!(escape_datadog(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn only_tag_values_take_a_value() {
+        assert_eq!(
+            escape_datadog_at("canary-v1.2", Placement::TagValue).unwrap(),
+            "canary-v1.2"
+        );
+        for bad in ["x} or avg:y{*", "a,b", "!a", "a b", "*", "a\nb", "\"a\""] {
+            assert!(
+                escape_datadog_at(bad, Placement::TagValue).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(escape_datadog_at("a", Placement::PathNode).is_err());
     }
 }

@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::http::HttpClient;
+use super::placement::{not_here, Placement};
 use super::{points, points_budget, too_many_points, MetricSource, Series, SourceError, Window};
 use crate::config::SourceSettings;
 
@@ -56,6 +57,35 @@ pub fn escape_graphite(value: &str) -> Result<String, SourceError> {
         });
     }
     Ok(value.to_string())
+}
+
+/// Escapes a value for where it sits in a Graphite target ([`Placement`]): a bare path node
+/// as [`escape_graphite`]; inside a quoted function argument (`'…'`, `"…"`), quotes,
+/// backslashes and control characters are refused, and so are the characters that make such
+/// an argument a pattern or another expression (`* ? [ ] { } ( ) , ; = ~ ! ^ $ | +`): string
+/// arguments are often series patterns or tag expressions (`seriesByTag('version=${scope}')`).
+///
+/// # Errors
+/// [`SourceError::Escape`] when the value cannot be made safe there.
+pub fn escape_graphite_at(value: &str, placement: Placement) -> Result<String, SourceError> {
+    match placement {
+        Placement::PathNode => escape_graphite(value),
+        Placement::Quoted { .. } => {
+            let bad = |c: &char| c.is_control() || "'\"\\*?[]{}(),;=~!^$|+".contains(*c);
+            match value.chars().find(bad) {
+                Some(c) => Err(SourceError::Escape {
+                    value: value.to_string(),
+                    language: "Graphite",
+                    reason: format!(
+                        "{c:?} would end the quoted argument or make it a pattern (Graphite \
+                         string arguments are often series patterns or tag expressions)"
+                    ),
+                }),
+                None => Ok(value.to_string()),
+            }
+        }
+        other => Err(not_here(value, "Graphite", other)),
+    }
 }
 
 #[derive(Deserialize)]
@@ -162,6 +192,33 @@ mod tests {
         for bad in ["a.b", "a*", "x,y)", "{a,b}", "a b", "", "a'"] {
             assert!(escape_graphite(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn quoted_arguments_refuse_quotes_and_pattern_characters() {
+        let quoted = Placement::Quoted {
+            quote: '\'',
+            regex: false,
+        };
+        assert_eq!(
+            escape_graphite_at("canary v1.2/é", quoted).unwrap(),
+            "canary v1.2/é"
+        );
+        for bad in [
+            "x'),sumSeries(*",
+            "a\"b",
+            r"a\b",
+            "*",
+            "a,b",
+            "{a,b}",
+            "a;b",
+            "a=b",
+            "a\n",
+        ] {
+            assert!(escape_graphite_at(bad, quoted).is_err(), "{bad}");
+        }
+        assert!(escape_graphite_at("a.b", Placement::PathNode).is_err());
+        assert!(escape_graphite_at("a", Placement::TagValue).is_err());
     }
 
     #[test]

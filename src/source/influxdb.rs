@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::http::{config_error, opt_str, HttpClient};
+use super::placement::{check_bare, not_here, quote_regex_meta, Language, Placement};
 use super::{points, points_budget, too_many_points, MetricSource, Series, SourceError, Window};
 use crate::config::SourceSettings;
 
@@ -43,20 +44,82 @@ impl InfluxDbSource {
 /// Escapes a value for a single-quoted InfluxQL string: backslash and single quote are
 /// escaped; line breaks and other control characters are refused.
 pub fn escape_influxql(value: &str) -> Result<String, SourceError> {
+    escape_influxql_at(
+        value,
+        Placement::Quoted {
+            quote: '\'',
+            regex: false,
+        },
+        false,
+    )
+}
+
+/// Escapes a value for where it sits in an InfluxQL query ([`Placement`]):
+///
+/// * `'…'` (a string literal) and `"…"` (a quoted identifier): backslash and that quote are
+///   escaped;
+/// * `/…/` (a regex literal, after `=~` / `!~`): RE2 metacharacters are quoted so that the value
+///   matches itself literally, unless the template declares it a regex (`value_is_regex`), and
+///   `/` is escaped as `\/`; a declared regex ending in a lone backslash is refused (it would
+///   escape the closing `/`).
+///
+/// Outside any string, one name, number or duration only ([`check_bare`]).
+///
+/// Line breaks and other control characters are refused everywhere: InfluxQL has no escape
+/// for them in regex literals, and they end a query statement.
+///
+/// # Errors
+/// [`SourceError::Escape`] when the value cannot be made safe there.
+pub fn escape_influxql_at(
+    value: &str,
+    placement: Placement,
+    value_is_regex: bool,
+) -> Result<String, SourceError> {
+    let refuse = |reason: String| SourceError::Escape {
+        value: value.to_string(),
+        language: "InfluxQL",
+        reason,
+    };
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Err(refuse(format!("control character U+{:04X}", c as u32)));
+    }
     let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\'"),
-            c if c.is_control() => {
-                return Err(SourceError::Escape {
-                    value: value.to_string(),
-                    language: "InfluxQL",
-                    reason: format!("control character U+{:04X}", c as u32),
-                })
+    match placement {
+        Placement::Quoted { quote, .. } if quote == '\'' || quote == '"' => {
+            for c in value.chars() {
+                if c == '\\' || c == quote {
+                    out.push('\\');
+                }
+                out.push(c);
             }
-            c => out.push(c),
         }
+        Placement::RegexLiteral if value_is_regex => {
+            let mut chars = value.chars();
+            while let Some(c) = chars.next() {
+                match c {
+                    '/' => out.push_str("\\/"),
+                    '\\' => {
+                        match chars.next() {
+                            Some('/') => out.push_str("\\/"),
+                            Some(next) => {
+                                out.push('\\');
+                                out.push(next);
+                            }
+                            None => return Err(refuse(
+                                "a regex ending in a lone backslash would escape the closing `/`"
+                                    .into(),
+                            )),
+                        }
+                    }
+                    c => out.push(c),
+                }
+            }
+        }
+        Placement::RegexLiteral => {
+            out = quote_regex_meta(value).replace('/', "\\/");
+        }
+        Placement::Bare => return check_bare(Language::InfluxQL, value),
+        other => return Err(not_here(value, "InfluxQL", other)),
     }
     Ok(out)
 }
@@ -271,6 +334,53 @@ mod tests {
             r"x\' OR 1=1 --\\"
         );
         assert!(escape_influxql("a\nb").is_err());
+    }
+
+    #[test]
+    fn escapes_per_context() {
+        let single = Placement::Quoted {
+            quote: '\'',
+            regex: false,
+        };
+        let double = Placement::Quoted {
+            quote: '"',
+            regex: false,
+        };
+        let evil = r#"x' OR "a"=~/.*/ --"#;
+        assert_eq!(
+            escape_influxql_at(evil, single, false).unwrap(),
+            r#"x\' OR "a"=~/.*/ --"#
+        );
+        assert_eq!(
+            escape_influxql_at(evil, double, false).unwrap(),
+            r#"x' OR \"a\"=~/.*/ --"#
+        );
+        assert_eq!(escape_influxql_at("é✓", double, false).unwrap(), "é✓");
+        for placement in [single, double, Placement::RegexLiteral] {
+            assert!(escape_influxql_at("a\nb", placement, false).is_err());
+        }
+        assert!(escape_influxql_at("x", Placement::PathNode, false).is_err());
+    }
+
+    #[test]
+    fn regex_literals_match_literally_and_cannot_be_closed() {
+        let re = Placement::RegexLiteral;
+        assert_eq!(escape_influxql_at(".*", re, false).unwrap(), r"\.\*");
+        assert_eq!(
+            escape_influxql_at(r"a/b\ OR 1=1", re, false).unwrap(),
+            r"a\/b\\ OR 1=1"
+        );
+        // Declared regexes keep their metacharacters; `/` is still escaped, and a lone
+        // trailing backslash (which would escape the closing `/`) is refused.
+        assert_eq!(
+            escape_influxql_at("canary-.*", re, true).unwrap(),
+            "canary-.*"
+        );
+        assert_eq!(
+            escape_influxql_at(r"a/b\/c\.", re, true).unwrap(),
+            r"a\/b\/c\."
+        );
+        assert!(escape_influxql_at(r"a\", re, true).is_err());
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod file;
 pub mod graphite;
 pub(crate) mod http;
 pub mod influxdb;
+pub mod placement;
 pub mod prometheus;
 pub mod recorded;
 
@@ -611,6 +612,19 @@ pub trait MetricSource: Send + Sync + std::fmt::Debug {
     /// double-quoted PromQL label value, a single-quoted InfluxQL string, a Graphite path node,
     /// a Datadog tag value. Values that cannot be made safe are refused.
     fn escape(&self, value: &str) -> Result<String, SourceError>;
+
+    /// Makes `value` safe at `placement` (where the placeholder sits in the query, see
+    /// [`placement::place`]), in this backend's language; `value_is_regex` when the template
+    /// declares the value a regular expression. The default dispatches on [`Self::kind`] to the
+    /// backend's own `escape_*_at`.
+    fn escape_at(
+        &self,
+        value: &str,
+        placement: placement::Placement,
+        value_is_regex: bool,
+    ) -> Result<String, SourceError> {
+        placement::escape_for_kind(self.kind(), value, placement, value_is_regex)
+    }
 
     /// Fetches one rendered query over the window, aligned to its grid.
     async fn fetch_range(

@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::http::HttpClient;
+use super::placement::{check_bare, not_here, quote_regex_meta, Language, Placement};
 use super::{points, points_budget, too_many_points, MetricSource, Series, SourceError, Window};
 use crate::config::SourceSettings;
 
@@ -36,19 +37,81 @@ impl PrometheusSource {
 /// Escapes a value for a double-quoted PromQL string (a label matcher value): backslash,
 /// double quote and line breaks are escaped, so the value cannot close the string.
 pub fn escape_promql(value: &str) -> Result<String, SourceError> {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
+    escape_promql_string(value, value, '"')
+}
+
+/// Escapes a value for where it sits in a PromQL query ([`Placement`]):
+///
+/// * `"…"` and `'…'`: backslash, that quote and line breaks are escaped (Go string escapes; the
+///   other quote needs none and must get none, PromQL refuses `\"` inside `'…'`);
+/// * `` `…` `` (raw string, no escapes exist): a value with a backtick or a control character
+///   is refused;
+/// * outside any string: one name, number or duration only ([`check_bare`]);
+/// * a regex matcher's string (`=~`, `!~`): RE2 metacharacters are quoted first, so the value
+///   matches itself literally (`.*` matches the label value `.*`, not everything), unless the
+///   template declares the value a regex (`value_is_regex`).
+///
+/// # Errors
+/// [`SourceError::Escape`] when the value cannot be made safe there.
+pub fn escape_promql_at(
+    value: &str,
+    placement: Placement,
+    value_is_regex: bool,
+) -> Result<String, SourceError> {
+    let (quote, regex) = match placement {
+        Placement::Quoted { quote, regex } => (quote, regex),
+        Placement::Bare => return check_bare(Language::PromQL, value),
+        other => return Err(not_here(value, "PromQL", other)),
+    };
+    let text = if regex && !value_is_regex {
+        quote_regex_meta(value)
+    } else {
+        value.to_string()
+    };
+    if quote != '`' {
+        return escape_promql_string(value, &text, quote);
+    }
+    if let Some(c) = text.chars().find(|c| *c == '`' || c.is_control()) {
+        return Err(SourceError::Escape {
+            value: value.to_string(),
+            language: "PromQL",
+            reason: format!(
+                "a `…` raw string has no escapes, so {} cannot be put in it; use \"…\" in the \
+                 template instead",
+                describe_char(c)
+            ),
+        });
+    }
+    Ok(text)
+}
+
+fn describe_char(c: char) -> String {
+    if c.is_control() {
+        format!("control character U+{:04X}", c as u32)
+    } else {
+        format!("{c:?}")
+    }
+}
+
+/// `text` escaped for a PromQL string delimited by `quote`; `value` (what the caller gave)
+/// names it in errors.
+fn escape_promql_string(value: &str, text: &str, quote: char) -> Result<String, SourceError> {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
             c if c.is_control() => {
                 return Err(SourceError::Escape {
                     value: value.to_string(),
                     language: "PromQL",
-                    reason: format!("control character U+{:04X}", c as u32),
+                    reason: describe_char(c),
                 })
             }
             c => out.push(c),
@@ -264,6 +327,55 @@ mod tests {
             r#"a\"} or vector(1) #\\"#
         );
         assert!(escape_promql("a\u{0}").is_err());
+    }
+
+    fn at(value: &str, quote: char, regex: bool) -> Result<String, SourceError> {
+        escape_promql_at(value, Placement::Quoted { quote, regex }, false)
+    }
+
+    #[test]
+    fn each_quote_escapes_its_own_delimiter_only() {
+        let evil = r#"x'} or vector(1) #"#;
+        // Harmless inside "…": no double quote to close it.
+        assert_eq!(at(evil, '"', false).unwrap(), evil);
+        assert_eq!(at(evil, '\'', false).unwrap(), r#"x\'} or vector(1) #"#);
+        // PromQL refuses `\"` inside '…', so the other quote stays as it is.
+        assert_eq!(at(r#"a"b\"#, '\'', false).unwrap(), r#"a"b\\"#);
+        assert_eq!(at(r#"a"b"#, '"', false).unwrap(), r#"a\"b"#);
+        assert_eq!(at("a\nb\tc", '\'', false).unwrap(), r"a\nb\tc");
+        assert_eq!(at("é ünïcode ✓", '"', false).unwrap(), "é ünïcode ✓");
+    }
+
+    #[test]
+    fn raw_strings_refuse_what_they_cannot_hold() {
+        assert_eq!(at(r#"a\b"c'"#, '`', false).unwrap(), r#"a\b"c'"#);
+        for bad in ["x` or vector(1) #", "a\nb", "a\rb"] {
+            let err = at(bad, '`', false).unwrap_err().to_string();
+            assert!(err.contains("raw string"), "{err}");
+        }
+    }
+
+    #[test]
+    fn regex_matchers_match_the_value_literally() {
+        assert_eq!(at(".*", '"', true).unwrap(), r"\\.\\*");
+        assert_eq!(at(".*", '\'', true).unwrap(), r"\\.\\*");
+        assert_eq!(at(".*", '`', true).unwrap(), r"\.\*");
+        assert_eq!(at(r"a\b", '`', true).unwrap(), r"a\\b");
+        assert_eq!(at("v1.2|v2", '"', true).unwrap(), r"v1\\.2\\|v2");
+        // A value the template declares a regex keeps its metacharacters, still string-escaped.
+        let declared = Placement::Quoted {
+            quote: '"',
+            regex: true,
+        };
+        assert_eq!(
+            escape_promql_at(r#"canary-.*"\"#, declared, true).unwrap(),
+            r#"canary-.*\"\\"#
+        );
+    }
+
+    #[test]
+    fn only_strings_are_places_for_a_value() {
+        assert!(escape_promql_at("x", Placement::PathNode, false).is_err());
     }
 
     #[test]

@@ -11,8 +11,9 @@ use super::render::{is_identifier, placeholders, SCOPE_PLACEHOLDER};
 use super::yaml::{parse_document, Node, Pos, Value};
 use super::{
     ArgSpec, Diagnostic, Direction, GroupWeight, JudgeSpec, MetricSpec, NanStrategy, OutlierSpec,
-    Scoring, Template, TestKind,
+    ScopeSpec, Scoring, Template, TestKind,
 };
+use crate::source::placement::{escape_for_kind, place, scope_refusal, Language, Placement};
 
 /// Field name used for problems that concern the whole document.
 pub(crate) const DOCUMENT_FIELD: &str = "(document)";
@@ -21,13 +22,15 @@ const TEMPLATE_KEYS: &[&str] = &[
     "name",
     "description",
     "source",
+    "scope",
     "args",
     "step_seconds",
     "scoring",
     "groups",
     "metrics",
 ];
-const ARG_KEYS: &[&str] = &["default"];
+const ARG_KEYS: &[&str] = &["default", "regex"];
+const SCOPE_KEYS: &[&str] = &["regex"];
 const SCORING_KEYS: &[&str] = &["pass", "marginal"];
 const METRIC_KEYS: &[&str] = &["name", "group", "query", "judge"];
 const JUDGE_KEYS: &[&str] = &[
@@ -78,6 +81,9 @@ const WEIGHT_EPSILON: f64 = 1e-9;
 pub(crate) fn load(text: &str, file: &str) -> Result<Template, Vec<Diagnostic>> {
     let mut ctx = Ctx {
         file,
+        text,
+        language: None,
+        args: BTreeMap::new(),
         diagnostics: Vec::new(),
     };
     let (document, problems) = parse_document(text);
@@ -146,6 +152,13 @@ impl<'a> Fields<'a> {
 
 struct Ctx<'f> {
     file: &'f str,
+    /// The whole file, to locate placeholders inside a query.
+    text: &'f str,
+    /// The query language of the template's source, when its name is a source kind
+    /// (`source: prometheus`); placeholders are then checked for where they sit.
+    language: Option<Language>,
+    /// The args read so far, so that each default is checked where its placeholders sit.
+    args: BTreeMap<String, ArgSpec>,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -199,10 +212,18 @@ impl Ctx<'_> {
             Some(node) => self.non_empty_string(node, "source"),
             None => Some("prometheus".to_string()),
         };
+        // A source named after its kind (the default `prometheus`) tells the query language
+        // now; another name is resolved from the config at render time.
+        self.language = source.as_deref().and_then(Language::from_kind);
+        let scope = match fields.get("scope") {
+            Some(node) => self.scope(node),
+            None => Some(ScopeSpec::default()),
+        };
         let args = match fields.get("args") {
             Some(node) => self.args(node),
             None => Some(BTreeMap::new()),
         };
+        self.args = args.clone().unwrap_or_default();
         let step_seconds = match fields.get("step_seconds") {
             Some(node) => self.positive_integer(node, "step_seconds"),
             None => Some(60),
@@ -255,6 +276,7 @@ impl Ctx<'_> {
             name: name?,
             description: description?,
             source: source?,
+            scope: scope?,
             args: args?,
             step_seconds: step_seconds?,
             scoring: scoring?,
@@ -319,9 +341,28 @@ impl Ctx<'_> {
                     continue;
                 }
             };
-            args.insert(name.to_string(), ArgSpec { default });
+            let regex = match arg.get("regex") {
+                None => false,
+                Some(node) => match self.boolean(node, &format!("{path}.regex")) {
+                    Some(regex) => regex,
+                    None => {
+                        ok = false;
+                        continue;
+                    }
+                },
+            };
+            args.insert(name.to_string(), ArgSpec { default, regex });
         }
         ok.then_some(args)
+    }
+
+    fn scope(&mut self, node: &Node) -> Option<ScopeSpec> {
+        let fields = self.mapping(node, "scope", Some(SCOPE_KEYS))?;
+        let regex = match fields.get("regex") {
+            None => false,
+            Some(node) => self.boolean(node, "scope.regex")?,
+        };
+        Some(ScopeSpec { regex })
     }
 
     fn scoring(&mut self, node: &Node) -> Option<Scoring> {
@@ -653,6 +694,30 @@ impl Ctx<'_> {
         declared_args: Option<&BTreeSet<String>>,
     ) {
         let found = placeholders(query);
+        if let Some(language) = self.language {
+            let spans: Vec<(usize, usize)> = found.iter().map(|p| (p.start, p.end)).collect();
+            for (placeholder, placed) in found.iter().zip(place(language, query, &spans)) {
+                let refusal = match placed {
+                    Err(reason) => Some(reason),
+                    Ok(placement) if placeholder.name == SCOPE_PLACEHOLDER => {
+                        scope_refusal(language, placement)
+                    }
+                    Ok(placement) => self.default_refusal(language, placeholder.name, placement),
+                };
+                if let Some(reason) = refusal {
+                    let pos = self.locate(node, query, placeholder.start, placeholder.end);
+                    self.report(
+                        pos,
+                        path,
+                        format!(
+                            "unsafe placement of `${{{}}}` in a {} query: {reason}",
+                            placeholder.name,
+                            language.name()
+                        ),
+                    );
+                }
+            }
+        }
         if !found.iter().any(|p| p.name == SCOPE_PLACEHOLDER) {
             self.report(
                 node.pos,
@@ -687,6 +752,42 @@ impl Ctx<'_> {
                     "missing arg: `${{{name}}}` is neither `${{scope}}` nor a declared arg{hint}"
                 ),
             );
+        }
+    }
+
+    /// Why the default of arg `name` cannot stand at `placement`, if it cannot.
+    fn default_refusal(
+        &self,
+        language: Language,
+        name: &str,
+        placement: Placement,
+    ) -> Option<String> {
+        // The same escaping as when rendered, so that what passes here renders.
+        let spec = self.args.get(name)?;
+        let default = spec.default.as_deref()?;
+        escape_for_kind(language.kind(), default, placement, spec.regex)
+            .err()
+            .map(|e| format!("its default is refused here: {e}"))
+    }
+
+    /// Where in the file the placeholder at `start..end` of `query` (the text of `node`) is
+    /// written: the same occurrence of its text after the node's start. YAML unescaping and
+    /// folding keep `${name}` as written, so the n-th occurrence in the query is the n-th in
+    /// the source; when it cannot be found (an escape sequence spelling it), the node's start.
+    fn locate(&self, node: &Node, query: &str, start: usize, end: usize) -> Pos {
+        let needle = &query[start..end];
+        let nth = query[..start].matches(needle).count();
+        let Some(from) = byte_offset(self.text, node.pos) else {
+            return node.pos;
+        };
+        let Some((at, _)) = self.text[from..].match_indices(needle).nth(nth) else {
+            return node.pos;
+        };
+        let at = from + at;
+        let line_start = self.text[..at].rfind('\n').map_or(0, |i| i + 1);
+        Pos {
+            line: self.text[..at].matches('\n').count() + 1,
+            column: self.text[line_start..at].chars().count() + 1,
         }
     }
 
@@ -1235,6 +1336,20 @@ fn describe(value: &Value) -> String {
         Value::Scalar { text, quoted: true } => format!("the string \"{}\"", shorten(text)),
         other => other.kind().to_string(),
     }
+}
+
+/// The byte offset of `pos` (1-based line, 1-based column in characters) in `text`.
+fn byte_offset(text: &str, pos: Pos) -> Option<usize> {
+    let mut line_start = 0;
+    for _ in 1..pos.line {
+        line_start += text[line_start..].find('\n')? + 1;
+    }
+    let line = &text[line_start..];
+    let column = line
+        .char_indices()
+        .nth(pos.column.saturating_sub(1))
+        .map_or(line.len(), |(i, _)| i);
+    Some(line_start + column)
 }
 
 /// At most 40 characters of `text`, so that a stray query does not flood a message.

@@ -90,6 +90,19 @@ pub enum TemplateError {
     /// Arguments were given that the template does not declare.
     #[error("unknown template argument(s): {}", .0.join(", "))]
     UnknownArgs(Vec<String>),
+    /// A placeholder sits where no value can be put safely (e.g. outside any string of a
+    /// PromQL query); found at render time when the source kind was not known at load time.
+    #[error("metric '{metric}': `${{{name}}}` at column {column} of the query: {reason}")]
+    UnsafePlacement {
+        /// The metric whose query it is.
+        metric: String,
+        /// The placeholder's name.
+        name: String,
+        /// 1-based column (in characters) of its `$` in the query.
+        column: usize,
+        /// Why, and what to write instead.
+        reason: String,
+    },
     /// A query names `${name}` that is neither `scope` nor a given argument.
     #[error("query placeholder ${{{name}}} is neither scope nor a template argument")]
     UnknownPlaceholder {

@@ -16,6 +16,8 @@ pub struct Template {
     pub source: String,
     /// Template arguments, `${name}` in queries; `default` when the caller gives none.
     pub args: BTreeMap<String, ArgSpec>,
+    /// What `${scope}` is (`scope: { regex: true }`: a regular expression).
+    pub scope: ScopeSpec,
     /// Query resolution in seconds (default 60).
     pub step_seconds: u64,
     /// Score thresholds.
@@ -31,6 +33,17 @@ pub struct Template {
 pub struct ArgSpec {
     /// Value used when the caller gives none; an argument without one is required.
     pub default: Option<String>,
+    /// The value is a regular expression: in a regex matcher (`=~"${name}"`, `/${name}/`) its
+    /// metacharacters are kept. Otherwise they are quoted and the value matches literally.
+    pub regex: bool,
+}
+
+/// What the scopes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct ScopeSpec {
+    /// The scopes are regular expressions (e.g. pod name patterns), kept as such in regex
+    /// matchers; otherwise a scope matches literally everywhere.
+    pub regex: bool,
 }
 
 /// Score thresholds: score >= pass is pass, >= marginal is marginal, else fail.

@@ -68,23 +68,30 @@ pub fn render_query(
     args: &BTreeMap<String, String>,
     escape: &dyn Fn(&str) -> String,
 ) -> Result<String, TemplateError> {
-    let mut out = String::with_capacity(query.len() + scope.len());
+    substitute(query, |_, placeholder| {
+        if placeholder.name == SCOPE_PLACEHOLDER {
+            return Ok(escape(scope));
+        }
+        match args.get(placeholder.name) {
+            Some(value) => Ok(escape(value)),
+            None => Err(TemplateError::UnknownPlaceholder {
+                name: placeholder.name.to_string(),
+            }),
+        }
+    })
+}
+
+/// `query` with its `i`-th placeholder replaced by `value_for(i, placeholder)`, the rest as
+/// written. Values are substituted once, never expanded again.
+pub(crate) fn substitute<E>(
+    query: &str,
+    mut value_for: impl FnMut(usize, &Placeholder<'_>) -> Result<String, E>,
+) -> Result<String, E> {
+    let mut out = String::with_capacity(query.len() + 16);
     let mut copied = 0;
-    for placeholder in placeholders(query) {
-        let value = if placeholder.name == SCOPE_PLACEHOLDER {
-            scope
-        } else {
-            match args.get(placeholder.name) {
-                Some(value) => value.as_str(),
-                None => {
-                    return Err(TemplateError::UnknownPlaceholder {
-                        name: placeholder.name.to_string(),
-                    })
-                }
-            }
-        };
+    for (i, placeholder) in placeholders(query).iter().enumerate() {
         out.push_str(&query[copied..placeholder.start]);
-        out.push_str(&escape(value));
+        out.push_str(&value_for(i, placeholder)?);
         copied = placeholder.end;
     }
     out.push_str(&query[copied..]);

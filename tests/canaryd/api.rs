@@ -694,6 +694,12 @@ async fn bad_input_gets_a_400_naming_the_field() {
             "",
         ),
         (
+            json!({"template": {"name": "x", "metrics": [{"name": "m", "query": "q{v=\"${scope}\"} / ${scope}"}]}, "data": {"metrics": {}}}),
+            400,
+            "invalid_template",
+            "",
+        ),
+        (
             json!({"template": "http-golden-signals", "baseline": "a", "canary": "b", "start": 100, "end": 50}),
             400,
             "invalid_window",

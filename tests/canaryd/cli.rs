@@ -350,6 +350,28 @@ fn template_check_reports_every_problem_with_position() {
 }
 
 #[test]
+fn template_check_refuses_placeholders_no_escaping_makes_safe() {
+    let (_dir, bad) = temp_file(
+        "unsafe.yaml",
+        "name: unsafe\nmetrics:\n  - name: bare\n    query: up{v=\"${scope}\"} or ${scope}\n  - name: \
+         quoted\n    query: up{v='${scope}'} + up{v=~`${scope}`}\n",
+    );
+    let out = canaryd(&["template", "check", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let path = bad.display().to_string();
+    // Line 4, column 32: the second `${scope}`, outside any string. The quoted ones are fine.
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with(&path)).collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "{path}:4:32: metrics[0].query: unsafe placement of `${{scope}}`"
+        )),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_canary_on_a_tenth_of_the_traffic_is_judged_per_request() {
     let out = canaryd(&["template", "check", "fixtures/templates/traffic-split.yaml"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

@@ -340,6 +340,7 @@ fn one_metric_template(spec: MetricSpec, scoring: Scoring) -> Template {
         description: String::new(),
         source: "file".into(),
         args: BTreeMap::new(),
+        scope: Default::default(),
         step_seconds: 60,
         scoring,
         groups: vec![],

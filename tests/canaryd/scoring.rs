@@ -27,6 +27,7 @@ fn template(metrics: Vec<MetricSpec>, groups: &[(&str, f64)]) -> Template {
         description: String::new(),
         source: "prometheus".into(),
         args: BTreeMap::new(),
+        scope: Default::default(),
         step_seconds: 60,
         scoring: Scoring::default(),
         groups: groups

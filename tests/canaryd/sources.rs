@@ -189,6 +189,106 @@ async fn prometheus_several_series_is_an_error_naming_them() {
     assert_eq!(s.values[0], Some(100.0 + 1100.0));
 }
 
+/// One metric per way of quoting `${scope}` in a PromQL matcher on `latency_seconds{version}`.
+const PROM_CONTEXTS: &str = r#"name: contexts
+metrics:
+  - { name: eq_double, query: 'latency_seconds{version="${scope}"}' }
+  - { name: eq_single, query: "latency_seconds{version='${scope}'}" }
+  - { name: eq_raw, query: 'latency_seconds{version=`${scope}`}' }
+  - { name: re_double, query: 'latency_seconds{version=~"${scope}"}' }
+  - { name: re_single, query: "latency_seconds{version=~'${scope}'}" }
+  - { name: re_raw, query: 'latency_seconds{version=~`${scope}`}' }
+"#;
+
+#[tokio::test]
+async fn prometheus_scopes_match_only_the_literal_series_in_every_quoting() {
+    let source = prometheus_source();
+    let w = window(T0, T0 + 600, 10);
+    let template = canaryd::template::parse_template(PROM_CONTEXTS, "contexts.yaml").unwrap();
+    let fetch = |canary: &'static str| {
+        let template = template.clone();
+        let source = source.clone();
+        async move {
+            let queries = canaryd::analysis::render_queries(
+                &template,
+                &*source,
+                "baseline",
+                canary,
+                &BTreeMap::new(),
+            )
+            .unwrap();
+            fetch_all(&*source, &queries, &w, 4).await.unwrap()
+        }
+    };
+    // The literal scopes find their series in every context.
+    let obs = fetch("canary").await;
+    for (name, o) in &obs {
+        assert_eq!(o.error, None, "{name}");
+        assert_eq!(o.baseline, expected("baseline", &w), "{name}");
+        assert_eq!(o.canary, expected("canary", &w), "{name}");
+    }
+    // `.*` in a regex matcher is the label value `.*`: no series, not every series (which
+    // Prometheus would answer as several series, or as data); the injection is a label value.
+    for hostile in [
+        ".*",
+        "canary|baseline",
+        "x'} or vector(1) #",
+        r#"x"} or vector(1) #"#,
+    ] {
+        let obs = fetch(hostile).await;
+        assert_eq!(obs.len(), 6);
+        for (name, o) in &obs {
+            assert_eq!(o.error, None, "{name} with {hostile:?}");
+            assert_eq!(o.canary, vec![None; 61], "{name} with {hostile:?}");
+            assert_eq!(o.provenance.as_ref().unwrap().canary_points, 0, "{name}");
+            assert_eq!(o.baseline, expected("baseline", &w), "{name}");
+        }
+    }
+    // What the single escaping for "…" used to send for '…': the injection answers data.
+    let naive = r#"latency_seconds{version='${scope}'}"#
+        .replace("${scope}", &source.escape("x'} or vector(1) #").unwrap());
+    let s = source.fetch_range("m", &naive, &w).await.unwrap();
+    assert_eq!(s.values, vec![Some(1.0); 61], "{naive}");
+    // A raw string cannot hold a backtick: refused, naming the scope and the metric.
+    let err = canaryd::analysis::render_queries(
+        &template,
+        &*source,
+        "baseline",
+        "x` or vector(1) #",
+        &BTreeMap::new(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.starts_with("canary scope in metric 'eq_raw': "),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn prometheus_declared_regex_scopes_stay_patterns() {
+    let source = prometheus_source();
+    let w = window(T0, T0 + 600, 10);
+    let template = canaryd::template::parse_template(
+        "name: patterns\nscope: { regex: true }\nmetrics:\n  - name: m\n    query: \
+         latency_seconds{version=~\"${scope}\"}\n",
+        "patterns.yaml",
+    )
+    .unwrap();
+    let queries = canaryd::analysis::render_queries(
+        &template,
+        &*source,
+        "base.*",
+        "can.ry",
+        &BTreeMap::new(),
+    )
+    .unwrap();
+    let obs = fetch_all(&*source, &queries, &w, 4).await.unwrap();
+    assert_eq!(obs["m"].error, None);
+    assert_eq!(obs["m"].baseline, expected("baseline", &w));
+    assert_eq!(obs["m"].canary, expected("canary", &w));
+}
+
 #[tokio::test]
 async fn prometheus_scope_injection_is_escaped() {
     let source = prometheus_source();
@@ -510,6 +610,45 @@ async fn influxdb_scope_injection_is_escaped() {
     assert!(q.contains(r"'baseline\' OR \'a\' = \'a'"), "{q}");
     let s = source.fetch_range("m", &q, &w).await.unwrap();
     assert_eq!(s.points_returned, 0);
+}
+
+#[tokio::test]
+async fn influxdb_regex_literals_and_identifiers_match_literally() {
+    let source = influx_source();
+    let w = window(T0, T0 + 600, 10);
+    let template = canaryd::template::parse_template(
+        "name: influx-contexts\nsource: influxdb\nargs: { field: { default: value } }\nmetrics:\n  \
+         - name: re\n    query: SELECT mean(\"${field}\") FROM \"latency_seconds\" WHERE \
+         \"version\" =~ /${scope}/ AND $timeFilter GROUP BY time($interval) fill(none)\n",
+        "influx.yaml",
+    )
+    .unwrap();
+    let fetch = |canary: &'static str| {
+        let template = template.clone();
+        let source = source.clone();
+        async move {
+            let queries = canaryd::analysis::render_queries(
+                &template,
+                &*source,
+                "baseline",
+                canary,
+                &BTreeMap::new(),
+            )
+            .unwrap();
+            fetch_all(&*source, &queries, &w, 4).await.unwrap()
+        }
+    };
+    // The regex literal is unanchored in InfluxQL: `canary` matches only the canary series.
+    let obs = fetch("canary").await;
+    assert_eq!(obs["re"].error, None);
+    assert_eq!(obs["re"].canary, expected("canary", &w));
+    assert_eq!(obs["re"].baseline, expected("baseline", &w));
+    // `.*`, `/` and an alternation are literal text: nothing has that version.
+    for hostile in [".*", "canary|baseline", r"x/ OR true OR /x", "ca.ary"] {
+        let obs = fetch(hostile).await;
+        assert_eq!(obs["re"].error, None, "{hostile}");
+        assert_eq!(obs["re"].canary, vec![None; 61], "{hostile}");
+    }
 }
 
 #[tokio::test]

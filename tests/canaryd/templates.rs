@@ -1036,7 +1036,7 @@ metrics:
     assert_eq!(
         found[1].to_string(),
         "t.yaml:2:1: descripton: unknown key `descripton`; did you mean `description`? \
-         (known keys: name, description, source, args, step_seconds, scoring, groups, metrics)"
+         (known keys: name, description, source, scope, args, step_seconds, scoring, groups, metrics)"
     );
 }
 
@@ -1202,5 +1202,325 @@ proptest::proptest! {
         }
         let text: String = text.into_iter().collect();
         let _ = parse_template(&text, "t.yaml");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where a placeholder sits: escaping per context, unsafe placements refused
+
+/// A template whose placeholders sit where no value is safe; lines and columns below.
+const UNSAFE: &str = r#"name: unsafe
+args: { window: { default: 5m } }
+metrics:
+  - name: bare
+    query: rate(q{v="${scope}"}[${window}]) / ${scope}
+  - name: folded
+    query: >-
+      sum(q{v="${scope}"})
+      / ${scope}
+  - name: comment
+    query: "q{v=\"${scope}\"} # ${scope}"
+"#;
+
+#[test]
+fn template_check_reports_unsafe_placements_at_the_placeholder() {
+    let dir = std::env::temp_dir().join(format!("canaryd-unsafe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("unsafe.yaml");
+    std::fs::write(&file, UNSAFE).unwrap();
+    let found = check_files(std::slice::from_ref(&file));
+    let shown = file.display().to_string();
+    let at: Vec<(usize, usize, &str)> = found
+        .iter()
+        .map(|d| (d.line, d.column, d.field.as_str()))
+        .collect();
+    assert_eq!(
+        at,
+        [
+            (5, 47, "metrics[0].query"),
+            (9, 9, "metrics[1].query"),
+            (11, 33, "metrics[2].query")
+        ],
+        "{found:#?}"
+    );
+    assert!(found.iter().all(|d| d.file == shown));
+    // `${window}` (an argument: one duration, checked when rendered) may stand bare; a scope
+    // may not.
+    assert!(found[0].message.contains("`${scope}`"), "{}", found[0]);
+    assert!(
+        found[0].message.contains("outside any string"),
+        "{}",
+        found[0]
+    );
+    assert!(found[1].message.contains("`${scope}`"), "{}", found[1]);
+    assert!(found[2].message.contains("comment"), "{}", found[2]);
+    assert!(
+        found[0].to_string().starts_with(&format!("{shown}:5:47: ")),
+        "{}",
+        found[0]
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn placements_are_checked_in_the_language_of_the_source_kind() {
+    let with = |source: &str, query: &str| {
+        format!("name: t\nsource: {source}\nmetrics:\n  - name: m\n    query: {query}\n")
+    };
+    // InfluxQL: strings, identifiers and /regex/ are fine; bare is not.
+    parse_ok(&with(
+        "influxdb",
+        r#"SELECT mean("value") FROM "m" WHERE "v" = '${scope}' AND "h" =~ /${scope}/ AND $timeFilter"#,
+    ));
+    only_problem(
+        &with(
+            "influxdb",
+            r#"SELECT mean(v) FROM m WHERE v = ${scope} AND $timeFilter"#,
+        ),
+        5,
+        44,
+        "metrics[0].query",
+        "InfluxQL",
+    );
+    // Graphite: a bare path node is the usual place.
+    parse_ok(&with("graphite", "sumSeries(app.${scope}.latency)"));
+    // Datadog: only inside {…}.
+    parse_ok(&with("datadog", "avg:latency{version:${scope}}"));
+    only_problem(
+        &with("datadog", "avg:latency.${scope}{*}"),
+        5,
+        24,
+        "metrics[0].query",
+        "outside any `{…}`",
+    );
+    // Recorded data ignores the query.
+    parse_ok(&with("file", "${scope}"));
+    // A source named otherwise (its kind is in the config) is checked when rendered.
+    parse_ok(&with("prom-eu", "q{v=\"${scope}\"} / ${scope}"));
+}
+
+#[test]
+fn defaults_are_checked_where_their_placeholders_sit() {
+    let with = |default: &str| {
+        format!(
+            "name: t\nargs: {{ window: {{ default: '{default}' }} }}\nmetrics:\n  - name: m\n    \
+             query: rate(q{{v=\"${{scope}}\"}}[${{window}}])\n"
+        )
+    };
+    parse_ok(&with("5m"));
+    only_problem(
+        &with("5m] or vector(1)"),
+        5,
+        33,
+        "metrics[0].query",
+        "its default is refused here",
+    );
+}
+
+#[test]
+fn scope_and_args_can_be_declared_regexes() {
+    let t = parse_ok(
+        "name: t\nscope: { regex: true }\nargs: { a: { regex: true }, b: {} }\nmetrics:\n  - \
+         name: m\n    query: q{v=~\"${scope}\",a=~\"${a}\",b=~\"${b}\"}\n",
+    );
+    assert!(t.scope.regex && t.args["a"].regex && !t.args["b"].regex);
+    only_problem(
+        "name: t\nscope: { regex: yes }\nmetrics:\n  - name: m\n    query: q{v=\"${scope}\"}\n",
+        2,
+        17,
+        "scope.regex",
+        "true or false",
+    );
+    only_problem(
+        "name: t\nscope: { regexp: true }\nmetrics:\n  - name: m\n    query: q{v=\"${scope}\"}\n",
+        2,
+        10,
+        "scope.regexp",
+        "regex",
+    );
+}
+
+mod rendering {
+    use std::collections::BTreeMap;
+
+    use canaryd::analysis::{render_queries, AnalysisError};
+    use canaryd::config::SourceSettings;
+    use canaryd::source::{build_source, MetricSource};
+
+    use super::parse_ok;
+
+    fn source(kind: &str) -> std::sync::Arc<dyn MetricSource> {
+        let mut options = BTreeMap::new();
+        if kind == "influxdb" {
+            options.insert("database".to_string(), serde_json::json!("db"));
+        }
+        if kind == "datadog" {
+            options.insert("api_key".to_string(), serde_json::json!("k"));
+            options.insert("application_key".to_string(), serde_json::json!("k"));
+        }
+        let settings = SourceSettings {
+            kind: kind.into(),
+            url: "http://127.0.0.1:1".into(),
+            timeout_seconds: None,
+            max_concurrent_queries: None,
+            judgment_timeout_seconds: None,
+            options,
+        };
+        build_source(kind, &settings).unwrap()
+    }
+
+    /// The canary query of the template's only metric `query`, rendered for `kind`.
+    fn render(kind: &str, head: &str, query: &str, canary: &str) -> Result<String, AnalysisError> {
+        let t = parse_ok(&format!(
+            "name: t\nsource: {kind}\n{head}metrics:\n  - name: m\n    query: '{}'\n",
+            query.replace('\'', "''")
+        ));
+        let mut args = BTreeMap::new();
+        if head.contains("svc") {
+            args.insert("svc".to_string(), "a'b\"c\n".to_string());
+        }
+        let q = render_queries(&t, &*source(kind), "baseline", canary, &args)?;
+        Ok(q[0].canary_query.clone())
+    }
+
+    const ARGS: &str = "args: { svc: {} }\n";
+
+    #[test]
+    fn promql_values_are_escaped_for_their_quote_and_matcher() {
+        let evil = r#"x'} or vector(1) #"#;
+        let r = |query: &str, canary: &str| render("prometheus", ARGS, query, canary).unwrap();
+        assert_eq!(
+            r(r#"q{v="${scope}"}"#, evil),
+            r#"q{v="x'} or vector(1) #"}"#
+        );
+        assert_eq!(r("q{v='${scope}'}", evil), r#"q{v='x\'} or vector(1) #'}"#);
+        assert_eq!(r("q{v=~'${scope}'}", ".*"), r"q{v=~'\\.\\*'}");
+        assert_eq!(r(r#"q{v=~"${scope}"}"#, ".*"), r#"q{v=~"\\.\\*"}"#);
+        assert_eq!(r("q{v!~`${scope}`}", ".*"), r"q{v!~`\.\*`}");
+        assert_eq!(r("q{v=`${scope}`}", r"a\b"), r"q{v=`a\b`}");
+        assert_eq!(
+            r(r#"q{v="${scope}",s='${svc}'}"#, "c\n✓\\"),
+            r#"q{v="c\n✓\\",s='a\'b"c\n'}"#
+        );
+        // Declared regexes keep their metacharacters in matchers, and only there.
+        let scoped = "scope: { regex: true }\n";
+        assert_eq!(
+            render(
+                "prometheus",
+                scoped,
+                r#"q{p=~"${scope}",v="${scope}"}"#,
+                "c-.*"
+            )
+            .unwrap(),
+            r#"q{p=~"c-.*",v="c-.*"}"#
+        );
+    }
+
+    #[test]
+    fn bare_arguments_are_one_name_number_or_duration() {
+        let head = "args: { metric: {}, window: {} }\n";
+        let query = r#"rate(${metric}{v="${scope}"}[${window}])"#;
+        let t = parse_ok(&format!(
+            "name: t\n{head}metrics:\n  - name: m\n    query: '{query}'\n"
+        ));
+        let args = |metric: &str, window: &str| {
+            BTreeMap::from([
+                ("metric".to_string(), metric.to_string()),
+                ("window".to_string(), window.to_string()),
+            ])
+        };
+        let q = render_queries(
+            &t,
+            &*source("prometheus"),
+            "b",
+            "c",
+            &args("http_total", "1m30s"),
+        )
+        .unwrap();
+        assert_eq!(q[0].canary_query, r#"rate(http_total{v="c"}[1m30s])"#);
+        for (metric, window, role) in [
+            ("x", "5m] or vector(1)", "window"),
+            ("x{a=\"b\"} or vector", "5m", "metric"),
+            ("or", "5m", "metric"),
+        ] {
+            let err = render_queries(&t, &*source("prometheus"), "b", "c", &args(metric, window))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with(&format!("template argument '{role}' in metric 'm': ")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn refused_values_name_their_role_and_metric() {
+        let err = render("prometheus", ARGS, "q{v=`${scope}`}", "x` or vector(1) #")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("canary scope in metric 'm': "), "{err}");
+        assert!(err.contains("raw string"), "{err}");
+        let err = render("prometheus", ARGS, "q{v=\"${scope}\",s=`${svc}`}", "c")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("template argument 'svc' in metric 'm': "),
+            "{err}"
+        );
+        let err = render("graphite", "", "app.${scope}.p99", "a.b")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("canary scope in metric 'm': "), "{err}");
+    }
+
+    #[test]
+    fn other_languages_escape_per_context() {
+        let influx = r#"SELECT mean("v") FROM "m" WHERE "v" = '${scope}' AND "p" =~ /${scope}/ AND $timeFilter"#;
+        assert_eq!(
+            render("influxdb", "", influx, "x' OR 1=1 /.*").unwrap(),
+            r#"SELECT mean("v") FROM "m" WHERE "v" = 'x\' OR 1=1 /.*' AND "p" =~ /x' OR 1=1 \/\.\*/ AND $timeFilter"#
+        );
+        assert_eq!(
+            render(
+                "influxdb",
+                "",
+                r#"SELECT mean("${scope}") FROM m WHERE $timeFilter"#,
+                r#"a"b"#
+            )
+            .unwrap(),
+            r#"SELECT mean("a\"b") FROM m WHERE $timeFilter"#
+        );
+        assert_eq!(
+            render(
+                "graphite",
+                "",
+                "alias(app.${scope}.p99, '${scope} p99')",
+                "canary-2"
+            )
+            .unwrap(),
+            "alias(app.canary-2.p99, 'canary-2 p99')"
+        );
+        assert!(render("graphite", "", "alias(app.x, '${scope}')", "a')").is_err());
+        assert_eq!(
+            render("datadog", "", "avg:lat{version:${scope}}", "v1.2").unwrap(),
+            "avg:lat{version:v1.2}"
+        );
+        assert!(render("datadog", "", "avg:lat{version:${scope}}", "v,host:*").is_err());
+    }
+
+    #[test]
+    fn an_unsafe_placement_unknown_at_load_time_is_refused_at_render_time() {
+        // `prom-eu` is a prometheus source in the config: the template loads, the render refuses.
+        let t = parse_ok(
+            "name: t\nsource: prom-eu\nmetrics:\n  - name: m\n    query: q{v=\"${scope}\"} / ${scope}\n",
+        );
+        let err = render_queries(&t, &*source("prometheus"), "b", "c", &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("metric 'm': `${scope}` at column 19 of the query"),
+            "{err}"
+        );
+        assert!(err.contains("outside any string"), "{err}");
     }
 }
