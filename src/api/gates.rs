@@ -1,13 +1,14 @@
 //! Gates for pipelines (CONTRACT §7).
 //!
 //! * Flagger webhooks: `POST /api/v1/gates/flagger` (a `pre-rollout`, `rollout` or
-//!   `confirm-promotion` hook: 200 on pass, 412 on marginal or fail, which Flagger counts as a
-//!   failed check) and `POST /api/v1/gates/flagger/rollback` (a `rollback` hook: 200 means "roll
-//!   back now", answered when the verdict is fail). Flagger posts
+//!   `confirm-promotion` hook: 200 on pass, 412 on marginal or fail; Flagger counts a 412 to a
+//!   rollout hook as a failed check, and to confirm-promotion it waits and asks again) and
+//!   `POST /api/v1/gates/flagger/rollback` (a `rollback` hook: 200 means "roll back now",
+//!   answered only when regressions make the verdict fail). Flagger posts
 //!   `{name, namespace, phase, checksum, metadata}`; the metadata (all strings) names the
-//!   template, scopes and window. Calls for the same canary, checksum and phase inside one
-//!   window reuse the judgment already stored, so Flagger's retries and its every-interval
-//!   calls do not re-query the metric source each time. Flagger cannot send headers, so with
+//!   template, scopes and window. Calls of the same hook for the same canary, checksum, phase,
+//!   template, arguments, window and step reuse the judgment already stored while it is
+//!   younger than the window, so Flagger's retries do not re-query the metric source. Flagger cannot send headers, so with
 //!   `[auth]` tokens configured its token goes in the metadata as `token` (checked, then
 //!   dropped: never stored or logged).
 //! * Argo Rollouts `web` provider: `GET` (query parameters) or `POST` (JSON body)
@@ -43,6 +44,9 @@ struct GateParams {
     end: chrono::DateTime<Utc>,
     step_seconds: Option<u64>,
     args: BTreeMap<String, String>,
+    /// The window as asked: `START..END` (Unix seconds) when given, `last:Nm` for a window of
+    /// N minutes ending now. Two calls asking about other windows are other questions.
+    window: String,
 }
 
 /// Keys some Flagger versions add to a webhook's metadata themselves: not typos of ours.
@@ -114,7 +118,7 @@ fn gate_params(
             })
             .transpose()
     };
-    let (start, end) = match (pairs.get("start"), pairs.get("end")) {
+    let (start, end, window) = match (pairs.get("start"), pairs.get("end")) {
         (Some(s), Some(e)) => {
             if pairs.contains_key("window_minutes") {
                 return Err(ApiError::bad(
@@ -122,10 +126,10 @@ fn gate_params(
                     "give either start and end, or window_minutes",
                 ));
             }
-            (
-                time_field(&field("start"), &Value::String(s.clone()))?,
-                time_field(&field("end"), &Value::String(e.clone()))?,
-            )
+            let start = time_field(&field("start"), &Value::String(s.clone()))?;
+            let end = time_field(&field("end"), &Value::String(e.clone()))?;
+            let window = format!("{}..{}", start.timestamp(), end.timestamp());
+            (start, end, window)
         }
         (Some(_), None) => return Err(ApiError::bad(field("end"), "required with start")),
         (None, Some(_)) => return Err(ApiError::bad(field("start"), "required with end")),
@@ -146,7 +150,7 @@ fn gate_params(
                         format!("must be at most {MAX_MINUTES} (100 years), got {minutes}"),
                     )
                 })?;
-            (start, end)
+            (start, end, format!("last:{minutes}m"))
         }
     };
     Ok(GateParams {
@@ -164,6 +168,7 @@ fn gate_params(
         end,
         step_seconds: number("step_seconds")?,
         args,
+        window,
     })
 }
 
@@ -213,6 +218,7 @@ async fn flagger_judgment(
     req: &HttpRequest,
     request_id: String,
     payload: web::Payload,
+    hook_kind: &str,
 ) -> Result<service::Judgment, ApiError> {
     // With the token in the body, nothing of the body is judged before the token is checked:
     // a body over the limit, not JSON, or without `metadata.token` is a 401.
@@ -226,11 +232,13 @@ async fn flagger_judgment(
         "metadata.",
         state.settings.server.gate_window_minutes,
     )?;
-    // Everything that changes the question is in the key: a call with other arguments or
-    // another template version is a new judgment.
+    // Everything that changes the question is in the key: a call with other arguments,
+    // another template version, another window or step, or from the other hook (rollout or
+    // rollback: Flagger sends phase Progressing to both, and to confirm-promotion) is a new
+    // judgment.
     let args: Vec<String> = p.args.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let key = format!(
-        "flagger:{}/{}:{}:{}:{}@{}:{}:{}:{}",
+        "flagger-{hook_kind}:{}/{}:{}:{}:{}@{}:{}:{}:{}:window={}:step={}",
         hook.namespace,
         hook.name,
         hook.checksum,
@@ -241,7 +249,9 @@ async fn flagger_judgment(
             .unwrap_or_default(),
         p.baseline,
         p.canary,
-        args.join("&")
+        args.join("&"),
+        p.window,
+        p.step_seconds.map(|v| v.to_string()).unwrap_or_default(),
     );
     let window = p.end - p.start;
     if let Some(found) = state
@@ -285,7 +295,7 @@ pub async fn flagger(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let j = match flagger_judgment(&state, &req, request_id.0, payload).await {
+    let j = match flagger_judgment(&state, &req, request_id.0, payload, "rollout").await {
         Ok(j) => j,
         Err(e) => return flagger_unjudged(e, "flagger"),
     };
@@ -328,14 +338,18 @@ fn flagger_answer(
     response.json(j)
 }
 
-/// Flagger `rollback` webhook: 200 means "roll back now" (the verdict is fail); 412 otherwise.
+/// Flagger `rollback` webhook: 200 means "roll back now", answered only to a fail that
+/// regressions cause ([`crate::judge::score::fails_from_regressions`]); 412 ("keep") otherwise,
+/// including a fail from missing or unreadable data. Flagger calls it on every tick while the
+/// canary is Progressing, Waiting or WaitingPromotion (fluxcd/flagger
+/// `pkg/controller/scheduler.go`, `runRollbackHooks`), from the first, before any traffic.
 #[utoipa::path(
     operation_id = "flagger_rollback_gate",
     tag = "gates",
     request_body = FlaggerPayload,
     responses(
-        (status = 200, description = "Fail: roll back now", body = JudgmentResponse),
-        (status = 412, description = "Pass or marginal: no rollback; or no judgment could be made because the metric source failed (then the body is an error naming why): keep", body = JudgmentResponse),
+        (status = 200, description = "Fail caused by regressions (high/low metrics): roll back now", body = JudgmentResponse),
+        (status = 412, description = "Pass, marginal, or a fail from missing data: no rollback; or no judgment could be made because the metric source failed (then the body is an error naming why): keep", body = JudgmentResponse),
         (status = 400, description = "Bad payload or metadata, naming the field", body = ErrorBody),
     ),
     security(("bearer" = ["judge"]))
@@ -347,11 +361,13 @@ pub async fn flagger_rollback(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let j = match flagger_judgment(&state, &req, request_id.0, payload).await {
+    let j = match flagger_judgment(&state, &req, request_id.0, payload, "rollback").await {
         Ok(j) => j,
         Err(e) => return flagger_unjudged(e, "flagger_rollback"),
     };
-    let fail = j.report.verdict == crate::judge::Verdict::Fail;
+    // Only a regression rolls back: a fail from missing or unreadable data (the first ticks
+    // of a rollout, before the canary has traffic) is "keep".
+    let fail = crate::judge::score::fails_from_regressions(&j.report);
     Ok(flagger_answer(
         j,
         fail,

@@ -12,7 +12,7 @@
 use crate::template::{Scoring, Template};
 
 use super::format::num;
-use super::report::{Classification, GroupScore, MetricReport, Verdict};
+use super::report::{Classification, GroupScore, MetricReport, Report, Verdict};
 
 /// Rounds to 2 decimals, half away from zero.
 pub fn round2(v: f64) -> f64 {
@@ -56,20 +56,28 @@ pub fn score_groups(
     weights: &[(String, f64)],
     metrics: &[MetricReport],
 ) -> Vec<(String, f64, f64)> {
+    score_groups_by(weights, metrics, |c| match c {
+        Classification::Pass => Some(true),
+        Classification::High | Classification::Low | Classification::NodataFail => Some(false),
+        Classification::Nodata | Classification::Error => None,
+    })
+}
+
+/// Scores each group, `counts` telling for each classification whether it counts as a pass
+/// (`Some(true)`), a failure (`Some(false)`), or is left out (`None`).
+fn score_groups_by(
+    weights: &[(String, f64)],
+    metrics: &[MetricReport],
+    counts: impl Fn(Classification) -> Option<bool>,
+) -> Vec<(String, f64, f64)> {
     weights
         .iter()
         .map(|(name, weight)| {
             let (mut pass, mut counted) = (0usize, 0usize);
             for m in metrics.iter().filter(|m| &m.group == name) {
-                match m.classification {
-                    Classification::Pass => {
-                        pass += 1;
-                        counted += 1
-                    }
-                    Classification::High | Classification::Low | Classification::NodataFail => {
-                        counted += 1
-                    }
-                    Classification::Nodata | Classification::Error => {}
+                if let Some(passed) = counts(m.classification) {
+                    counted += 1;
+                    pass += usize::from(passed);
                 }
             }
             let score = if counted == 0 {
@@ -124,6 +132,34 @@ pub fn score_judgment(
         })
         .collect();
     (score, verdict, reason, groups)
+}
+
+/// True when `report` fails because of regressions (metrics classified `high` or `low`): a
+/// critical one, or a score below marginal with the regressions alone counted, every metric
+/// without usable data (`nodata`, `nodata_fail`, `error`) left out. A fail that missing or
+/// unreadable data causes is not one: the Flagger rollback hook answers "roll back" only to
+/// this (it runs from the first tick of a rollout, when the canary may have no traffic yet).
+pub fn fails_from_regressions(report: &Report) -> bool {
+    if report.verdict != Verdict::Fail {
+        return false;
+    }
+    let regression =
+        |m: &MetricReport| matches!(m.classification, Classification::High | Classification::Low);
+    if report.metrics.iter().any(|m| m.critical && regression(m)) {
+        return true;
+    }
+    let weights: Vec<(String, f64)> = report
+        .groups
+        .iter()
+        .map(|g| (g.name.clone(), g.weight))
+        .collect();
+    let groups = score_groups_by(&weights, &report.metrics, |c| match c {
+        Classification::Pass => Some(true),
+        Classification::High | Classification::Low => Some(false),
+        Classification::Nodata | Classification::NodataFail | Classification::Error => None,
+    });
+    let score: f64 = groups.iter().map(|(_, w, s)| s * w / 100.0).sum();
+    report.metrics.iter().any(regression) && round2(score) < report.thresholds.marginal
 }
 
 /// Pass, marginal or fail for a score.

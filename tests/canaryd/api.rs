@@ -471,6 +471,15 @@ async fn gates_flagger(db: Db) {
         )
         .await;
     assert_ne!(other_phase["id"], fail["id"]);
+    // Another window is another question (a confirm-promotion hook with a longer window sends
+    // phase Progressing too): a judgment of its own, never the 10-minute one.
+    let mut longer = flagger_payload("canary", "Progressing");
+    longer["metadata"]["end"] = json!((T0 + 1200).to_string());
+    let (_, other_window) = app.post("/api/v1/gates/flagger", &longer).await;
+    assert_ne!(other_window["id"], fail["id"], "{other_window}");
+    assert!(other_window["reused"].is_null());
+    let (_, again) = app.post("/api/v1/gates/flagger", &longer).await;
+    assert_eq!(again["id"], other_window["id"]);
 
     // The rollback hook: 200 means roll back now.
     let (status, _) = app

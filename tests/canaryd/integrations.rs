@@ -261,7 +261,7 @@ fn flagger_canary_has_the_shape_flagger_expects() {
     assert_eq!(rollback_url.path(), "/api/v1/gates/flagger/rollback");
     assert_eq!(
         rollout_meta, rollback_meta,
-        "the same metadata, so that the second call reuses the first one's judgment"
+        "the same metadata: both hooks ask the same question"
     );
 
     let m = rollout_meta;
@@ -330,17 +330,20 @@ async fn flagger_webhooks_gate_a_canary_as_flagger_calls_them() {
         );
         assert_eq!(report["verdict"], *verdict, "{report}");
 
-        let (status, again) = app.post(&rollout_path, &payload).await;
+        let (status, rollout) = app.post(&rollout_path, &payload).await;
         assert_eq!(
             status,
             if *verdict == "pass" { 200 } else { 412 },
-            "{again}"
+            "{rollout}"
         );
-        assert_eq!(again["verdict"], *verdict);
-        assert_eq!(
-            again["id"], report["id"],
-            "the second hook reuses the judgment"
+        assert_eq!(rollout["verdict"], *verdict);
+        assert_ne!(
+            rollout["id"], report["id"],
+            "another hook is another question: a judgment of its own"
         );
+        // Flagger's retry of the same hook reuses its judgment.
+        let (_, again) = app.post(&rollout_path, &payload).await;
+        assert_eq!(again["id"], rollout["id"]);
         assert_eq!(again["reused"], true);
 
         // The file's arguments reached the judgment.
@@ -359,13 +362,64 @@ async fn flagger_webhooks_gate_a_canary_as_flagger_calls_them() {
     }
 
     // The metadata exactly as written: every key is accepted (no 400); the fixture has no
-    // podinfo series, so the judgment has no data, which never passes.
+    // podinfo series, so the judgment has no data, which never passes, and never rolls back.
     let payload = flagger_payload("as-written", metadata);
     let (status, report) = app.post(&rollout_path, &payload).await;
     assert_eq!(status, 412, "{report}");
     assert_eq!(report["verdict"], "fail", "{report}");
-    let (status, _) = app.post(&rollback_path, &payload).await;
-    assert_eq!(status, 200, "no data is a fail: roll back");
+    let (status, report) = app.post(&rollback_path, &payload).await;
+    assert_eq!(
+        status, 412,
+        "no data is a fail, but no regression: keep. {report}"
+    );
+    app.stop().await;
+}
+
+/// The sequence Flagger really follows (fluxcd/flagger `pkg/controller/scheduler.go`): the
+/// rollback hook on every tick from weight 0, when the canary has no series yet, then the
+/// rollout hook; later the canary's data arrives, and a regression rolls back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flagger_rolls_back_on_a_regression_never_on_missing_canary_data() {
+    let app = spawn_app(Db::Sqlite, with_prometheus).await;
+    put_fixture_template(&app, None).await;
+    let hooks = flagger_webhooks();
+    let rollout_path = url(&hooks["rollout"].0).path().to_string();
+    let rollback_path = url(&hooks["rollback"].0).path().to_string();
+    let tick = |canary: &str, checksum: &str| {
+        let mut m = hooks["rollout"].1.clone();
+        m.remove("window_minutes");
+        m.insert("baseline".into(), "baseline".into());
+        m.insert("canary".into(), canary.into());
+        m.insert("start".into(), T0.to_string());
+        m.insert("end".into(), (T0 + 600).to_string());
+        flagger_payload(checksum, &m)
+    };
+    // Weight 0: no canary series at all.
+    let first = tick("no-such-version", "rev1");
+    let (status, report) = app.post(&rollback_path, &first).await;
+    assert_eq!(
+        status, 412,
+        "no canary data is not a regression: keep. {report}"
+    );
+    assert_eq!(report["verdict"], "fail", "{report}");
+    let (status, report) = app.post(&rollout_path, &first).await;
+    assert_eq!(status, 412, "and no promotion either: {report}");
+    // The canary's data arrives, and it regressed.
+    let regressed = CASES
+        .iter()
+        .find(|(_, _, verdict)| *verdict == "fail")
+        .expect("a failing case");
+    let later = tick(regressed.1, "rev1");
+    let (status, report) = app.post(&rollback_path, &later).await;
+    assert_eq!(status, 200, "a regression: roll back now. {report}");
+    assert!(
+        report["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["classification"] == "high"),
+        "{report}"
+    );
     app.stop().await;
 }
 

@@ -404,3 +404,68 @@ fn score_stays_in_range_and_reason_names_failures() {
         r.reason
     );
 }
+
+/// The Flagger rollback hook's rule (issue 13): a fail rolls back only when regressions cause
+/// it, never when missing or unreadable data does.
+#[test]
+fn only_a_fail_that_regressions_cause_rolls_back() {
+    use canaryd::judge::score::fails_from_regressions;
+    let t = template(
+        vec![
+            metric("a", Some("g")),
+            metric("b", Some("g")),
+            metric("c", Some("g")),
+            metric("d", Some("g")),
+        ],
+        &[("g", 100.0)],
+    );
+    let judged = |o: [Outcome; 4]| run(&t, &[("a", o[0]), ("b", o[1]), ("c", o[2]), ("d", o[3])]);
+    use Outcome::*;
+    // Regressions alone: 2 of 4 fail, score 50 < 75.
+    let r = judged([Fail, Fail, Pass, Pass]);
+    assert_eq!(r.verdict, Verdict::Fail);
+    assert!(fails_from_regressions(&r));
+    // Nothing readable but one pass: the no-data guard forces 0, yet nothing regressed.
+    let r = judged([NoData, Error, NoData, Pass]);
+    assert_eq!(r.verdict, Verdict::Fail);
+    assert!(!fails_from_regressions(&r), "{}", r.reason);
+    // Half unreadable and one regression: the guard fails it, but the regression alone (1 of 2
+    // readable) scores 50, below marginal: that is a regression.
+    let r = judged([NoData, Error, Fail, Pass]);
+    assert_eq!(r.verdict, Verdict::Fail);
+    assert!(fails_from_regressions(&r));
+    // Half unreadable and everything readable passes: no regression.
+    let r = judged([NoData, NoData, Pass, Pass]);
+    assert_eq!(r.verdict, Verdict::Fail);
+    assert!(!fails_from_regressions(&r));
+    // Pass and marginal never roll back.
+    assert!(!fails_from_regressions(&judged([Pass, Pass, Pass, Pass])));
+
+    // nodata_fail (must_have_data) counts against the score, but it is missing data.
+    let mut must = t.clone();
+    for m in &mut must.metrics {
+        m.judge.must_have_data = true;
+    }
+    let r = run(
+        &must,
+        &[("a", NoData), ("b", NoData), ("c", NoData), ("d", Pass)],
+    );
+    assert_eq!(r.verdict, Verdict::Fail);
+    assert!(!fails_from_regressions(&r));
+
+    // A critical metric that regressed rolls back whatever the rest says.
+    let mut critical = t.clone();
+    critical.metrics[0].judge.critical = true;
+    let r = run(
+        &critical,
+        &[("a", Fail), ("b", Pass), ("c", Pass), ("d", Pass)],
+    );
+    assert!(fails_from_regressions(&r));
+    // A critical metric without data forces 0 too, but that is missing data.
+    let r = run(
+        &critical,
+        &[("a", NoData), ("b", Pass), ("c", Pass), ("d", Pass)],
+    );
+    assert_eq!(r.verdict, Verdict::Fail);
+    assert!(!fails_from_regressions(&r));
+}
