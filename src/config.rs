@@ -176,6 +176,19 @@ pub struct ServerSettings {
     pub public_url: String,
 }
 
+impl ServerSettings {
+    /// The base of links to this service (callbacks, gate summaries): `public_url`, or
+    /// `http://` and the listen address.
+    pub fn public_base(&self) -> String {
+        let configured = self.public_url.trim().trim_end_matches('/');
+        if configured.is_empty() {
+            format!("http://{}", self.listen)
+        } else {
+            configured.to_string()
+        }
+    }
+}
+
 impl Default for ServerSettings {
     fn default() -> Self {
         ServerSettings {

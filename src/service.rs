@@ -115,6 +115,50 @@ pub struct Judgment {
     pub report: Report,
 }
 
+/// What every gate answer carries (CONTRACT §8), small enough for the places pipelines keep
+/// it: Argo stores its `jsonPath` result in every measurement of the AnalysisRun, and Flagger
+/// copies a non-2xx body into a Kubernetes event. The whole report is one link away.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct GateSummary {
+    /// pass | marginal | fail.
+    pub verdict: String,
+    /// 0..100.
+    pub score: f64,
+    /// The report's headline (at most 200 characters).
+    pub headline: String,
+    /// The judgment's id.
+    pub id: String,
+    /// The judgment's report page.
+    pub url: String,
+    /// True when a gate call reused a recent judgment instead of making a new one.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reused: bool,
+}
+
+impl Judgment {
+    /// The gate summary of this judgment, with links under `public_base`.
+    pub fn summary(&self, public_base: &str) -> GateSummary {
+        let headline = if self.report.headline.is_empty() {
+            // Stored before reports had one.
+            crate::judge::headline::headline(&self.report)
+        } else {
+            self.report.headline.clone()
+        };
+        GateSummary {
+            verdict: self.report.verdict.as_str().to_string(),
+            score: if self.report.score.is_finite() {
+                self.report.score
+            } else {
+                0.0
+            },
+            headline,
+            id: self.id.clone(),
+            url: format!("{public_base}/judgments/{}", self.id),
+            reused: self.reused,
+        }
+    }
+}
+
 /// The template `r` names, parsed, with its stored version and text.
 pub async fn resolve_template(
     store: &Store,

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{Duration, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
@@ -281,8 +281,8 @@ fn count(gate: &str, outcome: &str) {
     tag = "gates",
     request_body = FlaggerPayload,
     responses(
-        (status = 200, description = "Pass: go on", body = JudgmentResponse),
-        (status = 412, description = "Marginal or fail: do not advance; or no judgment could be made because the metric source failed (then the body is an error naming why)", body = JudgmentResponse),
+        (status = 200, description = "Pass: go on", body = service::GateSummary),
+        (status = 412, description = "Marginal or fail: do not advance; or no judgment could be made because the metric source failed (then the body is an error naming why)", body = service::GateSummary),
         (status = 400, description = "Bad payload or metadata, naming the field", body = ErrorBody),
         (status = 404, description = "Unknown template", body = ErrorBody),
     ),
@@ -300,7 +300,7 @@ pub async fn flagger(
         Err(e) => return flagger_unjudged(e, "flagger"),
     };
     let pass = j.report.verdict == crate::judge::Verdict::Pass;
-    Ok(flagger_answer(j, pass, "flagger", ["pass", "halt"]))
+    Ok(flagger_answer(&state, j, pass, "flagger", ["pass", "halt"]))
 }
 
 /// A Flagger call whose judgment could not be made because the metric source failed (down,
@@ -323,7 +323,12 @@ fn flagger_unjudged(e: ApiError, gate: &str) -> Result<HttpResponse, ApiError> {
 }
 
 /// 200 when `yes`, else 412, with the judgment as body; counted under `gate`.
+///
+/// The body is the judgment's summary alone (CONTRACT §8): Flagger copies a non-2xx body into
+/// a Kubernetes event (fluxcd/flagger `pkg/controller/webhook.go`), where `kubectl describe
+/// canary` shows it; the whole report is at its `url`.
 fn flagger_answer(
+    state: &AppState,
     j: service::Judgment,
     yes: bool,
     gate: &str,
@@ -335,7 +340,16 @@ fn flagger_answer(
     } else {
         HttpResponse::PreconditionFailed()
     };
-    response.json(j)
+    response.json(j.summary(&state.settings.server.public_base()))
+}
+
+/// An Argo answer: the report with its `summary` (which the shipped AnalysisTemplate takes as
+/// `result` with `jsonPath: "{$.summary}"`: Argo stores it in every measurement).
+#[derive(Serialize)]
+struct ArgoAnswer {
+    summary: service::GateSummary,
+    #[serde(flatten)]
+    judgment: service::Judgment,
 }
 
 /// Flagger `rollback` webhook: 200 means "roll back now", answered only to a fail that
@@ -348,8 +362,8 @@ fn flagger_answer(
     tag = "gates",
     request_body = FlaggerPayload,
     responses(
-        (status = 200, description = "Fail caused by regressions (high/low metrics): roll back now", body = JudgmentResponse),
-        (status = 412, description = "Pass, marginal, or a fail from missing data: no rollback; or no judgment could be made because the metric source failed (then the body is an error naming why): keep", body = JudgmentResponse),
+        (status = 200, description = "Fail caused by regressions (high/low metrics): roll back now", body = service::GateSummary),
+        (status = 412, description = "Pass, marginal, or a fail from missing data: no rollback; or no judgment could be made because the metric source failed (then the body is an error naming why): keep", body = service::GateSummary),
         (status = 400, description = "Bad payload or metadata, naming the field", body = ErrorBody),
     ),
     security(("bearer" = ["judge"]))
@@ -369,6 +383,7 @@ pub async fn flagger_rollback(
     // of a rollout, before the canary has traffic) is "keep".
     let fail = crate::judge::score::fails_from_regressions(&j.report);
     Ok(flagger_answer(
+        &state,
         j,
         fail,
         "flagger_rollback",
@@ -386,7 +401,10 @@ async fn argo_judgment(
     let input = input_of(&p, request_id, Some(("argo".into(), None)));
     let j = service::make_judgment(&state.settings, &state.store, input).await?;
     count("argo", j.report.verdict.as_str());
-    Ok(HttpResponse::Ok().json(j))
+    Ok(HttpResponse::Ok().json(ArgoAnswer {
+        summary: j.summary(&state.settings.server.public_base()),
+        judgment: j,
+    }))
 }
 
 /// Argo Rollouts `web` provider, parameters in the query string: always 200 with the report.
@@ -405,7 +423,7 @@ async fn argo_judgment(
         ("arg.NAME" = Option<String>, Query, description = "Template argument NAME (repeat for each; URL-encode values)"),
     ),
     responses(
-        (status = 200, description = "The report; `verdict` says pass, marginal or fail", body = JudgmentResponse),
+        (status = 200, description = "The report with its `summary`; `verdict` says pass, marginal or fail", body = JudgmentResponse),
         (status = 400, description = "Malformed request (an Argo error measurement)", body = ErrorBody),
         (status = 502, description = "The metric source failed (an Argo error measurement)", body = ErrorBody),
     ),
@@ -444,7 +462,7 @@ fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError
     tag = "gates",
     request_body(content = Object, description = "template, baseline, canary, start/end or window_minutes, args"),
     responses(
-        (status = 200, description = "The report; `verdict` says pass, marginal or fail", body = JudgmentResponse),
+        (status = 200, description = "The report with its `summary`; `verdict` says pass, marginal or fail", body = JudgmentResponse),
         (status = 400, description = "Malformed request (an Argo error measurement)", body = ErrorBody),
         (status = 502, description = "The metric source failed (an Argo error measurement)", body = ErrorBody),
     ),

@@ -6,6 +6,7 @@
 pub mod classify;
 mod extra;
 pub mod format;
+pub mod headline;
 pub mod report;
 pub mod score;
 pub mod text;
@@ -34,9 +35,10 @@ pub fn judge(template: &Template, observations: &BTreeMap<String, Observation>) 
         })
         .collect();
     let (score, verdict, reason, groups) = score::score_judgment(template, &metrics);
-    Report {
+    let mut report = Report {
         verdict,
         score,
+        headline: String::new(),
         reason,
         template: template.name.clone(),
         thresholds: Thresholds {
@@ -45,5 +47,7 @@ pub fn judge(template: &Template, observations: &BTreeMap<String, Observation>) 
         },
         groups,
         metrics,
-    }
+    };
+    report.headline = headline::headline(&report);
+    report
 }

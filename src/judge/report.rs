@@ -450,6 +450,11 @@ pub struct Report {
     /// 0..100, rounded to 2 decimals.
     #[serde(with = "finite")]
     pub score: f64,
+    /// The verdict in one line of at most 200 characters: the score and each failing metric
+    /// with its change and interval ([`super::headline`]). Empty in reports stored before it
+    /// existed.
+    #[serde(default)]
+    pub headline: String,
     /// Why, in plain language.
     pub reason: String,
     /// Template name.

@@ -70,12 +70,7 @@ pub fn instance_id(settings: &Settings) -> String {
 
 /// The public base URL for links in callbacks.
 pub fn public_url(settings: &Settings) -> String {
-    let configured = settings.server.public_url.trim().trim_end_matches('/');
-    if configured.is_empty() {
-        format!("http://{}", settings.server.listen)
-    } else {
-        configured.to_string()
-    }
+    settings.server.public_base()
 }
 
 fn seconds(s: f64) -> chrono::Duration {

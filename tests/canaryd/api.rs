@@ -452,7 +452,21 @@ async fn gates_flagger(db: Db) {
         .await;
     assert_eq!(status, 412, "{fail}");
     assert_eq!(fail["verdict"], "fail");
-    assert!(fail["reason"].as_str().unwrap().contains("latency"));
+    // The body is the summary alone: what Flagger puts in the Kubernetes event.
+    let keys: Vec<&String> = fail.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        ["headline", "id", "score", "url", "verdict"],
+        "{fail}"
+    );
+    let headline = fail["headline"].as_str().unwrap();
+    assert!(headline.starts_with("FAIL 0: latency +"), "{headline}");
+    assert!(headline.chars().count() <= 200);
+    assert!(fail.to_string().len() < 400, "{fail}");
+    assert!(fail["url"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/judgments/{}", fail["id"].as_str().unwrap())));
 
     // The same canary, checksum and phase inside the window: the stored judgment, not a new one.
     let (status, again) = app

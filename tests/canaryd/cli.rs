@@ -480,3 +480,43 @@ fn template_check_refuses_a_scalar_repeated_by_aliases_at_the_alias() {
         "{all}"
     );
 }
+
+/// Every report has a headline of at most 200 characters (CONTRACT §8): the verdict, the
+/// score and each failing metric with its change and interval.
+#[test]
+fn every_report_has_a_short_headline_naming_what_failed() {
+    for (name, want) in &expected() {
+        let template = want["template"].as_str().unwrap();
+        let data = format!("fixtures/scenarios/{name}.json");
+        let out = canaryd(&["judge", "--template", template, "--data", &data]);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let headline = report["headline"].as_str().unwrap();
+        assert!(headline.chars().count() <= 200, "{name}: {headline}");
+        let verdict = report["verdict"].as_str().unwrap().to_uppercase();
+        assert!(
+            headline.starts_with(&format!("{verdict} ")),
+            "{name}: {headline}"
+        );
+        for m in report["metrics"].as_array().unwrap() {
+            if matches!(m["classification"].as_str(), Some("high" | "low")) {
+                let metric = m["name"].as_str().unwrap();
+                assert!(
+                    headline.contains(metric),
+                    "{name}: {headline} lacks {metric}"
+                );
+            }
+        }
+    }
+    let out = canaryd(&[
+        "judge",
+        "--template",
+        "analysis-templates/http-golden-signals.yaml",
+        "--data",
+        "fixtures/scenarios/latency-regression.json",
+    ]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["headline"],
+        "FAIL 50: p99_latency +28.6% [+25.7%, +31.5%], p50_latency +16.4% [+14.7%, +18.0%]"
+    );
+}

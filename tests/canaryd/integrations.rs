@@ -410,8 +410,14 @@ async fn flagger_rolls_back_on_a_regression_never_on_missing_canary_data() {
         .find(|(_, _, verdict)| *verdict == "fail")
         .expect("a failing case");
     let later = tick(regressed.1, "rev1");
-    let (status, report) = app.post(&rollback_path, &later).await;
-    assert_eq!(status, 200, "a regression: roll back now. {report}");
+    let (status, summary) = app.post(&rollback_path, &later).await;
+    assert_eq!(status, 200, "a regression: roll back now. {summary}");
+    let (_, report) = app
+        .get(&format!(
+            "/api/v1/judgments/{}",
+            summary["id"].as_str().unwrap()
+        ))
+        .await;
     assert!(
         report["metrics"]
             .as_array()
@@ -560,8 +566,8 @@ fn argo_analysis_template_has_the_shape_argo_expects() {
     let web = &m["provider"]["web"];
     assert_eq!(
         text(&web["jsonPath"], "jsonPath"),
-        "{$}",
-        "the whole report is `result`"
+        "{$.summary}",
+        "the summary is `result`: Argo stores it in every measurement (argo-rollouts#2196)"
     );
     let timeout = web["timeoutSeconds"].as_i64().expect("timeoutSeconds");
     assert!(
@@ -634,9 +640,19 @@ async fn argo_measure(
         r = r.header(k, v);
     }
     let (status, body) = crate::support::app::read(r.send().await.expect("request")).await;
-    assert_eq!(metric.json_path, "{$}");
+    // What Argo keeps: the jsonPath result, stored in the AnalysisRun for every measurement.
+    assert_eq!(metric.json_path, "{$.summary}");
     let phase = if status == 200 {
-        argo_phase(&metric.success, &metric.failure, &body)
+        let result = &body["summary"];
+        assert!(
+            result.to_string().len() < 500,
+            "a measurement stays small: {result}"
+        );
+        for key in ["verdict", "score", "headline", "id", "url"] {
+            assert!(!result[key].is_null(), "summary.{key}: {result}");
+        }
+        assert_eq!(result["verdict"], body["verdict"]);
+        argo_phase(&metric.success, &metric.failure, result)
     } else {
         "Error"
     };
