@@ -76,10 +76,17 @@ impl Default for SchedulerSettings {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CallbackSettings {
-    /// Hosts a callback URL may name besides loopback: exact names or addresses, `*.domain`
-    /// for its subdomains, or `*` for any. Empty by default, so that whoever may start an
-    /// analysis cannot make canaryd call into the network behind it.
+    /// Hosts a callback URL may name: exact names or addresses, `*.domain` for its
+    /// subdomains, or `*` for any. Empty by default, so that whoever may start an analysis
+    /// cannot make canaryd call into the network behind it.
     pub allowed_hosts: Vec<String>,
+    /// Allow callbacks to loopback (127.0.0.0/8, ::1, 0.0.0.0, `localhost`, names resolving
+    /// there). Off by default: a token of role `judge` must not make canaryd POST to this
+    /// host's own services (a Prometheus admin API on 127.0.0.1, say).
+    pub allow_loopback: bool,
+    /// Allow callbacks to link-local addresses (169.254.0.0/16, fe80::/10), where cloud
+    /// metadata services answer. Off by default.
+    pub allow_link_local: bool,
     /// Time allowed for one try.
     pub timeout_seconds: f64,
     /// A callback not delivered within this long is given up.
@@ -92,6 +99,8 @@ impl Default for CallbackSettings {
     fn default() -> Self {
         CallbackSettings {
             allowed_hosts: Vec::new(),
+            allow_loopback: false,
+            allow_link_local: false,
             timeout_seconds: 10.0,
             expire_after_minutes: 24.0 * 60.0,
             max_backoff_seconds: 300.0,

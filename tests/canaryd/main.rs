@@ -2,6 +2,7 @@
 
 mod analyses;
 mod api;
+mod callbacks;
 mod cli;
 mod durability;
 mod faults;
