@@ -453,7 +453,10 @@ mod tests {
         assert!(s.auth.tokens.is_empty());
         let err = Settings::load_with_env(
             None,
-            vec![(TOKENS_ENV.into(), r#"[{"name": "x", "role": "boss"}]"#.into())],
+            vec![(
+                TOKENS_ENV.into(),
+                r#"[{"name": "x", "role": "boss"}]"#.into(),
+            )],
         )
         .unwrap_err()
         .to_string();

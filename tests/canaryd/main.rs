@@ -4,6 +4,7 @@ mod analyses;
 mod api;
 mod callbacks;
 mod cli;
+mod deploy;
 mod durability;
 mod faults;
 mod grafana;
