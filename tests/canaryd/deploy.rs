@@ -487,7 +487,7 @@ fn manifests_validate_and_fit_the_callers_and_the_image() {
     assert_eq!(s.templates.dir, copied.trim_end_matches('/'));
     // With a read-only root filesystem, /tmp is a volume.
     assert!(volumes[&mounts["/tmp"]]["emptyDir"].is_object());
-    for (path, _) in &mounts {
+    for path in mounts.keys() {
         assert!(
             path == &data_dir || path == "/tmp" || path == &config_dir,
             "unexpected mount {path}"
