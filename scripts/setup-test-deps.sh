@@ -3,9 +3,11 @@
 # the real metric backends the source tests start (Prometheus with promtool, InfluxDB 1.x,
 # Graphite's carbon-cache and graphite-web), PostgreSQL (the API tests start a throwaway
 # cluster), wrk (the load benchmark), the OpenAPI validator the API tests run on /openapi.json
-# (PyPI `openapi-spec-validator`), and the system libraries the crate links (OpenSSL for
-# reqwest's native-tls). Idempotent: packages already installed are skipped, and
-# `apt-get update` runs at most once. Quiet unless something fails; fails loudly.
+# (PyPI `openapi-spec-validator`), the Kubernetes schema validator and kubectl the deploy test
+# runs on deploy/kubernetes (PyPI `kubernetes-validate`, `kubectl kustomize`), and the system
+# libraries the crate links (OpenSSL for reqwest's native-tls). Idempotent: packages already
+# installed are skipped, and `apt-get update` runs at most once. Quiet unless something
+# fails; fails loudly.
 set -euo pipefail
 
 packages=(
@@ -20,11 +22,22 @@ packages=(
   wrk                      # HTTP load generator (benches/api_load.rs)
   chromium                 # headless browser for the report-page test
 )
+# `kubectl kustomize` renders deploy/kubernetes (tests/canaryd/deploy.rs). Any kubectl will do:
+# Debian's kubernetes-client (1.20) conflicts with other packages shipping /usr/bin/kubectl.
+if ! command -v kubectl >/dev/null 2>&1; then
+  packages+=(kubernetes-client)
+fi
 
 # The OpenAPI validator (Python) the API tests run on /openapi.json.
 if ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then
   echo "setup-test-deps.sh: pip install openapi-spec-validator"
   python3 -m pip install -q --disable-pip-version-check 'openapi-spec-validator>=0.7' >/dev/null
+fi
+
+# The offline Kubernetes schema validator the deploy test runs on deploy/kubernetes.
+if ! python3 -c 'import kubernetes_validate' 2>/dev/null; then
+  echo "setup-test-deps.sh: pip install kubernetes-validate"
+  python3 -m pip install -q --disable-pip-version-check 'kubernetes-validate>=1.28' >/dev/null
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -71,7 +84,7 @@ if [ "$status" -ne 0 ]; then
   exit 1
 fi
 
-for bin in prometheus promtool influxd carbon-cache graphite-manage wrk chromium; do
+for bin in prometheus promtool influxd carbon-cache graphite-manage wrk chromium kubectl; do
   if ! command -v "$bin" >/dev/null 2>&1; then
     echo "setup-test-deps.sh: $bin is missing after install" >&2
     exit 1

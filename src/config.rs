@@ -76,10 +76,17 @@ impl Default for SchedulerSettings {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CallbackSettings {
-    /// Hosts a callback URL may name besides loopback: exact names or addresses, `*.domain`
-    /// for its subdomains, or `*` for any. Empty by default, so that whoever may start an
-    /// analysis cannot make canaryd call into the network behind it.
+    /// Hosts a callback URL may name: exact names or addresses, `*.domain` for its
+    /// subdomains, or `*` for any. Empty by default, so that whoever may start an analysis
+    /// cannot make canaryd call into the network behind it.
     pub allowed_hosts: Vec<String>,
+    /// Allow callbacks to loopback (127.0.0.0/8, ::1, 0.0.0.0, `localhost`, names resolving
+    /// there). Off by default: a token of role `judge` must not make canaryd POST to this
+    /// host's own services (a Prometheus admin API on 127.0.0.1, say).
+    pub allow_loopback: bool,
+    /// Allow callbacks to link-local addresses (169.254.0.0/16, fe80::/10), where cloud
+    /// metadata services answer. Off by default.
+    pub allow_link_local: bool,
     /// Time allowed for one try.
     pub timeout_seconds: f64,
     /// A callback not delivered within this long is given up.
@@ -92,6 +99,8 @@ impl Default for CallbackSettings {
     fn default() -> Self {
         CallbackSettings {
             allowed_hosts: Vec::new(),
+            allow_loopback: false,
+            allow_link_local: false,
             timeout_seconds: 10.0,
             expire_after_minutes: 24.0 * 60.0,
             max_backoff_seconds: 300.0,
@@ -311,7 +320,16 @@ pub enum ConfigError {
     /// Reading or merging the layers failed.
     #[error("configuration: {0}")]
     Load(#[from] config::ConfigError),
+    /// `CANARYD__AUTH__TOKENS` is not a JSON list of tokens (the message never repeats it).
+    #[error(
+        "configuration: {TOKENS_ENV} must be a JSON list of {{\"name\", \"token_sha256\", \"role\"}}: {0}"
+    )]
+    TokensEnv(String),
 }
+
+/// The variable that sets `[auth] tokens` from the environment, as a JSON list:
+/// `[{"name": "ci", "token_sha256": "...", "role": "judge"}]`. It replaces the file's tokens.
+pub const TOKENS_ENV: &str = "CANARYD__AUTH__TOKENS";
 
 impl Settings {
     /// Loads defaults, then `file` (when given), then `CANARYD__SECTION__KEY` variables.
@@ -329,10 +347,19 @@ impl Settings {
         if let Some(path) = file {
             builder = builder.add_source(config::File::from(path).required(true));
         }
-        let env: std::collections::HashMap<String, String> = env
+        let mut env: std::collections::HashMap<String, String> = env
             .into_iter()
             .filter(|(k, _)| k.starts_with("CANARYD__"))
             .collect();
+        // A list of tables cannot be spelt as CANARYD__ variables, so the tokens take JSON
+        // (in Kubernetes, from a Secret: see deploy/kubernetes).
+        let tokens = match env.remove(TOKENS_ENV) {
+            Some(json) if !json.trim().is_empty() => Some(
+                serde_json::from_str::<Vec<TokenSettings>>(&json)
+                    .map_err(|e| ConfigError::TokensEnv(e.to_string()))?,
+            ),
+            _ => None,
+        };
         builder = builder.add_source(
             config::Environment::with_prefix("CANARYD")
                 .prefix_separator("__")
@@ -340,7 +367,11 @@ impl Settings {
                 .try_parsing(true)
                 .source(Some(env)),
         );
-        Ok(builder.build()?.try_deserialize()?)
+        let mut settings: Settings = builder.build()?.try_deserialize()?;
+        if let Some(tokens) = tokens {
+            settings.auth.tokens = tokens;
+        }
+        Ok(settings)
     }
 }
 
@@ -422,6 +453,32 @@ mod tests {
         let s = s.unwrap();
         assert_eq!(s.auth.tokens[0].role, Role::Judge);
         assert_eq!(s.sources["prometheus"].timeout_seconds, Some(10.0));
+    }
+
+    #[test]
+    fn tokens_from_env_as_json() {
+        let digest = "ab".repeat(32);
+        let env = vec![(
+            TOKENS_ENV.to_string(),
+            format!(r#"[{{"name": "flagger", "token_sha256": "{digest}", "role": "judge"}}]"#),
+        )];
+        let s = Settings::load_with_env(None, env).unwrap();
+        assert_eq!(s.auth.tokens.len(), 1);
+        assert_eq!(s.auth.tokens[0].name, "flagger");
+        assert_eq!(s.auth.tokens[0].role, Role::Judge);
+        // Empty (an optional Secret key left out) means none.
+        let s = Settings::load_with_env(None, vec![(TOKENS_ENV.into(), " ".into())]).unwrap();
+        assert!(s.auth.tokens.is_empty());
+        let err = Settings::load_with_env(
+            None,
+            vec![(
+                TOKENS_ENV.into(),
+                r#"[{"name": "x", "role": "boss"}]"#.into(),
+            )],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains(TOKENS_ENV), "{err}");
     }
 
     #[test]

@@ -195,14 +195,15 @@ fn check_queries(
     Ok(())
 }
 
-fn check_callback(
+async fn check_callback(
     state: &AppState,
     url: &Option<String>,
     secret: &Option<String>,
 ) -> Result<(), ApiError> {
     match (url, secret) {
         (Some(url), secret) => {
-            callback::check_url(url, &state.settings.callbacks.allowed_hosts)
+            callback::check_destination(url, &state.settings.callbacks)
+                .await
                 .map_err(|why| ApiError::bad("callback_url", why))?;
             if secret.as_deref().is_none_or(|s| s.is_empty()) {
                 return Err(ApiError::bad(
@@ -259,7 +260,7 @@ pub async fn create(
         }
     }
     check_queries(&state, &template, &req.baseline, &req.canary, &req.args)?;
-    check_callback(&state, &req.callback_url, &req.callback_secret)?;
+    check_callback(&state, &req.callback_url, &req.callback_secret).await?;
     let start = match &req.start {
         Some(v) => time_field("start", v)?,
         None => now_ms(),
@@ -519,7 +520,7 @@ pub async fn create_schedule(
     let args =
         resolve_args(&template, &req.args).map_err(|e| ApiError::bad("args", e.to_string()))?;
     check_queries(&state, &template, &req.baseline, &req.canary, &req.args)?;
-    check_callback(&state, &req.callback_url, &req.callback_secret)?;
+    check_callback(&state, &req.callback_url, &req.callback_secret).await?;
     let window = crate::scheduler::plan::checked_minutes(req.window_minutes)
         .filter(|_| req.window_minutes > 0.0)
         .ok_or_else(|| {

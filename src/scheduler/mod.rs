@@ -171,7 +171,7 @@ impl Scheduler {
     /// A worker for this instance; `wake` lets the API say that work was just added.
     pub fn new(settings: Settings, store: Arc<Store>, wake: Arc<Notify>) -> Scheduler {
         let owner = instance_id(&settings);
-        let client = callback::client(settings.callbacks.timeout_seconds);
+        let client = callback::client(&settings.callbacks);
         Scheduler {
             settings,
             store,
@@ -543,7 +543,8 @@ impl Scheduler {
             )
             .await;
         }
-        if let Err(why) = callback::check_url(&d.url, &self.settings.callbacks.allowed_hosts) {
+        // Checked again at delivery: the settings or the name's DNS answer may have changed.
+        if let Err(why) = callback::check_destination(&d.url, &self.settings.callbacks).await {
             metrics::global().inc("canaryd_callbacks_total", &[("outcome", "refused")], 1.0);
             return record(None, Some(why), false, now, true).await;
         }
@@ -557,6 +558,11 @@ impl Scheduler {
         )
         .await;
         match outcome {
+            callback::Outcome::Refused(why) => {
+                metrics::global().inc("canaryd_callbacks_total", &[("outcome", "refused")], 1.0);
+                tracing::warn!(event_id = %d.id, error = %why, "callback refused");
+                record(None, Some(why), false, now, true).await
+            }
             callback::Outcome::Delivered(status) => {
                 metrics::global().inc("canaryd_callbacks_total", &[("outcome", "delivered")], 1.0);
                 tracing::info!(event_id = %d.id, event = %d.event, status, "callback delivered");

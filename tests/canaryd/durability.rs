@@ -51,6 +51,8 @@ poll_interval_ms = 100
 max_concurrent_judgments = 2
 batch_size = 2
 instance_id = "{name}"
+[callbacks]
+allow_loopback = true
 "#,
                 dir = dir.display()
             ),

@@ -3,7 +3,9 @@
 mod analyses;
 mod api;
 mod auth;
+mod callbacks;
 mod cli;
+mod deploy;
 mod durability;
 mod faults;
 mod grafana;

@@ -64,6 +64,7 @@ pub fn test_settings(db_url: &str) -> Settings {
     s.server.shutdown_timeout_seconds = 5;
     s.store.url = db_url.to_string();
     s.templates.dir = repo_root().join("analysis-templates").display().to_string();
+    s.callbacks.allow_loopback = true; // the hook receivers listen on 127.0.0.1
     s
 }
 
