@@ -147,6 +147,16 @@ pub fn classify_metric_with_total(
         )
     } else if let Some(why) = missing_side(&prepared, spec) {
         (nodata(spec), format!("no data: {why}"))
+    } else if prepared.canary.len() < spec.min_points {
+        (
+            nodata(spec),
+            format!(
+                "too little canary data: {} point{}, where min_points is {}",
+                prepared.canary.len(),
+                if prepared.canary.len() == 1 { "" } else { "s" },
+                spec.min_points
+            ),
+        )
     } else if let Some(total_name) = total_name {
         let (class, reason, test) =
             judge_with_total(obs_ref, total_obs, total_name, spec, &dependence);

@@ -9,7 +9,7 @@
 //! - Verdict: score >= pass threshold is pass, >= marginal is marginal, else fail (on the rounded
 //!   score, so that the number shown and the verdict agree).
 
-use crate::template::{Scoring, Template};
+use crate::template::{OnNodata, Scoring, Template};
 
 use super::format::num;
 use super::report::{Classification, GroupScore, MetricReport, Report, Verdict};
@@ -115,7 +115,7 @@ pub fn score_judgment(
         round2(weighted)
     };
     let verdict = verdict_for(score, template.scoring);
-    let reason = explain(
+    let mut reason = explain(
         score,
         verdict,
         template.scoring,
@@ -123,6 +123,31 @@ pub fn score_judgment(
         &criticals,
         unreadable,
     );
+    // `on_nodata: marginal`: a fail for want of data (too little canary traffic yet) is a
+    // "wait", never a pass and never a regression's fail. A metric that could not be fetched
+    // (`error`) keeps the fail: that is not little traffic.
+    let wanting = |m: &MetricReport| {
+        matches!(
+            m.classification,
+            Classification::Nodata | Classification::NodataFail
+        )
+    };
+    let verdict = if verdict == Verdict::Fail
+        && template.scoring.on_nodata == OnNodata::Marginal
+        && metrics.iter().any(wanting)
+        && !metrics
+            .iter()
+            .any(|m| m.classification == Classification::Error)
+        && !regressions_below_marginal(&weights, metrics, template.scoring.marginal)
+    {
+        reason.push_str(
+            ". Marginal, not fail: what is missing is data (on_nodata: marginal), and what \
+             could be judged does not fail",
+        );
+        Verdict::Marginal
+    } else {
+        verdict
+    };
     let groups = groups
         .into_iter()
         .map(|(name, weight, s)| GroupScore {
@@ -143,23 +168,33 @@ pub fn fails_from_regressions(report: &Report) -> bool {
     if report.verdict != Verdict::Fail {
         return false;
     }
-    let regression =
-        |m: &MetricReport| matches!(m.classification, Classification::High | Classification::Low);
-    if report.metrics.iter().any(|m| m.critical && regression(m)) {
-        return true;
-    }
     let weights: Vec<(String, f64)> = report
         .groups
         .iter()
         .map(|g| (g.name.clone(), g.weight))
         .collect();
-    let groups = score_groups_by(&weights, &report.metrics, |c| match c {
+    regressions_below_marginal(&weights, &report.metrics, report.thresholds.marginal)
+}
+
+/// True when a critical metric regressed (`high` or `low`), or when the regressions alone,
+/// every metric without usable data left out, score below `marginal`.
+fn regressions_below_marginal(
+    weights: &[(String, f64)],
+    metrics: &[MetricReport],
+    marginal: f64,
+) -> bool {
+    let regression =
+        |m: &MetricReport| matches!(m.classification, Classification::High | Classification::Low);
+    if metrics.iter().any(|m| m.critical && regression(m)) {
+        return true;
+    }
+    let groups = score_groups_by(weights, metrics, |c| match c {
         Classification::Pass => Some(true),
         Classification::High | Classification::Low => Some(false),
         Classification::Nodata | Classification::NodataFail | Classification::Error => None,
     });
     let score: f64 = groups.iter().map(|(_, w, s)| s * w / 100.0).sum();
-    report.metrics.iter().any(regression) && round2(score) < report.thresholds.marginal
+    metrics.iter().any(regression) && round2(score) < marginal
 }
 
 /// Pass, marginal or fail for a score.

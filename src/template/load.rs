@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use super::render::{is_identifier, placeholders, SCOPE_PLACEHOLDER};
 use super::yaml::{parse_document, Node, Pos, Value};
 use super::{
-    ArgSpec, Diagnostic, Direction, GroupWeight, JudgeSpec, MetricSpec, NanStrategy, OutlierSpec,
-    ScopeSpec, Scoring, Template, TestKind,
+    ArgSpec, Diagnostic, Direction, GroupWeight, JudgeSpec, MetricSpec, NanStrategy, OnNodata,
+    OutlierSpec, ScopeSpec, Scoring, Template, TestKind,
 };
 use crate::source::placement::{escape_for_kind, place, scope_refusal, Language, Placement};
 
@@ -31,7 +31,9 @@ const TEMPLATE_KEYS: &[&str] = &[
 ];
 const ARG_KEYS: &[&str] = &["default", "regex"];
 const SCOPE_KEYS: &[&str] = &["regex"];
-const SCORING_KEYS: &[&str] = &["pass", "marginal"];
+const SCORING_KEYS: &[&str] = &["pass", "marginal", "on_nodata"];
+const ON_NODATA: &[(&str, OnNodata)] =
+    &[("fail", OnNodata::Fail), ("marginal", OnNodata::Marginal)];
 const METRIC_KEYS: &[&str] = &["name", "group", "query", "judge"];
 const JUDGE_KEYS: &[&str] = &[
     "test",
@@ -49,6 +51,7 @@ const JUDGE_KEYS: &[&str] = &[
     "max_increase_ratio",
     "max_decrease_ratio",
     "total",
+    "min_points",
 ];
 const OUTLIER_KEYS: &[&str] = &["remove", "factor"];
 /// Keys that only a threshold judge reads.
@@ -386,7 +389,11 @@ impl Ctx<'_> {
         };
         let pass = read(self, "pass", defaults.pass);
         let marginal = read(self, "marginal", defaults.marginal);
-        let (pass, marginal) = (pass?, marginal?);
+        let on_nodata = match fields.get("on_nodata") {
+            None => Some(defaults.on_nodata),
+            Some(v) => self.choice(v, "scoring.on_nodata", "on_nodata", ON_NODATA),
+        };
+        let (pass, marginal, on_nodata) = (pass?, marginal?, on_nodata?);
         if pass < marginal {
             let at = fields
                 .get("pass")
@@ -402,7 +409,11 @@ impl Ctx<'_> {
             );
             return None;
         }
-        Some(Scoring { pass, marginal })
+        Some(Scoring {
+            pass,
+            marginal,
+            on_nodata,
+        })
     }
 
     /// The weights as written, each with the node of its key.
@@ -857,6 +868,21 @@ impl Ctx<'_> {
             None => Some(defaults.must_have_data),
             Some(v) => self.boolean(v, &field("must_have_data")),
         };
+        let min_points = match fields.get("min_points") {
+            None => Some(defaults.min_points),
+            Some(v) => self.number(v, &field("min_points")).and_then(|n| {
+                if n.fract() == 0.0 && (1.0..=1e6).contains(&n) {
+                    Some(n as usize)
+                } else {
+                    self.report(
+                        v.pos,
+                        field("min_points"),
+                        format!("min_points must be a whole number from 1 to 1000000, found {n}"),
+                    );
+                    None
+                }
+            }),
+        };
         let outliers = match fields.get("outliers") {
             None => Some(defaults.outliers),
             Some(v) => self.outliers(v, &field("outliers")),
@@ -999,6 +1025,7 @@ impl Ctx<'_> {
                 max_increase_ratio: max_increase_ratio?,
                 max_decrease_ratio: max_decrease_ratio?,
                 total: total?.map(|(t, _)| t),
+                min_points: min_points?,
             })
         })();
         (spec.filter(|_| ok), written_total)

@@ -53,6 +53,22 @@ pub struct Scoring {
     pub pass: f64,
     /// Default 75.
     pub marginal: f64,
+    /// What a fail that missing data causes becomes (default `fail`).
+    pub on_nodata: OnNodata,
+}
+
+/// `scoring.on_nodata`: the verdict of a judgment that would fail for want of data (metrics
+/// `nodata` or `nodata_fail`, too little canary traffic under `min_points`) rather than for a
+/// regression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnNodata {
+    /// It fails (Kayenta's and Flagger's behaviour).
+    #[default]
+    Fail,
+    /// It is marginal: "wait". Argo reads it as Inconclusive and pauses the rollout; for
+    /// Flagger it is a failed check on the rollout hook and never a rollback.
+    Marginal,
 }
 
 impl Default for Scoring {
@@ -60,6 +76,7 @@ impl Default for Scoring {
         Scoring {
             pass: 95.0,
             marginal: 75.0,
+            on_nodata: OnNodata::Fail,
         }
     }
 }
@@ -215,6 +232,9 @@ pub struct JudgeSpec {
     /// serving a smaller share of the traffic is compared fairly.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total: Option<String>,
+    /// Fewest usable canary points (after NaN handling and outlier removal) for the metric to
+    /// be judged; fewer is too little traffic, classified like no data (default 1).
+    pub min_points: usize,
 }
 
 impl Default for JudgeSpec {
@@ -235,6 +255,7 @@ impl Default for JudgeSpec {
             max_increase_ratio: None,
             max_decrease_ratio: None,
             total: None,
+            min_points: 1,
         }
     }
 }

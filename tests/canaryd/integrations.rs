@@ -1010,3 +1010,72 @@ fn readme_shows_each_integration_file_exactly() {
         );
     }
 }
+
+/// `scoring: {on_nodata: marginal}` (issue 13 item 2): too little canary traffic is "wait".
+/// Argo reads marginal as Inconclusive (the rollout pauses); Flagger's rollout hook gets a
+/// 412 (a failed check it retries), and its rollback hook never a 200. With enough data a
+/// regression still fails and rolls back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_little_canary_traffic_waits_where_the_template_says_so() {
+    let app = spawn_app(Db::Sqlite, with_prometheus).await;
+    let mut template = fixture_template();
+    template["scoring"] = json!({"on_nodata": "marginal"});
+    for m in template["metrics"].as_array_mut().unwrap() {
+        m["judge"]["min_points"] = json!(30);
+    }
+    let r = app
+        .client
+        .put(app.at(&format!("/api/v1/templates/{TEMPLATE}")))
+        .header("content-type", "application/json")
+        .body(template.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let argo = |canary: &str, end: i64| {
+        format!(
+            "/api/v1/gates/argo?template={TEMPLATE}&baseline=baseline&canary={canary}\
+             &start={T0}&end={end}&arg.service=s&arg.namespace=n"
+        )
+    };
+    // No canary series at all, then 13 points of it (2 minutes at a 10 s step, under
+    // min_points 30): marginal both times, never fail.
+    for (canary, end) in [("no-such-version", T0 + 600), ("canary", T0 + 120)] {
+        let (status, body) = app.get(&argo(canary, end)).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["summary"]["verdict"], "marginal", "{canary}: {body}");
+        assert_eq!(
+            argo_phase(
+                r#"result.verdict == "pass""#,
+                r#"result.verdict == "fail""#,
+                &body["summary"]
+            ),
+            "Inconclusive"
+        );
+    }
+    let mut metadata: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in [
+        ("template", TEMPLATE.to_string()),
+        ("baseline", "baseline".to_string()),
+        ("canary", "no-such-version".to_string()),
+        ("start", T0.to_string()),
+        ("end", (T0 + 600).to_string()),
+        ("arg.service", "s".to_string()),
+        ("arg.namespace", "n".to_string()),
+    ] {
+        metadata.insert(k.into(), v);
+    }
+    let payload = flagger_payload("rev1", &metadata);
+    let (status, summary) = app.post("/api/v1/gates/flagger", &payload).await;
+    assert_eq!(status, 412, "{summary}");
+    assert_eq!(summary["verdict"], "marginal");
+    let (status, summary) = app.post("/api/v1/gates/flagger/rollback", &payload).await;
+    assert_eq!(status, 412, "marginal never rolls back: {summary}");
+    // Enough canary data, and it regressed: fail and roll back, as without the option.
+    metadata.insert("canary".into(), "canary".into());
+    let payload = flagger_payload("rev2", &metadata);
+    let (status, summary) = app.post("/api/v1/gates/flagger/rollback", &payload).await;
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(summary["verdict"], "fail");
+    app.stop().await;
+}

@@ -367,16 +367,16 @@ proptest! {
         can in prop::collection::vec(0f64..10.0, 3..40),
         pass in 50f64..100.0,
     ) {
-        let t = one_metric_template(mw(Direction::Either), Scoring { pass, marginal: pass / 2.0 });
+        let t = one_metric_template(mw(Direction::Either), Scoring { pass, marginal: pass / 2.0, ..Scoring::default() });
         let mut obs = BTreeMap::new();
         obs.insert("latency".to_string(), Observation::from_values(some(&base), some(&can)));
         let r = judge(&t, &obs);
         prop_assert!((0.0..=100.0).contains(&r.score));
-        let stricter = one_metric_template(mw(Direction::Either), Scoring { pass: 100.0, marginal: 100.0 });
+        let stricter = one_metric_template(mw(Direction::Either), Scoring { pass: 100.0, marginal: 100.0, ..Scoring::default() });
         let r2 = judge(&stricter, &obs);
         prop_assert_eq!(r.score, r2.score);
         prop_assert!(severity(r2.verdict) >= severity(r.verdict));
-        let looser = one_metric_template(mw(Direction::Either), Scoring { pass: 0.0, marginal: 0.0 });
+        let looser = one_metric_template(mw(Direction::Either), Scoring { pass: 0.0, marginal: 0.0, ..Scoring::default() });
         prop_assert_eq!(judge(&looser, &obs).verdict, Verdict::Pass);
     }
 }

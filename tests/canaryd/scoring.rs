@@ -358,6 +358,7 @@ fn thresholds_are_inclusive_on_the_rounded_score() {
     let s = Scoring {
         pass: 95.0,
         marginal: 75.0,
+        ..Scoring::default()
     };
     assert_eq!(verdict_for(95.0, s), Verdict::Pass);
     assert_eq!(verdict_for(94.99, s), Verdict::Marginal);
@@ -468,4 +469,77 @@ fn only_a_fail_that_regressions_cause_rolls_back() {
     );
     assert_eq!(r.verdict, Verdict::Fail);
     assert!(!fails_from_regressions(&r));
+}
+
+/// `scoring.on_nodata: marginal` (issue 13): a fail for want of data is marginal ("wait"),
+/// while a regression, or a metric that could not be fetched, still fails.
+#[test]
+fn on_nodata_marginal_waits_for_data_but_never_hides_a_regression() {
+    use canaryd::template::OnNodata;
+    use Outcome::*;
+    let mut t = template(
+        vec![
+            metric("a", Some("g")),
+            metric("b", Some("g")),
+            metric("c", Some("g")),
+            metric("d", Some("g")),
+        ],
+        &[("g", 100.0)],
+    );
+    let judged = |t: &Template, o: [Outcome; 4]| {
+        run(t, &[("a", o[0]), ("b", o[1]), ("c", o[2]), ("d", o[3])])
+    };
+    // The default: no data fails.
+    assert_eq!(
+        judged(&t, [NoData, NoData, Pass, Pass]).verdict,
+        Verdict::Fail
+    );
+    t.scoring.on_nodata = OnNodata::Marginal;
+    let r = judged(&t, [NoData, NoData, Pass, Pass]);
+    assert_eq!(r.verdict, Verdict::Marginal, "{}", r.reason);
+    assert!(r.reason.contains("on_nodata: marginal"), "{}", r.reason);
+    assert_eq!(r.score, 0.0, "the score still says nothing could be read");
+    // Everything missing: still only a wait.
+    assert_eq!(
+        judged(&t, [NoData, NoData, NoData, NoData]).verdict,
+        Verdict::Marginal
+    );
+    // A regression among what could be read fails.
+    assert_eq!(
+        judged(&t, [NoData, NoData, Fail, Pass]).verdict,
+        Verdict::Fail
+    );
+    assert_eq!(
+        judged(&t, [NoData, Fail, Fail, Pass]).verdict,
+        Verdict::Fail
+    );
+    // A metric that could not be fetched is not little traffic.
+    assert_eq!(
+        judged(&t, [NoData, Error, Pass, Pass]).verdict,
+        Verdict::Fail
+    );
+    // Data enough and no regression passes as before.
+    assert_eq!(judged(&t, [Pass, Pass, Pass, Pass]).verdict, Verdict::Pass);
+}
+
+/// `min_points`: fewer usable canary points than that is too little traffic, like no data.
+#[test]
+fn too_few_canary_points_are_nodata_naming_min_points() {
+    let mut m = metric("a", None);
+    m.judge.min_points = 20;
+    let t = template(vec![m], &[]);
+    let r = run(&t, &[("a", Outcome::Pass)]);
+    assert_eq!(class(&r, "a"), Classification::Nodata);
+    let reason = &r.metrics[0].reason;
+    assert!(
+        reason.contains("too little canary data: 10 points, where min_points is 20"),
+        "{reason}"
+    );
+    let mut m = metric("a", None);
+    m.judge.min_points = 10;
+    let t = template(vec![m], &[]);
+    assert_eq!(
+        class(&run(&t, &[("a", Outcome::Pass)]), "a"),
+        Classification::Pass
+    );
 }

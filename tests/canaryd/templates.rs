@@ -1524,3 +1524,37 @@ mod rendering {
         assert!(err.contains("outside any string"), "{err}");
     }
 }
+
+#[test]
+fn on_nodata_and_min_points_are_read_and_checked() {
+    let t = parse_ok(&format!(
+        "scoring: {{ on_nodata: marginal }}\n{}      min_points: 10\n",
+        with_judge("      test: mann-whitney\n")
+    ));
+    assert_eq!(t.scoring.on_nodata, canaryd::template::OnNodata::Marginal);
+    assert_eq!(t.metrics[0].judge.min_points, 10);
+    let t = parse_ok(BASE);
+    assert_eq!(t.scoring.on_nodata, canaryd::template::OnNodata::Fail);
+    assert_eq!(t.metrics[0].judge.min_points, 1);
+    only_problem(
+        &format!("scoring: {{ on_nodata: wait }}\n{BASE}"),
+        1,
+        23,
+        "scoring.on_nodata",
+        "fail, marginal",
+    );
+    only_problem(
+        &with_judge("      min_points: 0\n"),
+        6,
+        19,
+        "metrics[0].judge.min_points",
+        "whole number from 1",
+    );
+    only_problem(
+        &with_judge("      min_points: 2.5\n"),
+        6,
+        19,
+        "metrics[0].judge.min_points",
+        "found 2.5",
+    );
+}
