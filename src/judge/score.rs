@@ -1,4 +1,5 @@
-//! Group scores, the summary score and the verdict (CONTRACT §5, Kayenta-compatible).
+//! Group scores, the summary score and the verdict (CONTRACT §5: Kayenta's `WeightedSumScorer`
+//! rules, its no-data guard extended to metrics that could not be fetched).
 //!
 //! - Group score = 100 x pass / (pass + high + low + nodata_fail); `nodata` and `error` are left
 //!   out; a group with nothing left scores 100.
