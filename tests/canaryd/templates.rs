@@ -353,7 +353,7 @@ fn unknown_keys_are_reported_with_the_nearest_known_key() {
         5,
         22,
         "scoring.zebra",
-        "unknown key `zebra` (known keys: pass, marginal)",
+        "unknown key `zebra` (known keys: pass, marginal, on_nodata)",
     );
     only_problem(
         &format!("args: {{ a: {{ defualt: x }} }}\n{BASE}"),
