@@ -106,8 +106,10 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Every route; the OpenAPI document is collected from these same registrations.
-fn routes(cfg: &mut ServiceConfig) {
+/// Every route; the OpenAPI document is collected from these same registrations. Public (but
+/// hidden) for the in-process fuzz targets of the test suite, which serve these same routes.
+#[doc(hidden)]
+pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(ops::healthz)
         .service(ops::readyz)
         .service(ops::metrics_text)
@@ -149,7 +151,9 @@ pub fn openapi_json() -> String {
     doc.to_pretty_json().unwrap_or_default()
 }
 
-async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
+/// The answer to a path no route serves (the app's default service).
+#[doc(hidden)]
+pub async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
     let e = error::ApiError::NotFound {
         code: "not_found",
         message: format!("no route {} {}", req.method(), req.path()),

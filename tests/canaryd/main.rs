@@ -4,6 +4,7 @@ mod analyses;
 mod api;
 mod cli;
 mod durability;
+mod fuzz;
 mod grafana;
 mod integrations;
 mod judge_extra;
