@@ -630,11 +630,11 @@ pub fn judge_template() -> impl Strategy<Value = String> {
             "0.999999",
             "0.9999999999999999",
         ]),
-        select(vec!["1.0", "0.0", "1.5", "1e308", "5e-324"]),
+        select(vec!["1.0", "1.5", "1e308", "5e-324"]),
         select(vec!["remove", "replace"]),
         any::<(bool, bool, bool, bool)>(),
-        select(vec!["0.0", "1.5", "3.0", "1e308", "5e-324"]),
-        select(vec!["0.5", "0.9", "0.99", "0.999", "0.0", "1.0"]),
+        select(vec!["1.5", "3.0", "1e308", "5e-324"]),
+        select(vec!["0.5", "0.9", "0.99", "0.999", "0.999999"]),
         prop::option::of(select(vec![
             "0", "-1e308", "1e308", "5e-324", "-0.0", "0.01",
         ])),
@@ -649,7 +649,7 @@ pub fn judge_template() -> impl Strategy<Value = String> {
                 metrics.iter().enumerate()
             {
                 t.push_str(&format!(
-                    "  - name: m{i}\n    group: g{}\n    query: q\n    judge:\n      test: {test}\n      direction: {direction}\n      critical: {critical}\n      must_have_data: {must}\n      nan: {nan}\n",
+                    "  - name: m{i}\n    group: g{}\n    query: 'q{{v=\"${{scope}}\"}}'\n    judge:\n      test: {test}\n      direction: {direction}\n      critical: {critical}\n      must_have_data: {must}\n      nan: {nan}\n",
                     i % 2
                 ));
                 if *test == "threshold" {
@@ -678,7 +678,7 @@ pub fn judge_template() -> impl Strategy<Value = String> {
                 }
             }
             if metrics.iter().any(|m| m.0 == "counts" && m.5 .3) {
-                t.push_str("  - name: requests\n    query: q\n    judge: {test: counts}\n");
+                t.push_str("  - name: requests\n    query: 'r{v=\"${scope}\"}'\n    judge: {test: counts}\n");
             }
             t
         })

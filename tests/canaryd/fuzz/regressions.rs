@@ -11,7 +11,7 @@ use super::targets::{check_template, report_reads_back};
 
 fn threshold_template() -> canaryd::template::Template {
     parse_template(
-        "name: t\nmetrics:\n  - name: m\n    query: q\n    judge: {test: threshold, max: 0.01}\n",
+        "name: t\nmetrics:\n  - name: m\n    query: 'q{v=\"${scope}\"}'\n    judge: {test: threshold, max: 0.01}\n",
         "t.yaml",
     )
     .expect("a valid template")
@@ -39,7 +39,7 @@ fn deeply_nested_yaml_is_refused() {
     for depth in [1_000, 10_000, 100_000] {
         for (open, close) in [("[", "]"), ("{a: ", "}")] {
             let text = format!(
-                "name: t\ndeep: {}1{}\nmetrics:\n  - name: m\n    query: q\n",
+                "name: t\ndeep: {}1{}\nmetrics:\n  - name: m\n    query: 'q{{v=\"${{scope}}\"}}'\n",
                 open.repeat(depth),
                 close.repeat(depth)
             );
