@@ -172,8 +172,10 @@ pub fn target_datadog_answer(cases: u32) {
 // ---------------------------------------------------------------------------------------------
 // The judge, on Kayenta-style numbers
 
-fn judge_case() -> impl Strategy<Value = (String, Vec<(Vec<Option<f64>>, Vec<Option<f64>>, bool)>)>
-{
+/// One metric's data: baseline, canary, and whether its fetch failed.
+type MetricData = (Vec<Option<f64>>, Vec<Option<f64>>, bool);
+
+fn judge_case() -> impl Strategy<Value = (String, Vec<MetricData>)> {
     let templates: Vec<String> = gen::real_templates()
         .into_iter()
         .filter(|t| parse_template(t, "t").is_ok())
@@ -192,7 +194,7 @@ fn judge_case() -> impl Strategy<Value = (String, Vec<(Vec<Option<f64>>, Vec<Opt
     )
 }
 
-fn judge_of(text: &str, data: &[(Vec<Option<f64>>, Vec<Option<f64>>, bool)]) -> Option<Report> {
+fn judge_of(text: &str, data: &[MetricData]) -> Option<Report> {
     let template = parse_template(text, "judge.yaml").ok()?;
     let mut observations = BTreeMap::new();
     for (m, (b, c, failed)) in template.metrics.iter().zip(data) {
