@@ -166,7 +166,7 @@ pub fn run<S>(
     });
     let took = started.elapsed().as_secs_f64();
     eprintln!(
-        "fuzz {name}: {cases} cases in {took:.1} s ({:.0} cases/s), seed {seed}",
+        "\nfuzz {name}: {cases} cases in {took:.1} s ({:.0} cases/s), seed {seed}",
         f64::from(cases) / took.max(1e-9)
     );
     for (what, (count, example)) in hits.borrow().iter() {
