@@ -86,7 +86,23 @@ pub fn with_app<R>(f: impl FnOnce(&dyn Fn(TestRequest) -> Answer) -> R) -> R {
             (status, body_bytes(response.into_body()).await)
         })
     };
-    let out = f(&call);
+    let statuses = std::cell::RefCell::new(std::collections::BTreeMap::<u16, u64>::new());
+    let counted = |req: TestRequest| -> Answer {
+        let answer = call(req);
+        *statuses.borrow_mut().entry(answer.0).or_default() += 1;
+        answer
+    };
+    let out = f(&counted);
+    // What the cases reached, so that a generator that only ever makes 400s shows.
+    let seen: Vec<String> = statuses
+        .borrow()
+        .iter()
+        .map(|(s, n)| format!("{s}: {n}"))
+        .collect();
+    eprintln!(
+        "\nfuzz   answers by status (shrinking included): {}",
+        seen.join(", ")
+    );
     drop(scratch);
     out
 }
