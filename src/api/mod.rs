@@ -106,8 +106,10 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Every route; the OpenAPI document is collected from these same registrations.
-fn routes(cfg: &mut ServiceConfig) {
+/// Every route; the OpenAPI document is collected from these same registrations. Public (but
+/// hidden) for the in-process fuzz targets of the test suite, which serve these same routes.
+#[doc(hidden)]
+pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(ops::healthz)
         .service(ops::readyz)
         .service(ops::metrics_text)

@@ -51,13 +51,19 @@ pub(crate) fn sum(values: &[f64]) -> f64 {
     s + c
 }
 
-/// Mean of a sample, `None` when empty.
+/// Mean of a sample, `None` when empty. Finite for finite values however large: where the sum
+/// overflows (values near ±1e308), the mean is the sum of each value over n, which cannot.
 pub fn mean(values: &[f64]) -> Option<f64> {
     if values.is_empty() {
-        None
-    } else {
-        Some(sum(values) / values.len() as f64)
+        return None;
     }
+    let n = values.len() as f64;
+    let m = sum(values) / n;
+    if m.is_finite() {
+        return Some(m);
+    }
+    let scaled: Vec<f64> = values.iter().map(|v| v / n).collect();
+    Some(sum(&scaled))
 }
 
 /// Describes a sample of finite values.
@@ -76,7 +82,7 @@ pub fn describe(values: &[f64]) -> Summary {
         };
     }
     let sorted = sorted(values);
-    let m = sum(values) / count as f64;
+    let m = mean(values).unwrap_or(f64::NAN);
     let std = if count >= 2 {
         let squares: Vec<f64> = values.iter().map(|v| (v - m) * (v - m)).collect();
         Some((sum(&squares) / (count - 1) as f64).sqrt())
@@ -98,6 +104,16 @@ pub fn describe(values: &[f64]) -> Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mean_of_huge_values_does_not_overflow() {
+        assert_eq!(mean(&[-1e308, -1e308]), Some(-1e308));
+        assert_eq!(
+            mean(&[f64::MAX, f64::MAX, 0.0]).map(f64::is_finite),
+            Some(true)
+        );
+        assert_eq!(describe(&[1e308, 1e308]).mean, Some(1e308));
+    }
 
     #[test]
     fn matches_r() {

@@ -8,6 +8,7 @@ mod cli;
 mod deploy;
 mod durability;
 mod faults;
+mod fuzz;
 mod grafana;
 mod integrations;
 mod judge_extra;
