@@ -2,8 +2,7 @@
 # Runs every fuzz target of tests/canaryd/fuzz (issue 12 item 13) at CASES cases each (default
 # 100000), one after the other, in a release build, with a fresh seed per run (FUZZ_SEED=N
 # replays one). Prints the cases and time of each target and, at the end, which failed; a
-# failure shows the minimal input proptest shrank it to. Known defects being fixed elsewhere
-# are counted in a target's lines ("known defect hit N times") instead of failing it.
+# failure shows the minimal input proptest shrank it to. Any panic fails a target.
 # Usage: bash scripts/fuzz.sh [CASES] [TARGET...]   (targets: the test names below)
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -27,9 +27,25 @@ use crate::config::Settings;
 use crate::service::{self, JudgmentInput, Points, ServiceError, TemplateRef};
 use crate::store::{
     now_ms, AnalysisRow, AnalysisUpdate, DueKind, IntervalRow, NewDelivery, ScheduleRow, Store,
+    StoreError,
 };
 use crate::telemetry::metrics;
 use plan::Plan;
+
+/// Why a step of the scheduler did not record its work. The work is released (or its lease
+/// runs out) and is claimed again later: nothing is lost.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored analysis's timing does not make a plan (`field: why`).
+    #[error("analysis plan: {0}")]
+    Plan(String),
+    /// A stored schedule's cron expression does not parse or has no next time.
+    #[error("cron: {0}")]
+    Cron(String),
+}
 
 /// The three kinds of work, each in its own loop so that a slow callback receiver never delays
 /// a judgment.
@@ -78,7 +94,7 @@ fn seconds(s: f64) -> chrono::Duration {
 }
 
 /// The plan of a stored analysis.
-pub fn plan_of(a: &AnalysisRow) -> Result<Plan, String> {
+pub fn plan_of(a: &AnalysisRow) -> Result<Plan, SchedulerError> {
     Plan::new(
         a.start_at,
         a.lifetime_minutes,
@@ -87,7 +103,7 @@ pub fn plan_of(a: &AnalysisRow) -> Result<Plan, String> {
         a.lookback_minutes,
         a.settle_seconds,
     )
-    .map_err(|(field, message)| format!("{field}: {message}"))
+    .map_err(|(field, message)| SchedulerError::Plan(format!("{field}: {message}")))
 }
 
 /// A callback of an analysis: its row, with the body built once (it is signed as stored).
@@ -143,12 +159,19 @@ pub fn analysis_event(
     })
 }
 
-/// Errors worth another try later: the source or the store failed, not the request.
+/// Errors worth another try later: the source or the store failed, not the request (a
+/// template, argument or window that is wrong stays wrong).
 fn retryable(e: &ServiceError) -> bool {
-    matches!(
-        service::error_code(e),
-        "source_unavailable" | "source_error" | "store_error"
-    )
+    use crate::analysis::AnalysisError;
+    use crate::source::SourceError;
+    match e {
+        ServiceError::Store(_) => true,
+        ServiceError::Analysis(AnalysisError::Source(s)) => !matches!(
+            s,
+            SourceError::InvalidWindow(_) | SourceError::Config { .. } | SourceError::Escape { .. }
+        ),
+        _ => false,
+    }
 }
 
 /// Template arguments stored as a JSON object of strings.
@@ -256,7 +279,7 @@ impl Scheduler {
         now_ms() + seconds(self.settings.scheduler.lease_seconds.max(1.0))
     }
 
-    async fn analyses_tick(self: &Arc<Self>) -> Result<usize, String> {
+    async fn analyses_tick(self: &Arc<Self>) -> Result<usize, SchedulerError> {
         let ids = self
             .store
             .claim_due_analyses(
@@ -264,8 +287,7 @@ impl Scheduler {
                 self.lease_until(),
                 self.settings.scheduler.batch_size.max(1),
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let n = ids.len();
         let max = self.settings.scheduler.max_concurrent_judgments.max(1);
         let mut running = tokio::task::JoinSet::new();
@@ -287,13 +309,8 @@ impl Scheduler {
 
     /// Judges the next interval of analysis `id`, which this instance has claimed.
     #[tracing::instrument(skip_all, fields(analysis_id = %id))]
-    async fn process_analysis(&self, id: &str) -> Result<(), String> {
-        let Some(a) = self
-            .store
-            .get_analysis(id)
-            .await
-            .map_err(|e| e.to_string())?
-        else {
+    async fn process_analysis(&self, id: &str) -> Result<(), SchedulerError> {
+        let Some(a) = self.store.get_analysis(id).await? else {
             return Ok(());
         };
         if !matches!(a.state.as_str(), "pending" | "running") || a.next_index >= a.interval_count {
@@ -301,7 +318,7 @@ impl Scheduler {
                 .store
                 .release_analysis(&self.owner, id)
                 .await
-                .map_err(|e| e.to_string());
+                .map_err(SchedulerError::from);
         }
         let plan = plan_of(&a)?;
         let k = a.next_index;
@@ -356,7 +373,7 @@ impl Scheduler {
                     .store
                     .retry_interval(&self.owner, id, retry_at, &e.to_string())
                     .await
-                    .map_err(|e| e.to_string());
+                    .map_err(SchedulerError::from);
             }
             Err(e) => {
                 // No verdict could be made (the source down after every retry, the template
@@ -445,8 +462,7 @@ impl Scheduler {
                 &deliveries,
                 &update,
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         if !recorded {
             tracing::info!(
                 interval = k,
@@ -483,7 +499,7 @@ impl Scheduler {
         Ok(())
     }
 
-    async fn deliveries_tick(self: &Arc<Self>) -> Result<usize, String> {
+    async fn deliveries_tick(self: &Arc<Self>) -> Result<usize, SchedulerError> {
         let due = self
             .store
             .claim_due_deliveries(
@@ -491,8 +507,7 @@ impl Scheduler {
                 now_ms() + seconds(self.settings.callbacks.timeout_seconds + 30.0),
                 self.settings.scheduler.batch_size.max(1),
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let n = due.len();
         let mut running = tokio::task::JoinSet::new();
         for d in due {
@@ -510,7 +525,7 @@ impl Scheduler {
         Ok(n)
     }
 
-    async fn deliver(&self, d: crate::store::DeliveryToSend) -> Result<(), String> {
+    async fn deliver(&self, d: crate::store::DeliveryToSend) -> Result<(), SchedulerError> {
         let now = now_ms();
         let record =
             |status: Option<i64>, error: Option<String>, delivered: bool, retry_at, give_up| {
@@ -529,7 +544,7 @@ impl Scheduler {
                             give_up,
                         )
                         .await
-                        .map_err(|e| e.to_string())
+                        .map_err(SchedulerError::from)
                 }
             };
         if now > d.expires_at {
@@ -585,7 +600,7 @@ impl Scheduler {
         }
     }
 
-    async fn schedules_tick(self: &Arc<Self>) -> Result<usize, String> {
+    async fn schedules_tick(self: &Arc<Self>) -> Result<usize, SchedulerError> {
         let due = self
             .store
             .claim_due_schedules(
@@ -594,8 +609,7 @@ impl Scheduler {
                 now_ms() - seconds(self.settings.scheduler.settle_seconds),
                 self.settings.scheduler.batch_size.max(1),
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let n = due.len();
         for s in due {
             if let Err(e) = self.run_schedule(&s).await {
@@ -608,14 +622,17 @@ impl Scheduler {
 
     /// One run of a recurring check: the window ending at its cron time.
     #[tracing::instrument(skip_all, fields(schedule = %s.name))]
-    async fn run_schedule(&self, s: &ScheduleRow) -> Result<(), String> {
+    async fn run_schedule(&self, s: &ScheduleRow) -> Result<(), SchedulerError> {
         let run_at = s.next_run_at;
-        let cron: croner::Cron = s.cron.parse().map_err(|e| format!("cron: {e}"))?;
+        let cron: croner::Cron = s
+            .cron
+            .parse()
+            .map_err(|e: croner::errors::CronError| SchedulerError::Cron(e.to_string()))?;
         // Runs missed while no instance was up are not made up one by one: the next is the
         // first after now.
         let next = cron
             .find_next_occurrence(&Utc::now().max(run_at), false)
-            .map_err(|e| format!("cron: {e}"))?;
+            .map_err(|e| SchedulerError::Cron(e.to_string()))?;
         let input = JudgmentInput {
             template: TemplateRef::Named {
                 name: s.template.clone(),
@@ -678,8 +695,7 @@ impl Scheduler {
                 error.as_deref(),
                 delivery.as_ref(),
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         if recorded {
             if let Some(report) = &report {
                 service::count(report);
