@@ -260,24 +260,8 @@ type Judged = (Report, BTreeMap<String, Observation>, JudgmentMeta);
 /// The offline form: judge recorded data.
 fn judge_recorded(template: &Template, data_path: &Path) -> anyhow::Result<Judged> {
     let data = RecordedData::load(data_path)?;
-    let unknown: Vec<&String> = data
-        .metrics
-        .keys()
-        .filter(|k| !template.metrics.iter().any(|m| &m.name == *k))
-        .collect();
-    if !unknown.is_empty() {
-        let known: Vec<&str> = template.metrics.iter().map(|m| m.name.as_str()).collect();
-        bail!(
-            "{}: metric(s) {} not in template '{}' (its metrics: {})",
-            data_path.display(),
-            unknown
-                .iter()
-                .map(|s| format!("'{s}'"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            template.name,
-            known.join(", ")
-        );
+    if let Err(why) = canaryd::service::unknown_data_metrics(template, &data) {
+        bail!("{}: {why}", data_path.display());
     }
     let observations = data.observations();
     Ok((

@@ -187,6 +187,13 @@ pub async fn resolve_template(
 
 /// Metrics of `data` that `template` does not define: an error, as in `canaryd judge --data`.
 fn check_data_metrics(template: &Template, data: &RecordedData) -> Result<(), ServiceError> {
+    unknown_data_metrics(template, data)
+        .map_err(|why| ServiceError::BadInput(format!("data: {why}")))
+}
+
+/// Metrics of `data` that `template` does not define, in words (`metric(s) 'x' not in template
+/// 't' (its metrics: ...)`): the one check behind the API's `data` and `canaryd judge --data`.
+pub fn unknown_data_metrics(template: &Template, data: &RecordedData) -> Result<(), String> {
     let unknown: Vec<String> = data
         .metrics
         .keys()
@@ -197,12 +204,12 @@ fn check_data_metrics(template: &Template, data: &RecordedData) -> Result<(), Se
         return Ok(());
     }
     let known: Vec<&str> = template.metrics.iter().map(|m| m.name.as_str()).collect();
-    Err(ServiceError::BadInput(format!(
-        "data: metric(s) {} not in template '{}' (its metrics: {})",
+    Err(format!(
+        "metric(s) {} not in template '{}' (its metrics: {})",
         unknown.join(", "),
         template.name,
         known.join(", ")
-    )))
+    ))
 }
 
 /// A judgment made but not yet stored: the record to store and what to answer.
