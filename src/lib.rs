@@ -10,8 +10,17 @@
 //!   Hodges-Lehmann interval (`wilcox.test`), Poisson rates (`poisson.test`), Fisher's exact test,
 //!   Fligner-Killeen, descriptive statistics, percentiles, outlier fences.
 //! * [`judge`]: classifies each metric, scores groups, makes the verdict and says why.
-//! * [`analysis`]: one live judgment end to end: render the queries for both scopes, fetch,
-//!   judge.
+//! * [`analysis`]: one live judgment end to end: render the queries for both scopes (each value
+//!   escaped for where it sits), fetch within the judgment's deadline, judge.
+//! * [`service`]: the domain layer the API, gates and scheduler share: resolve the template,
+//!   take or fetch the points, judge, store the record; gate summaries.
+//! * [`store`]: sqlx persistence on SQLite or PostgreSQL (judgments, templates, analyses,
+//!   deliveries, schedules; readiness proves a committed write).
+//! * [`api`]: actix-web routes over the service, each with the role it needs; Flagger and Argo
+//!   gates; the one table from errors to statuses and codes.
+//! * [`scheduler`]: durable multi-interval analyses, recurring checks and signed callbacks,
+//!   claimed through leases so that a killed process loses and repeats nothing.
+//! * [`html`], [`telemetry`]: report pages; logs and Prometheus metrics.
 //!
 //! The binary (`src/main.rs`) only parses the command line, loads [`config`], sets up
 //! [`telemetry`] and calls into these modules.
