@@ -117,7 +117,7 @@ async fn read_figures(url: &str) -> Figures {
     };
     for a in &analyses {
         f.expected_intervals += a.interval_count;
-        if a.state == "completed" {
+        if a.state == canaryd::store::AnalysisState::Completed {
             f.completed += 1;
         }
         let settle = chrono::Duration::milliseconds((a.settle_seconds * 1000.0).round() as i64);
@@ -141,7 +141,9 @@ async fn read_figures(url: &str) -> Figures {
 async fn progress(store: &Store) -> (usize, usize) {
     match store.list_analyses(None, 1_000_000).await {
         Ok(all) => (
-            all.iter().filter(|a| a.state == "completed").count(),
+            all.iter()
+                .filter(|a| a.state == canaryd::store::AnalysisState::Completed)
+                .count(),
             all.len(),
         ),
         Err(_) => (0, 0),

@@ -65,7 +65,8 @@ pub struct AnalysisView {
     /// Id.
     pub id: String,
     /// pending | running | completed | cancelled.
-    pub state: String,
+    #[schema(value_type = String)]
+    pub state: crate::store::AnalysisState,
     /// The last interval's verdict (final once completed).
     pub verdict: Option<String>,
     /// Why it ended.
@@ -142,8 +143,8 @@ async fn view(state: &AppState, a: AnalysisRow) -> Result<AnalysisView, ApiError
 
 /// The analysis without its intervals and deliveries (listings).
 fn summary(a: AnalysisRow) -> AnalysisView {
-    let next = match (a.state.as_str(), plan_of(&a)) {
-        ("pending" | "running", Ok(plan)) if a.next_index < a.interval_count => {
+    let next = match (a.state.is_open(), plan_of(&a)) {
+        (true, Ok(plan)) if a.next_index < a.interval_count => {
             let (start, end) = plan.window(a.next_index);
             Some(NextInterval {
                 index: a.next_index,
@@ -388,10 +389,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let q = body::query(query)?;
     if let Some(s) = &q.state {
-        if !matches!(
-            s.as_str(),
-            "pending" | "running" | "completed" | "cancelled"
-        ) {
+        if crate::store::AnalysisState::parse(s).is_none() {
             return Err(ApiError::bad(
                 "state",
                 "expected pending, running, completed or cancelled",
@@ -432,7 +430,7 @@ pub async fn cancel(
         &a,
         "cancelled",
         None,
-        "cancelled",
+        crate::store::AnalysisState::Cancelled,
         a.verdict.as_deref(),
         Some("cancelled by request"),
     );

@@ -251,8 +251,8 @@ pub fn analysis_page(
         escape(&verdict.to_uppercase()),
         intervals.len(),
         a.interval_count,
-        state = escape(&a.state),
-        state_up = escape(&a.state.to_uppercase()),
+        state = escape(a.state.as_str()),
+        state_up = escape(&a.state.as_str().to_uppercase()),
         verdict_class = escape(&verdict),
     );
     if let Some(r) = &a.reason {

@@ -26,8 +26,8 @@ use tokio::sync::Notify;
 use crate::config::Settings;
 use crate::service::{self, JudgmentInput, Points, ServiceError, TemplateRef};
 use crate::store::{
-    now_ms, AnalysisRow, AnalysisUpdate, DueKind, IntervalRow, NewDelivery, ScheduleRow, Store,
-    StoreError,
+    now_ms, AnalysisRow, AnalysisState, AnalysisUpdate, DueKind, IntervalRow, NewDelivery,
+    ScheduleRow, Store, StoreError,
 };
 use crate::telemetry::metrics;
 use plan::Plan;
@@ -113,7 +113,7 @@ pub fn analysis_event(
     a: &AnalysisRow,
     event: &str,
     interval: Option<&IntervalRow>,
-    state: &str,
+    state: AnalysisState,
     analysis_verdict: Option<&str>,
     reason: Option<&str>,
 ) -> Option<NewDelivery> {
@@ -313,7 +313,7 @@ impl Scheduler {
         let Some(a) = self.store.get_analysis(id).await? else {
             return Ok(());
         };
-        if !matches!(a.state.as_str(), "pending" | "running") || a.next_index >= a.interval_count {
+        if !a.state.is_open() || a.next_index >= a.interval_count {
             return self
                 .store
                 .release_analysis(&self.owner, id)
@@ -400,7 +400,7 @@ impl Scheduler {
         let stop = a.stop_on_fail && failed && !last;
         let (state, reason) = if last {
             (
-                "completed",
+                AnalysisState::Completed,
                 Some(format!(
                     "the last interval ({} of {}) is {}",
                     k + 1,
@@ -410,7 +410,7 @@ impl Scheduler {
             )
         } else if stop {
             (
-                "completed",
+                AnalysisState::Completed,
                 Some(format!(
                     "interval {} of {} failed and stop_on_fail is set",
                     k + 1,
@@ -418,13 +418,13 @@ impl Scheduler {
                 )),
             )
         } else {
-            ("running", None)
+            (AnalysisState::Running, None)
         };
         let update = AnalysisUpdate {
-            state: state.into(),
+            state,
             verdict: Some(interval.verdict.clone()),
             reason: reason.clone(),
-            next_due_at: if state == "completed" {
+            next_due_at: if state == AnalysisState::Completed {
                 a.next_due_at
             } else {
                 plan.due(k + 1)
@@ -440,7 +440,7 @@ impl Scheduler {
             Some(&interval.verdict),
             reason.as_deref(),
         ));
-        if state == "completed" {
+        if state == AnalysisState::Completed {
             deliveries.extend(analysis_event(
                 &self.settings,
                 &a,
@@ -489,7 +489,7 @@ impl Scheduler {
         tracing::info!(
             interval = k,
             verdict = %interval.verdict,
-            state,
+            state = state.as_str(),
             lag_seconds = lag,
             "interval judged"
         );

@@ -69,6 +69,56 @@ pub struct NewAnalysis {
     pub first_due_at: DateTime<Utc>,
 }
 
+/// Where an analysis is: stored as its lowercase name, in this one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnalysisState {
+    /// Created; no interval judged yet.
+    Pending,
+    /// Some intervals judged, more to come.
+    Running,
+    /// Its last interval judged, or stopped by `stop_on_fail`.
+    Completed,
+    /// Cancelled by a `DELETE`.
+    Cancelled,
+}
+
+impl AnalysisState {
+    /// Every state, in its order of life.
+    pub const ALL: [AnalysisState; 4] = [
+        AnalysisState::Pending,
+        AnalysisState::Running,
+        AnalysisState::Completed,
+        AnalysisState::Cancelled,
+    ];
+
+    /// The stored and shown name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnalysisState::Pending => "pending",
+            AnalysisState::Running => "running",
+            AnalysisState::Completed => "completed",
+            AnalysisState::Cancelled => "cancelled",
+        }
+    }
+
+    /// The state named `text`, if any.
+    pub fn parse(text: &str) -> Option<AnalysisState> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// True while intervals are still to be judged.
+    pub fn is_open(self) -> bool {
+        matches!(self, AnalysisState::Pending | AnalysisState::Running)
+    }
+}
+
+impl std::fmt::Display for AnalysisState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A stored analysis.
 #[derive(Debug, Clone, Serialize)]
 pub struct AnalysisRow {
@@ -110,7 +160,7 @@ pub struct AnalysisRow {
     /// Stop at the first fail.
     pub stop_on_fail: bool,
     /// pending | running | completed | cancelled.
-    pub state: String,
+    pub state: AnalysisState,
     /// Final verdict.
     pub verdict: Option<String>,
     /// Why it ended.
@@ -229,7 +279,7 @@ pub struct DeliveryToSend {
 #[derive(Debug, Clone)]
 pub struct AnalysisUpdate {
     /// New state.
-    pub state: String,
+    pub state: AnalysisState,
     /// Verdict so far / final.
     pub verdict: Option<String>,
     /// Why it ended.
@@ -307,7 +357,15 @@ macro_rules! analysis_from_row {
             callback_url: row.try_get("callback_url")?,
             callback_secret: row.try_get("callback_secret")?,
             stop_on_fail: row.try_get("stop_on_fail")?,
-            state: row.try_get("state")?,
+            state: {
+                let text: String = row.try_get("state")?;
+                AnalysisState::parse(&text).ok_or_else(|| {
+                    StoreError::Unavailable(format!(
+                        "analysis {id}: unknown state '{text}' in the store",
+                        id = row.try_get::<String, _>("id").unwrap_or_default()
+                    ))
+                })?
+            },
             verdict: row.try_get("verdict")?,
             reason: row.try_get("reason")?,
             interval_count: row.try_get("interval_count")?,
@@ -623,7 +681,7 @@ impl Store {
                  lease_until = NULL, updated_at = $6 WHERE id = $7 AND lease_owner = $8 \
                  AND next_index = $9 AND state IN ('pending', 'running')",
             )
-            .bind(&update.state)
+            .bind(update.state.as_str())
             .bind(&update.verdict)
             .bind(&update.reason)
             .bind(k + 1)

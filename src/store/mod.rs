@@ -686,8 +686,8 @@ impl Store {
 mod analyses;
 
 pub use analyses::{
-    AnalysisRow, AnalysisUpdate, DeliveryRow, DeliveryToSend, DueKind, IntervalRow, NewAnalysis,
-    NewDelivery, ScheduleRow,
+    AnalysisRow, AnalysisState, AnalysisUpdate, DeliveryRow, DeliveryToSend, DueKind, IntervalRow,
+    NewAnalysis, NewDelivery, ScheduleRow,
 };
 
 /// `url` with the password of its user info replaced by `***`.
