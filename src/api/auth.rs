@@ -135,23 +135,8 @@ fn declare(ctx: &GuardContext<'_>, access: Access) -> bool {
     if let Some(d) = ctx.req_data().get::<Declared>() {
         d.0.set(true);
     }
-    let tokens = ctx
-        .app_data::<web::Data<Tokens>>()
-        .map(|t| t.get_ref().clone())
-        .unwrap_or_default();
-    let header = ctx
-        .head()
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    match decide(
-        &tokens,
-        access,
-        header,
-        ctx.head()
-            .headers()
-            .contains_key(actix_web::http::header::AUTHORIZATION),
-    ) {
+    let (tokens, header, present) = credentials(ctx.app_data(), ctx.head().headers());
+    match decide(&tokens, access, header.as_deref(), present) {
         Ok(Granted::Open) => true,
         Ok(Granted::Caller(c)) => {
             ctx.req_data_mut().insert(c);
@@ -377,18 +362,9 @@ pub fn not_found_or_refused() -> impl actix_web::dev::ServiceFactory<
                 let response = refusal(&r.error, r.page);
                 return Ok(req.into_response(response));
             }
-            let tokens = req
-                .app_data::<web::Data<Tokens>>()
-                .map(|t| t.get_ref().clone())
-                .unwrap_or_default();
-            let header = req
-                .headers()
-                .get(actix_web::http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok());
-            let present = req
-                .headers()
-                .contains_key(actix_web::http::header::AUTHORIZATION);
-            let response = match decide(&tokens, Access::Needs(Role::Admin), header, present) {
+            let (tokens, header, present) = credentials(req.app_data(), req.headers());
+            let needs = Access::Needs(Role::Admin);
+            let response = match decide(&tokens, needs, header.as_deref(), present) {
                 Err(e) => refusal(&e, false),
                 Ok(_) => super::error::ApiError::NotFound {
                     code: "not_found",
@@ -399,6 +375,18 @@ pub fn not_found_or_refused() -> impl actix_web::dev::ServiceFactory<
             Ok(req.into_response(response))
         }
     })
+}
+
+/// The configured tokens, the `Authorization` header's text (when it is text) and whether
+/// one was sent at all.
+fn credentials(
+    tokens: Option<&web::Data<Tokens>>,
+    headers: &actix_web::http::header::HeaderMap,
+) -> (Tokens, Option<String>, bool) {
+    let tokens = tokens.map(|t| t.get_ref().clone()).unwrap_or_default();
+    let header = headers.get(actix_web::http::header::AUTHORIZATION);
+    let text = header.and_then(|v| v.to_str().ok()).map(str::to_string);
+    (tokens, text, header.is_some())
 }
 
 /// The middleware, the safety net of the route guards: a route registered without one of
@@ -412,18 +400,7 @@ pub async fn require_token(
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
     let declared = Declared::default();
     req.extensions_mut().insert(declared.clone());
-    let tokens = req
-        .app_data::<web::Data<Tokens>>()
-        .map(|t| t.get_ref().clone())
-        .unwrap_or_default();
-    let header = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let present = req
-        .headers()
-        .contains_key(actix_web::http::header::AUTHORIZATION);
+    let (tokens, header, present) = credentials(req.app_data(), req.headers());
     let routed = next.call(req);
     if !declared.0.get() {
         if let Err(e) = decide(
