@@ -271,7 +271,10 @@ pub fn presented_token(header: &str) -> Option<String> {
         return Some(rest.trim().to_string());
     }
     if scheme.eq_ignore_ascii_case("basic") {
-        let decoded = crate::source::http::base64_basic::decode(rest)?;
+        use base64::Engine;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest.trim())
+            .ok()?;
         let text = String::from_utf8(decoded).ok()?;
         let (_, password) = text.split_once(':')?;
         return Some(password.to_string());

@@ -160,11 +160,17 @@ impl HttpClient {
         if let Some(token) = opt_str(name, settings, "bearer_token")? {
             headers.insert(AUTHORIZATION, sensitive(name, &format!("Bearer {token}"))?);
         } else if let Some(user) = username {
-            use base64_basic::encode;
+            use base64::Engine;
             let pair = format!("{user}:{}", password.unwrap_or_default());
             headers.insert(
                 AUTHORIZATION,
-                sensitive(name, &format!("Basic {}", encode(pair.as_bytes())))?,
+                sensitive(
+                    name,
+                    &format!(
+                        "Basic {}",
+                        base64::engine::general_purpose::STANDARD.encode(pair.as_bytes())
+                    ),
+                )?,
             );
         }
         match settings.options.get("headers") {
@@ -355,85 +361,4 @@ fn describe(e: &reqwest::Error) -> String {
         });
     }
     parts.join(": ")
-}
-
-/// Base64 for the basic auth header, so as not to pull a crate for twelve lines.
-/// Base64 (RFC 4648, standard alphabet, padded) for HTTP Basic credentials: sources send them,
-/// the API reads them.
-pub(crate) mod base64_basic {
-    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-    pub fn encode(input: &[u8]) -> String {
-        let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-        for chunk in input.chunks(3) {
-            let b = [
-                chunk[0],
-                chunk.get(1).copied().unwrap_or(0),
-                chunk.get(2).copied().unwrap_or(0),
-            ];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    out.push(TABLE[((n >> (18 - 6 * i)) & 63) as usize] as char);
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        out
-    }
-
-    /// Decodes padded base64; `None` for anything else.
-    pub fn decode(input: &str) -> Option<Vec<u8>> {
-        let input = input.trim().as_bytes();
-        if !input.len().is_multiple_of(4) {
-            return None;
-        }
-        let value = |c: u8| TABLE.iter().position(|t| *t == c).map(|p| p as u32);
-        let mut out = Vec::with_capacity(input.len() / 4 * 3);
-        for (i, chunk) in input.chunks(4).enumerate() {
-            let last = i + 1 == input.len() / 4;
-            let pad = chunk.iter().rev().take_while(|c| **c == b'=').count();
-            if pad > 2 || (pad > 0 && !last) {
-                return None;
-            }
-            let mut n = 0u32;
-            for (j, c) in chunk.iter().enumerate() {
-                let v = if j >= 4 - pad { 0 } else { value(*c)? };
-                n |= v << (18 - 6 * j);
-            }
-            let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-            out.extend_from_slice(&bytes[..3 - pad]);
-        }
-        Some(out)
-    }
-
-    #[cfg(test)]
-    mod tests {
-        #[test]
-        fn decodes_what_it_encodes() {
-            for input in ["", "f", "fo", "foo", "foob", "Aladdin:open sesame"] {
-                let encoded = super::encode(input.as_bytes());
-                assert_eq!(super::decode(&encoded).as_deref(), Some(input.as_bytes()));
-            }
-            assert_eq!(super::decode("Zg="), None);
-            assert_eq!(super::decode("Z=g="), None);
-            assert_eq!(super::decode("Zg==Zg=="), None);
-            assert_eq!(super::decode("Z!=="), None);
-        }
-
-        #[test]
-        fn rfc4648_vectors() {
-            for (input, expected) in [
-                ("", ""),
-                ("f", "Zg=="),
-                ("fo", "Zm8="),
-                ("foo", "Zm9v"),
-                ("foob", "Zm9vYg=="),
-                ("Aladdin:open sesame", "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="),
-            ] {
-                assert_eq!(super::encode(input.as_bytes()), expected);
-            }
-        }
-    }
 }
