@@ -1,4 +1,4 @@
-//! Durable, multi-interval analyses and recurring checks (issue 5): Kayenta's standalone canary
+//! Durable, multi-interval analyses and recurring checks: Kayenta's standalone canary
 //! analysis without Redis or Spinnaker.
 //!
 //! Everything lives in the store: an analysis and its next due interval, every judged interval,
