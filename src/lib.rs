@@ -4,6 +4,7 @@
 //!
 //! * [`template`]: analysis templates (YAML) become typed [`template::Template`] values, with
 //!   errors that name the file, line, column and field.
+//! * [`observation`]: one metric's two series as the judge receives them.
 //! * [`source`]: metric sources (Prometheus, InfluxDB, Graphite, Datadog, recorded files) yield
 //!   baseline and canary series on the window's step grid, as [`source::Observation`]s.
 //! * [`stats`]: pure statistics, no I/O, each checked against R: Mann-Whitney U with the
@@ -32,6 +33,7 @@ pub mod api;
 pub mod config;
 pub mod html;
 pub mod judge;
+pub mod observation;
 pub mod scheduler;
 pub mod service;
 pub mod source;

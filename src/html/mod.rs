@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 
 use crate::judge::format::num;
 use crate::judge::{Classification, MetricReport, Report, TestReport};
-use crate::source::Observation;
+use crate::observation::Observation;
 use crate::store::{AnalysisRow, DeliveryRow, IntervalRow};
 
 /// `s` with `& < > " '` escaped, for text and attribute values.

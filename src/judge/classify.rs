@@ -1,7 +1,7 @@
 //! Per-metric classification (CONTRACT §5): missing values, outliers, the test, and a reason a
 //! user can act on without reading the numbers.
 
-use crate::source::Observation;
+use crate::observation::Observation;
 use crate::stats::percentile::sorted;
 use crate::stats::{self, describe, effective_sizes, mann_whitney, MannWhitney, Method, Summary};
 use crate::template::{JudgeSpec, MetricSpec, NanStrategy, TestKind};

@@ -13,7 +13,7 @@ pub mod text;
 
 use std::collections::BTreeMap;
 
-use crate::source::Observation;
+use crate::observation::Observation;
 use crate::template::Template;
 
 pub use classify::{classify_metric, classify_metric_with_total};

@@ -183,7 +183,7 @@ pub async fn check_destination(url: &str, settings: &CallbackSettings) -> Result
     Ok(())
 }
 
-/// The error of a connection refused by [`GuardedResolver`].
+/// The error of a connection refused by `GuardedResolver`.
 #[derive(Debug)]
 pub struct RefusedAddress(pub String);
 

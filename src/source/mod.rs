@@ -29,64 +29,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
 
 use crate::config::SourceSettings;
 
 pub use recorded::{MetricData, RecordedData, RecordedError};
 
-/// What was asked of a backend for one metric, so that a user can paste the query back.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct Provenance {
-    /// The rendered query for the baseline scope.
-    pub baseline_query: String,
-    /// The rendered query for the canary scope.
-    pub canary_query: String,
-    /// Points fetched for the baseline (missing values included).
-    pub baseline_points: usize,
-    /// Points fetched for the canary.
-    pub canary_points: usize,
-}
-
-/// One metric's data as the judge receives it. As JSON (the store keeps every judgment's
-/// observations) it is a superset of recorded data's per-metric object.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Observation {
-    /// Baseline values; `None` is missing (null / NaN / a gap).
-    pub baseline: Vec<Option<f64>>,
-    /// Canary values.
-    pub canary: Vec<Option<f64>>,
-    /// The fetch that produced them, for live sources.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provenance: Option<Provenance>,
-    /// Remarks for the metric's reason (a series that stopped early, ...).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
-    /// Set when the metric could not be fetched: the backend's message. The metric is then
-    /// classified `error`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// Every metric's observation, as stored with a judgment: `{"metrics": {NAME: {...}}}`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ObservationSet {
-    /// Metric name to its observation.
-    pub metrics: BTreeMap<String, Observation>,
-}
-
-impl Observation {
-    /// An observation of two series with no provenance.
-    pub fn from_values(baseline: Vec<Option<f64>>, canary: Vec<Option<f64>>) -> Observation {
-        Observation {
-            baseline,
-            canary,
-            ..Observation::default()
-        }
-    }
-}
+pub use crate::observation::{Observation, ObservationSet, Provenance};
 
 impl RecordedData {
     /// The recorded metrics as observations, by metric name.

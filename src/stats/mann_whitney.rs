@@ -108,7 +108,7 @@ pub fn mann_whitney(x: &[f64], y: &[f64], confidence: f64) -> Result<MannWhitney
 /// are found exactly as in [`mann_whitney`]. When either inflation is above 1 the standardised
 /// statistic is referred to Student's t on n/d_x + m/d_y − 2 degrees of freedom (the effective
 /// sizes' two-sample degrees of freedom) instead of the normal, for the p-value and the
-/// interval: see [`super::normal::Reference`]. `method` is always [`Method::Normal`].
+/// interval: see `normal::Reference`. `method` is always [`Method::Normal`].
 ///
 /// Errors: as [`mann_whitney`], and an inflation below 1 or not finite.
 pub fn mann_whitney_inflated(

@@ -84,7 +84,7 @@ pub fn signed_rank(x: &[f64], y: &[f64], confidence: f64) -> Result<SignedRank, 
 /// per-point terms (Hoeffding's projection), whose variance under serial dependence grows by
 /// the design effect. With `inflation` 1 this is R's normal branch exactly; above 1 the
 /// standardised statistic is referred to Student's t on n / inflation − 1 degrees of freedom
-/// (see [`super::normal::Reference`]). `method` is always [`Method::Normal`].
+/// (see `normal::Reference`). `method` is always [`Method::Normal`].
 ///
 /// Errors: as [`signed_rank`], and an inflation below 1 or not finite.
 pub fn signed_rank_inflated(

@@ -1,6 +1,6 @@
 //! Persistence with sqlx: SQLite (the embedded default, WAL, created on first start) or
 //! PostgreSQL, chosen by the URL's scheme. Migrations are embedded and applied at start
-//! ([`migrate`]).
+//! (`migrate`).
 //!
 //! Every judgment is stored whole ([`NewJudgment`]): the template text as used, arguments,
 //! scopes, window, every point judged and the report, so that a verdict can be explained and
@@ -8,7 +8,7 @@
 //!
 //! One SQL text serves both databases: sqlx binds `$N` placeholders on SQLite too, and the two
 //! schemas have the same tables and columns (native time and JSON types on PostgreSQL, text on
-//! SQLite). [`with_pool!`] runs a body against whichever pool is open.
+//! SQLite). `with_pool!` runs a body against whichever pool is open.
 
 mod instant;
 mod migrate;
