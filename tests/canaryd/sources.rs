@@ -67,6 +67,21 @@ fn metric(source: &dyn MetricSource, name: &str, template: &str) -> MetricQuery 
 
 const PROM_LATENCY: &str = r#"latency_seconds{version="${scope}"}"#;
 
+/// Every metric of `template` rendered for the two scopes (escaped where each placeholder
+/// sits) and fetched from `source`.
+async fn fetch_template(
+    template: &canaryd::template::Template,
+    source: &dyn MetricSource,
+    baseline: &str,
+    canary: &str,
+    w: &Window,
+) -> BTreeMap<String, canaryd::source::Observation> {
+    let queries =
+        canaryd::analysis::render_queries(template, source, baseline, canary, &BTreeMap::new())
+            .unwrap();
+    fetch_all(source, &queries, w, 4).await.unwrap()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Prometheus (real server, data backfilled from fixtures/live/series.om)
 
@@ -205,21 +220,7 @@ async fn prometheus_scopes_match_only_the_literal_series_in_every_quoting() {
     let source = prometheus_source();
     let w = window(T0, T0 + 600, 10);
     let template = canaryd::template::parse_template(PROM_CONTEXTS, "contexts.yaml").unwrap();
-    let fetch = |canary: &'static str| {
-        let template = template.clone();
-        let source = source.clone();
-        async move {
-            let queries = canaryd::analysis::render_queries(
-                &template,
-                &*source,
-                "baseline",
-                canary,
-                &BTreeMap::new(),
-            )
-            .unwrap();
-            fetch_all(&*source, &queries, &w, 4).await.unwrap()
-        }
-    };
+    let fetch = |canary: &'static str| fetch_template(&template, &*source, "baseline", canary, &w);
     // The literal scopes find their series in every context.
     let obs = fetch("canary").await;
     for (name, o) in &obs {
@@ -275,15 +276,7 @@ async fn prometheus_declared_regex_scopes_stay_patterns() {
         "patterns.yaml",
     )
     .unwrap();
-    let queries = canaryd::analysis::render_queries(
-        &template,
-        &*source,
-        "base.*",
-        "can.ry",
-        &BTreeMap::new(),
-    )
-    .unwrap();
-    let obs = fetch_all(&*source, &queries, &w, 4).await.unwrap();
+    let obs = fetch_template(&template, &*source, "base.*", "can.ry", &w).await;
     assert_eq!(obs["m"].error, None);
     assert_eq!(obs["m"].baseline, expected("baseline", &w));
     assert_eq!(obs["m"].canary, expected("canary", &w));
@@ -623,21 +616,7 @@ async fn influxdb_regex_literals_and_identifiers_match_literally() {
         "influx.yaml",
     )
     .unwrap();
-    let fetch = |canary: &'static str| {
-        let template = template.clone();
-        let source = source.clone();
-        async move {
-            let queries = canaryd::analysis::render_queries(
-                &template,
-                &*source,
-                "baseline",
-                canary,
-                &BTreeMap::new(),
-            )
-            .unwrap();
-            fetch_all(&*source, &queries, &w, 4).await.unwrap()
-        }
-    };
+    let fetch = |canary: &'static str| fetch_template(&template, &*source, "baseline", canary, &w);
     // The regex literal is unanchored in InfluxQL: `canary` matches only the canary series.
     let obs = fetch("canary").await;
     assert_eq!(obs["re"].error, None);
