@@ -25,6 +25,10 @@ Classes (change applied to the canary):
   tail                             a random 10% of points x6
   step                             +40% from half-way on
   low_none, low_shift50            low traffic: 20 points with twice the noise; none / +50%
+  step_early, step_late            +40% from the first third / from two thirds on
+  shared_step                      +40% from half-way on both sides (regression: false)
+  short_none, short_tail,          60 points (10 minutes): no change; a random 10% of points x6;
+  short_step                       +40% from half-way on
 Count metrics (errors per step, 120 points):
   counts_none, counts_x3           0.3 errors per step; canary the same / x3
   counts_low_none, counts_low_x3   0.05 errors per step (low traffic); the same / x3
@@ -110,7 +114,7 @@ def continuous(noise, n, scale, pattern):
 
 def apply(cls, centre, values):
     n = len(values)
-    if cls in ("none", "low_none"):
+    if cls in ("none", "low_none", "short_none"):
         return values
     factor = {"shift2": 1.02, "shift10": 1.10, "shift25": 1.25, "shift50": 1.5, "low_shift50": 1.5}
     if cls in factor:
@@ -120,8 +124,15 @@ def apply(cls, centre, values):
     if cls == "tail":
         hit = set(rng.sample(range(n), n // 10))
         return [v * 6 if i in hit else v for i, v in enumerate(values)]
-    if cls == "step":
+    if cls in ("step", "short_step"):
         return [v * 1.4 if i >= n // 2 else v for i, v in enumerate(values)]
+    if cls == "step_early":
+        return [v * 1.4 if i >= n // 3 else v for i, v in enumerate(values)]
+    if cls == "step_late":
+        return [v * 1.4 if i >= 2 * n // 3 else v for i, v in enumerate(values)]
+    if cls == "short_tail":
+        hit = set(rng.sample(range(n), n // 10))
+        return [v * 6 if i in hit else v for i, v in enumerate(values)]
     raise ValueError(cls)
 
 
@@ -161,12 +172,14 @@ def r4(v):
 
 
 CONTINUOUS = ["none", "shift2", "shift10", "shift25", "shift50", "spread", "tail", "step",
-              "low_none", "low_shift50"]
+              "low_none", "low_shift50", "step_early", "step_late", "shared_step", "short_none",
+              "short_tail", "short_step"]
+N_SHORT = 60
 COUNTS = {"counts_none": (0.3, 1), "counts_x3": (0.3, 3), "counts_low_none": (0.05, 1),
           "counts_low_x3": (0.05, 3)}
 NOISES = ["iid", "lognormal", "ar1", "heavy", "shared"]
 REGRESSION = {"none": False, "shift2": False, "low_none": False, "counts_none": False,
-              "counts_low_none": False}
+              "counts_low_none": False, "shared_step": False, "short_none": False}
 
 def chosen(option, names):
     if option is None:
@@ -187,10 +200,18 @@ for cls in [c for c in CONTINUOUS if c in CLASSES]:
         for rep in range(REPS):
             low = cls.startswith("low_")
             n, scale = (N_LOW, 2.0) if low else (N, 1.0)
+            if cls.startswith("short_"):
+                n = N_SHORT
             pattern = traffic(n)
             _, base = continuous(noise, n, scale, pattern)
             centre, can = continuous(noise, n, scale, pattern)
-            can = apply(cls, centre, can)
+            if cls == "shared_step":
+                # The same step on both sides (a dependency both versions call degraded): no
+                # regression of the canary.
+                base = [v * 1.4 if i >= n // 2 else v for i, v in enumerate(base)]
+                can = [v * 1.4 if i >= n // 2 else v for i, v in enumerate(can)]
+            else:
+                can = apply(cls, centre, can)
             scenarios.append({
                 "id": f"{cls}/{noise}/{rep}", "class": cls, "noise": noise, "kind": "latency",
                 "regression": REGRESSION.get(cls, True),

@@ -570,17 +570,16 @@ fn ramping_traffic_is_not_taken_for_autocorrelated_errors() {
         }) => assert_eq!(*effective_events, None, "{}", m.reason),
         other => panic!("{other:?}"),
     }
-    // The count series themselves are: judged per step, they would be discounted.
+    // The count series themselves are not stationary: judged per step, the ramp of their
+    // differences is a change of level (the canary serves a tenth of the traffic), and the
+    // dependence is estimated around it instead of being taken for autocorrelation.
     let per_step = classify(
         &spec(TestKind::Counts, Direction::Decrease),
         &errors_b,
         &errors_c,
     );
-    assert!(
-        per_step.reason.contains("autocorrelated"),
-        "{}",
-        per_step.reason
-    );
+    eprintln!("{}", per_step.reason);
+    assert_eq!(per_step.classification, Classification::Low);
 }
 
 #[test]

@@ -18,6 +18,7 @@ mod outage;
 mod pages;
 mod scoring;
 mod sources;
+mod stats_change_point;
 mod stats_judges;
 mod stats_more;
 mod stats_paired;
