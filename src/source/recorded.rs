@@ -6,6 +6,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::observation::Observation;
+
 /// Baseline and canary values of one metric; `None` is a missing value.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -22,6 +24,21 @@ pub struct MetricData {
 pub struct RecordedData {
     /// Metric name to its data.
     pub metrics: BTreeMap<String, MetricData>,
+}
+
+impl RecordedData {
+    /// The recorded metrics as observations, by metric name.
+    pub fn observations(&self) -> BTreeMap<String, Observation> {
+        self.metrics
+            .iter()
+            .map(|(name, m)| {
+                (
+                    name.clone(),
+                    Observation::from_values(m.baseline.clone(), m.canary.clone()),
+                )
+            })
+            .collect()
+    }
 }
 
 /// Why recorded data could not be read.
