@@ -4,9 +4,12 @@
 //! [`Observation`] per metric, and returns a [`Report`].
 
 pub mod classify;
-mod extra;
+mod decide;
+mod dependence;
 pub mod format;
 pub mod headline;
+mod kind;
+mod prepare;
 pub mod report;
 pub mod score;
 pub mod text;
