@@ -30,6 +30,7 @@ pub fn classify_metric_with_total(
     let empty = Observation::default();
     let obs_ref = obs.unwrap_or(&empty);
     let (prepared, dependence) = prepare(obs_ref, total_obs, spec);
+    let judge = kind::judge_of(&spec.kind);
     let mut report = MetricReport {
         name: metric.name.clone(),
         group: metric.group_name().to_string(),
@@ -60,7 +61,7 @@ pub fn classify_metric_with_total(
             nodata(spec),
             "no data: the metric is absent from the data".to_string(),
         )
-    } else if let Some(why) = missing_side(&prepared, kind::needs_baseline(spec)) {
+    } else if let Some(why) = missing_side(&prepared, judge.needs_baseline()) {
         (nodata(spec), format!("no data: {why}"))
     } else if prepared.canary.len() < spec.min_points {
         (
@@ -73,7 +74,7 @@ pub fn classify_metric_with_total(
             ),
         )
     } else {
-        let outcome = kind::judge(&prepared, spec, &dependence);
+        let outcome = judge.judge(&prepared, spec, &dependence);
         report.test = outcome.test;
         report.tests = outcome.tests;
         (outcome.class, outcome.reason)

@@ -2,10 +2,39 @@
 //! how an interval is held against the tolerance ([`Rule`], [`beyond`]), what a judge returns
 //! ([`Outcome`]), and the phrases its reason is made of.
 
-use crate::template::JudgeSpec;
+use crate::template::{Direction, JudgeSpec, Tolerance};
 
 use super::format::{num, ratio};
 use super::report::{Classification, TestReport};
+
+/// What a statistical judge holds a change against: the metric's judge (what no data is), the
+/// direction that is bad, and the test's tolerance.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Criteria<'a> {
+    /// The metric's judge.
+    pub(crate) judge: &'a JudgeSpec,
+    /// Which change is bad (`auto`'s spread tests: only an increase).
+    pub(crate) direction: Direction,
+    /// Confidence level of the interval.
+    pub(crate) confidence: f64,
+    /// Mean ratio canary/baseline tolerated upward.
+    pub(crate) allowed_increase: f64,
+    /// Mean ratio tolerated downward.
+    pub(crate) allowed_decrease: f64,
+}
+
+impl<'a> Criteria<'a> {
+    /// The criteria of `judge`, whose test has `tolerance`.
+    pub(crate) fn new(judge: &'a JudgeSpec, tolerance: &Tolerance) -> Self {
+        Criteria {
+            judge,
+            direction: judge.direction,
+            confidence: tolerance.confidence,
+            allowed_increase: tolerance.allowed_increase,
+            allowed_decrease: tolerance.allowed_decrease,
+        }
+    }
+}
 
 /// How a significant change is compared with the tolerance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +51,7 @@ pub(crate) enum Rule {
 
 /// Whether the interval `ci` of a difference from `base` shows an increase and a decrease,
 /// under `rule`.
-pub(crate) fn beyond(ci: (f64, f64), base: f64, spec: &JudgeSpec, rule: Rule) -> (bool, bool) {
+pub(crate) fn beyond(ci: (f64, f64), base: f64, spec: &Criteria<'_>, rule: Rule) -> (bool, bool) {
     let (up, down) = (ci.0 > 0.0, ci.1 < 0.0);
     if rule == Rule::Estimate || base == 0.0 || !base.is_finite() {
         return (up, down);
@@ -64,7 +93,7 @@ impl Outcome {
 /// `ratio` (canary over baseline) reaches `allowed_increase` / `allowed_decrease`; an unknown
 /// ratio (baseline 0) leaves the decision to the test. `evidence` says what the test found.
 pub(crate) fn decide(
-    spec: &JudgeSpec,
+    spec: &Criteria<'_>,
     up: bool,
     down: bool,
     effect: Option<f64>,

@@ -30,7 +30,7 @@ pub fn judge(template: &Template, observations: &BTreeMap<String, Observation>) 
     let metrics: Vec<MetricReport> = template
         .metrics
         .iter()
-        .map(|m| match &m.judge.total {
+        .map(|m| match m.judge.total() {
             Some(total) => {
                 classify_metric_with_total(m, observations.get(&m.name), observations.get(total))
             }

@@ -129,6 +129,44 @@ pub enum TestKind {
 }
 
 impl TestKind {
+    /// Every test, in the order templates list them.
+    pub const ALL: [TestKind; 6] = [
+        TestKind::MannWhitney,
+        TestKind::Threshold,
+        TestKind::Quantile,
+        TestKind::Scale,
+        TestKind::Counts,
+        TestKind::Auto,
+    ];
+
+    /// The keys of `judge:` that this test reads beyond those every judge reads (`test`,
+    /// `direction`, `critical`, `must_have_data`, `nan`, `outliers`, `min_points`).
+    pub fn keys(self) -> &'static [&'static str] {
+        match self {
+            TestKind::MannWhitney | TestKind::Scale => Tolerance::KEYS,
+            TestKind::Threshold => ThresholdSpec::KEYS,
+            TestKind::Quantile => &[
+                "confidence",
+                "allowed_increase",
+                "allowed_decrease",
+                "quantile",
+            ],
+            TestKind::Counts => &[
+                "confidence",
+                "allowed_increase",
+                "allowed_decrease",
+                "total",
+            ],
+            TestKind::Auto => &[
+                "confidence",
+                "allowed_increase",
+                "allowed_decrease",
+                "quantile",
+                "total",
+            ],
+        }
+    }
+
     /// The name used in templates and reports.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -195,19 +233,18 @@ impl Default for OutlierSpec {
     }
 }
 
-/// How one metric is judged (CONTRACT §2 `judge:`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// How one metric is judged (CONTRACT §2 `judge:`): the keys every judge reads, and the test
+/// with the options of its own ([`JudgeKind`]). A kind holds only the keys it reads, so that a
+/// threshold judge cannot carry a `quantile`.
+///
+/// It serializes (template JSON in the API and the store) as the flat `judge:` mapping of
+/// every key, the keys a kind does not read at their defaults.
+#[derive(Debug, Clone, PartialEq)]
 pub struct JudgeSpec {
-    /// The test (default mann-whitney).
-    pub test: TestKind,
+    /// The test and its own options (default mann-whitney).
+    pub kind: JudgeKind,
     /// Which change is bad (default either).
     pub direction: Direction,
-    /// Confidence level of the interval, in (0, 1) (default 0.95).
-    pub confidence: f64,
-    /// Mean ratio canary/baseline tolerated upward (default 1.0).
-    pub allowed_increase: f64,
-    /// Mean ratio tolerated downward (default 1.0).
-    pub allowed_decrease: f64,
     /// A critical metric that is not pass forces the score to 0.
     pub critical: bool,
     /// Missing data counts as a failure instead of "nodata".
@@ -216,46 +253,322 @@ pub struct JudgeSpec {
     pub nan: NanStrategy,
     /// Outlier removal.
     pub outliers: OutlierSpec,
-    /// Quantile and auto judges: the quantile compared, in (0, 1) (default 0.9).
-    pub quantile: f64,
-    /// Threshold judge: absolute lower bound on the canary mean.
-    pub min: Option<f64>,
-    /// Threshold judge: absolute upper bound on the canary mean.
-    pub max: Option<f64>,
-    /// Threshold judge: largest tolerated canary/baseline mean ratio.
-    pub max_increase_ratio: Option<f64>,
-    /// Threshold judge: smallest tolerated canary/baseline mean ratio.
-    pub max_decrease_ratio: Option<f64>,
-    /// Counts and auto judges: the name of another metric of the template whose series holds
-    /// the totals per step (requests per step) the counts are events of. The counts are then
-    /// compared as events per unit of that total instead of per step, so that a canary
-    /// serving a smaller share of the traffic is compared fairly.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub total: Option<String>,
     /// Fewest usable canary points (after NaN handling and outlier removal) for the metric to
     /// be judged; fewer is too little traffic, classified like no data (default 1).
     pub min_points: usize,
 }
 
-impl Default for JudgeSpec {
-    fn default() -> Self {
+impl JudgeSpec {
+    /// A judge of `kind` with the defaults of every other key.
+    pub fn new(kind: JudgeKind) -> Self {
         JudgeSpec {
-            test: TestKind::MannWhitney,
+            kind,
             direction: Direction::Either,
-            confidence: 0.95,
-            allowed_increase: 1.0,
-            allowed_decrease: 1.0,
             critical: false,
             must_have_data: false,
             nan: NanStrategy::Remove,
             outliers: OutlierSpec::default(),
-            quantile: 0.9,
-            min: None,
-            max: None,
-            max_increase_ratio: None,
-            max_decrease_ratio: None,
-            total: None,
             min_points: 1,
         }
+    }
+
+    /// A judge of test `test` with every option at its default.
+    pub fn of(test: TestKind) -> Self {
+        JudgeSpec::new(JudgeKind::of(test))
+    }
+
+    /// The test.
+    pub fn test(&self) -> TestKind {
+        self.kind.test()
+    }
+
+    /// The interval's confidence and the tolerated mean ratios of a statistical test; `None`
+    /// for a threshold judge.
+    pub fn tolerance(&self) -> Option<&Tolerance> {
+        match &self.kind {
+            JudgeKind::MannWhitney(k) => Some(&k.tolerance),
+            JudgeKind::Threshold(_) => None,
+            JudgeKind::Quantile(k) => Some(&k.tolerance),
+            JudgeKind::Scale(k) => Some(&k.tolerance),
+            JudgeKind::Counts(k) => Some(&k.tolerance),
+            JudgeKind::Auto(k) => Some(&k.tolerance),
+        }
+    }
+
+    /// [`Self::tolerance`], to change it.
+    pub fn tolerance_mut(&mut self) -> Option<&mut Tolerance> {
+        match &mut self.kind {
+            JudgeKind::MannWhitney(k) => Some(&mut k.tolerance),
+            JudgeKind::Threshold(_) => None,
+            JudgeKind::Quantile(k) => Some(&mut k.tolerance),
+            JudgeKind::Scale(k) => Some(&mut k.tolerance),
+            JudgeKind::Counts(k) => Some(&mut k.tolerance),
+            JudgeKind::Auto(k) => Some(&mut k.tolerance),
+        }
+    }
+
+    /// The bounds of a threshold judge.
+    pub fn threshold(&self) -> Option<&ThresholdSpec> {
+        match &self.kind {
+            JudgeKind::Threshold(k) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// [`Self::threshold`], to change it.
+    pub fn threshold_mut(&mut self) -> Option<&mut ThresholdSpec> {
+        match &mut self.kind {
+            JudgeKind::Threshold(k) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// The quantile a quantile or auto judge compares.
+    pub fn quantile(&self) -> Option<f64> {
+        match &self.kind {
+            JudgeKind::Quantile(k) => Some(k.quantile),
+            JudgeKind::Auto(k) => Some(k.quantile),
+            _ => None,
+        }
+    }
+
+    /// [`Self::quantile`], to change it.
+    pub fn quantile_mut(&mut self) -> Option<&mut f64> {
+        match &mut self.kind {
+            JudgeKind::Quantile(k) => Some(&mut k.quantile),
+            JudgeKind::Auto(k) => Some(&mut k.quantile),
+            _ => None,
+        }
+    }
+
+    /// The metric whose series holds the totals of a counts or auto judge's counts.
+    pub fn total(&self) -> Option<&str> {
+        match &self.kind {
+            JudgeKind::Counts(k) => k.total.as_deref(),
+            JudgeKind::Auto(k) => k.total.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The `total` of a counts or auto judge, to change it; `None` for other kinds.
+    pub fn total_mut(&mut self) -> Option<&mut Option<String>> {
+        match &mut self.kind {
+            JudgeKind::Counts(k) => Some(&mut k.total),
+            JudgeKind::Auto(k) => Some(&mut k.total),
+            _ => None,
+        }
+    }
+}
+
+impl Default for JudgeSpec {
+    fn default() -> Self {
+        JudgeSpec::of(TestKind::MannWhitney)
+    }
+}
+
+/// The test of a judge with the options that it alone reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JudgeKind {
+    /// `test: mann-whitney`.
+    MannWhitney(MannWhitneySpec),
+    /// `test: threshold`.
+    Threshold(ThresholdSpec),
+    /// `test: quantile`.
+    Quantile(QuantileSpec),
+    /// `test: scale`.
+    Scale(ScaleSpec),
+    /// `test: counts`.
+    Counts(CountsSpec),
+    /// `test: auto`.
+    Auto(AutoSpec),
+}
+
+impl JudgeKind {
+    /// The test `test` with its options at their defaults.
+    pub fn of(test: TestKind) -> Self {
+        match test {
+            TestKind::MannWhitney => JudgeKind::MannWhitney(MannWhitneySpec::default()),
+            TestKind::Threshold => JudgeKind::Threshold(ThresholdSpec::default()),
+            TestKind::Quantile => JudgeKind::Quantile(QuantileSpec::default()),
+            TestKind::Scale => JudgeKind::Scale(ScaleSpec::default()),
+            TestKind::Counts => JudgeKind::Counts(CountsSpec::default()),
+            TestKind::Auto => JudgeKind::Auto(AutoSpec::default()),
+        }
+    }
+
+    /// Which test this is.
+    pub fn test(&self) -> TestKind {
+        match self {
+            JudgeKind::MannWhitney(_) => TestKind::MannWhitney,
+            JudgeKind::Threshold(_) => TestKind::Threshold,
+            JudgeKind::Quantile(_) => TestKind::Quantile,
+            JudgeKind::Scale(_) => TestKind::Scale,
+            JudgeKind::Counts(_) => TestKind::Counts,
+            JudgeKind::Auto(_) => TestKind::Auto,
+        }
+    }
+}
+
+/// The keys of every statistical test: the interval's confidence, and how large a change of
+/// the mean ratio is tolerated.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tolerance {
+    /// Confidence level of the interval, in (0, 1) (default 0.95).
+    pub confidence: f64,
+    /// Mean ratio canary/baseline tolerated upward (default 1.0).
+    pub allowed_increase: f64,
+    /// Mean ratio tolerated downward (default 1.0).
+    pub allowed_decrease: f64,
+}
+
+impl Tolerance {
+    /// The keys, in `judge:`.
+    pub const KEYS: &'static [&'static str] =
+        &["confidence", "allowed_increase", "allowed_decrease"];
+}
+
+impl Default for Tolerance {
+    fn default() -> Self {
+        Tolerance {
+            confidence: 0.95,
+            allowed_increase: 1.0,
+            allowed_decrease: 1.0,
+        }
+    }
+}
+
+/// `test: mann-whitney`: Mann-Whitney U with the Hodges-Lehmann interval.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct MannWhitneySpec {
+    /// Confidence and tolerated ratios.
+    pub tolerance: Tolerance,
+}
+
+/// `test: threshold`: absolute and relative bounds on the canary's mean; at least one is set.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ThresholdSpec {
+    /// Absolute lower bound on the canary mean.
+    pub min: Option<f64>,
+    /// Absolute upper bound on the canary mean.
+    pub max: Option<f64>,
+    /// Largest tolerated canary/baseline mean ratio.
+    pub max_increase_ratio: Option<f64>,
+    /// Smallest tolerated canary/baseline mean ratio.
+    pub max_decrease_ratio: Option<f64>,
+}
+
+impl ThresholdSpec {
+    /// The keys, in `judge:`.
+    pub const KEYS: &'static [&'static str] =
+        &["min", "max", "max_increase_ratio", "max_decrease_ratio"];
+}
+
+/// The default `quantile` (p90).
+pub const DEFAULT_QUANTILE: f64 = 0.9;
+
+/// `test: quantile`: compare a high quantile of the two sides.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QuantileSpec {
+    /// Confidence and tolerated ratios.
+    pub tolerance: Tolerance,
+    /// The quantile compared, in (0, 1) (default 0.9).
+    pub quantile: f64,
+}
+
+impl Default for QuantileSpec {
+    fn default() -> Self {
+        QuantileSpec {
+            tolerance: Tolerance::default(),
+            quantile: DEFAULT_QUANTILE,
+        }
+    }
+}
+
+/// `test: scale`: compare the spread of the two sides.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ScaleSpec {
+    /// Confidence and tolerated ratios.
+    pub tolerance: Tolerance,
+}
+
+/// `test: counts`: compare event counts (sparse error metrics).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CountsSpec {
+    /// Confidence and tolerated ratios.
+    pub tolerance: Tolerance,
+    /// The name of another metric of the template whose series holds the totals per step
+    /// (requests per step) the counts are events of. The counts are then compared as events
+    /// per unit of that total instead of per step, so that a canary serving a smaller share of
+    /// the traffic is compared fairly.
+    pub total: Option<String>,
+}
+
+/// `test: auto`: choose a test from the data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AutoSpec {
+    /// Confidence and tolerated ratios.
+    pub tolerance: Tolerance,
+    /// The quantile of the tail test, in (0, 1) (default 0.9).
+    pub quantile: f64,
+    /// As [`CountsSpec::total`]; with one, auto always compares the counts per unit of it.
+    pub total: Option<String>,
+}
+
+impl Default for AutoSpec {
+    fn default() -> Self {
+        AutoSpec {
+            tolerance: Tolerance::default(),
+            quantile: DEFAULT_QUANTILE,
+            total: None,
+        }
+    }
+}
+
+/// The wire form of a [`JudgeSpec`]: the flat `judge:` mapping, every key in this order, the
+/// keys the kind does not read at their defaults.
+#[derive(Serialize)]
+struct JudgeWire<'a> {
+    test: TestKind,
+    direction: Direction,
+    confidence: f64,
+    allowed_increase: f64,
+    allowed_decrease: f64,
+    critical: bool,
+    must_have_data: bool,
+    nan: NanStrategy,
+    outliers: OutlierSpec,
+    quantile: f64,
+    min: Option<f64>,
+    max: Option<f64>,
+    max_increase_ratio: Option<f64>,
+    max_decrease_ratio: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total: Option<&'a str>,
+    min_points: usize,
+}
+
+impl Serialize for JudgeSpec {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let tolerance = self.tolerance().copied().unwrap_or_default();
+        let bounds = self.threshold().copied().unwrap_or_default();
+        JudgeWire {
+            test: self.test(),
+            direction: self.direction,
+            confidence: tolerance.confidence,
+            allowed_increase: tolerance.allowed_increase,
+            allowed_decrease: tolerance.allowed_decrease,
+            critical: self.critical,
+            must_have_data: self.must_have_data,
+            nan: self.nan,
+            outliers: self.outliers,
+            quantile: self.quantile().unwrap_or(DEFAULT_QUANTILE),
+            min: bounds.min,
+            max: bounds.max,
+            max_increase_ratio: bounds.max_increase_ratio,
+            max_decrease_ratio: bounds.max_decrease_ratio,
+            total: self.total(),
+            min_points: self.min_points,
+        }
+        .serialize(serializer)
     }
 }

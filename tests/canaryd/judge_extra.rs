@@ -14,9 +14,8 @@ fn spec(test: TestKind, direction: Direction) -> MetricSpec {
         group: None,
         query: "q{v=\"${scope}\"}".into(),
         judge: JudgeSpec {
-            test,
             direction,
-            ..JudgeSpec::default()
+            ..JudgeSpec::of(test)
         },
     }
 }
@@ -208,7 +207,7 @@ fn quantile_catches_a_heavier_tail_that_moves_no_median() {
         low[i] = 0.001;
     }
     let mut s = spec(TestKind::Quantile, Direction::Either);
-    s.judge.quantile = 0.1;
+    *s.judge.quantile_mut().unwrap() = 0.1;
     let m = classify(&s, &base, &low);
     assert_eq!(m.classification, Classification::Low, "{}", m.reason);
     assert!(m.reason.contains("p10 fell from"), "{}", m.reason);
@@ -223,7 +222,7 @@ fn quantile_catches_a_heavier_tail_that_moves_no_median() {
     );
     assert_eq!(m.classification, Classification::Pass, "{}", m.reason);
     let mut s = spec(TestKind::Quantile, Direction::Increase);
-    s.judge.allowed_increase = 1.2;
+    s.judge.tolerance_mut().unwrap().allowed_increase = 1.2;
     let m = classify(&s, &base, &spread(0.27, 0.02, 120));
     assert_eq!(m.classification, Classification::Pass, "{}", m.reason);
     assert!(
@@ -236,7 +235,7 @@ fn quantile_catches_a_heavier_tail_that_moves_no_median() {
 #[test]
 fn quantile_needs_enough_points_for_its_level() {
     let mut s = spec(TestKind::Quantile, Direction::Increase);
-    s.judge.quantile = 0.99;
+    *s.judge.quantile_mut().unwrap() = 0.99;
     let m = classify(&s, &spread(1.0, 0.1, 120), &spread(2.0, 0.1, 120));
     assert_eq!(m.classification, Classification::Nodata, "{}", m.reason);
     assert!(
@@ -287,7 +286,7 @@ fn scale_catches_a_wider_spread_around_the_same_center() {
     );
     assert_eq!(m.classification, Classification::Pass, "{}", m.reason);
     let mut s = spec(TestKind::Scale, Direction::Increase);
-    s.judge.allowed_increase = 5.0;
+    s.judge.tolerance_mut().unwrap().allowed_increase = 5.0;
     let m = classify(&s, &base, &can);
     assert_eq!(m.classification, Classification::Pass, "{}", m.reason);
 }
@@ -427,8 +426,9 @@ mod never_panics {
         ) {
             let mut s = spec(test, Direction::Either);
             if test == TestKind::Threshold {
-                s.judge.max = Some(10.0);
-                s.judge.max_increase_ratio = Some(1.5);
+                let bounds = s.judge.threshold_mut().unwrap();
+                bounds.max = Some(10.0);
+                bounds.max_increase_ratio = Some(1.5);
             }
             s.judge.outliers.remove = remove_outliers;
             if replace {
@@ -452,7 +452,7 @@ mod never_panics {
             replace in any::<bool>(),
         ) {
             let mut s = spec(if auto { TestKind::Auto } else { TestKind::Counts }, Direction::Either);
-            s.judge.total = Some("requests".into());
+            *s.judge.total_mut().unwrap() = Some("requests".into());
             if replace {
                 s.judge.nan = canaryd::template::NanStrategy::Replace;
             }
@@ -530,7 +530,7 @@ fn observation(baseline: &[f64], canary: &[f64]) -> Observation {
 
 fn counts_with_total(test: TestKind) -> MetricSpec {
     let mut s = spec(test, Direction::Increase);
-    s.judge.total = Some("requests".into());
+    *s.judge.total_mut().unwrap() = Some("requests".into());
     s
 }
 

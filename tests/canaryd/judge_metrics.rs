@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use canaryd::judge::{classify_metric, judge, Classification, MetricReport, TestReport, Verdict};
 use canaryd::source::Observation;
 use canaryd::template::{
-    Direction, JudgeSpec, MetricSpec, NanStrategy, OutlierSpec, Scoring, Template, TestKind,
+    Direction, JudgeKind, JudgeSpec, MetricSpec, NanStrategy, OutlierSpec, Scoring, Template,
+    TestKind, ThresholdSpec,
 };
 use proptest::prelude::*;
 
@@ -16,9 +17,8 @@ fn mw(direction: Direction) -> MetricSpec {
         group: None,
         query: "q{v=\"${scope}\"}".into(),
         judge: JudgeSpec {
-            test: TestKind::MannWhitney,
             direction,
-            ..JudgeSpec::default()
+            ..JudgeSpec::of(TestKind::MannWhitney)
         },
     }
 }
@@ -102,7 +102,7 @@ fn allowed_increase_tolerates_a_small_significant_rise() {
         classify(&spec, &base, &can).classification,
         Classification::High
     );
-    spec.judge.allowed_increase = 1.05;
+    spec.judge.tolerance_mut().unwrap().allowed_increase = 1.05;
     let m = classify(&spec, &base, &can);
     assert_eq!(m.classification, Classification::Pass);
     assert!(
@@ -116,7 +116,7 @@ fn allowed_increase_tolerates_a_small_significant_rise() {
         classify(&spec, &base, &down).classification,
         Classification::Low
     );
-    spec.judge.allowed_decrease = 0.95;
+    spec.judge.tolerance_mut().unwrap().allowed_decrease = 0.95;
     assert_eq!(
         classify(&spec, &base, &down).classification,
         Classification::Pass
@@ -218,20 +218,17 @@ fn outliers_are_removed_when_asked() {
 
 #[test]
 fn threshold_judge_bounds_and_ratios() {
-    let spec = |j: JudgeSpec| MetricSpec {
+    let spec = |j: ThresholdSpec| MetricSpec {
         name: "err".into(),
         group: None,
         query: "q".into(),
-        judge: JudgeSpec {
-            test: TestKind::Threshold,
-            ..j
-        },
+        judge: JudgeSpec::new(JudgeKind::Threshold(j)),
     };
     let base = [0.01; 10];
     let m = classify(
-        &spec(JudgeSpec {
+        &spec(ThresholdSpec {
             max: Some(0.05),
-            ..JudgeSpec::default()
+            ..ThresholdSpec::default()
         }),
         &base,
         &[0.06; 10],
@@ -243,19 +240,19 @@ fn threshold_judge_bounds_and_ratios() {
         m.reason
     );
     let m = classify(
-        &spec(JudgeSpec {
+        &spec(ThresholdSpec {
             min: Some(0.5),
-            ..JudgeSpec::default()
+            ..ThresholdSpec::default()
         }),
         &base,
         &[0.4; 10],
     );
     assert_eq!(m.classification, Classification::Low);
-    let r = JudgeSpec {
+    let r = ThresholdSpec {
         max_increase_ratio: Some(1.5),
-        ..JudgeSpec::default()
+        ..ThresholdSpec::default()
     };
-    let m = classify(&spec(r.clone()), &base, &[0.02; 10]);
+    let m = classify(&spec(r), &base, &[0.02; 10]);
     assert_eq!(m.classification, Classification::High, "{}", m.reason);
     assert!(
         m.reason.contains("2x the baseline mean 0.01"),
@@ -263,20 +260,20 @@ fn threshold_judge_bounds_and_ratios() {
         m.reason
     );
     assert_eq!(
-        classify(&spec(r.clone()), &base, &[0.014; 10]).classification,
+        classify(&spec(r), &base, &[0.014; 10]).classification,
         Classification::Pass
     );
     // A zero baseline with errors in the canary is an unbounded increase.
-    let m = classify(&spec(r.clone()), &[0.0; 10], &[0.01; 10]);
+    let m = classify(&spec(r), &[0.0; 10], &[0.01; 10]);
     assert_eq!(m.classification, Classification::High, "{}", m.reason);
     // Both zero: no change.
     assert_eq!(
         classify(&spec(r), &[0.0; 10], &[0.0; 10]).classification,
         Classification::Pass
     );
-    let d = JudgeSpec {
+    let d = ThresholdSpec {
         max_decrease_ratio: Some(0.8),
-        ..JudgeSpec::default()
+        ..ThresholdSpec::default()
     };
     assert_eq!(
         classify(&spec(d), &[100.0; 10], &[70.0; 10]).classification,
@@ -285,17 +282,17 @@ fn threshold_judge_bounds_and_ratios() {
     // Absolute bounds need no baseline.
     let obs = Observation::from_values(vec![], some(&[0.001; 5]));
     let m = classify_metric(
-        &spec(JudgeSpec {
+        &spec(ThresholdSpec {
             max: Some(0.01),
-            ..JudgeSpec::default()
+            ..ThresholdSpec::default()
         }),
         Some(&obs),
     );
     assert_eq!(m.classification, Classification::Pass, "{}", m.reason);
     // Ratio bounds alone need the baseline: without it the metric has no data.
-    let ratio_only = JudgeSpec {
+    let ratio_only = ThresholdSpec {
         max_increase_ratio: Some(1.5),
-        ..JudgeSpec::default()
+        ..ThresholdSpec::default()
     };
     let m = classify_metric(&spec(ratio_only), Some(&obs));
     assert_eq!(m.classification, Classification::Nodata, "{}", m.reason);

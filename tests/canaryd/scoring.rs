@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use canaryd::judge::{judge, Classification, Report, Verdict};
 use canaryd::source::Observation;
-use canaryd::template::{GroupWeight, JudgeSpec, MetricSpec, Scoring, Template, TestKind};
+use canaryd::template::{
+    GroupWeight, JudgeKind, JudgeSpec, MetricSpec, Scoring, Template, ThresholdSpec,
+};
 
 /// A metric judged by `max: 1.0`: canary values 0 pass, 5 are high.
 fn metric(name: &str, group: Option<&str>) -> MetricSpec {
@@ -13,11 +15,10 @@ fn metric(name: &str, group: Option<&str>) -> MetricSpec {
         name: name.into(),
         group: group.map(String::from),
         query: format!("{name}{{version=\"${{scope}}\"}}"),
-        judge: JudgeSpec {
-            test: TestKind::Threshold,
+        judge: JudgeSpec::new(JudgeKind::Threshold(ThresholdSpec {
             max: Some(1.0),
-            ..JudgeSpec::default()
-        },
+            ..ThresholdSpec::default()
+        })),
     }
 }
 

@@ -192,7 +192,7 @@ mod judges {
                     name: "m".into(),
                     group: None,
                     query: "q{v=\"${scope}\"}".into(),
-                    judge: JudgeSpec { test, direction: Direction::Either, ..JudgeSpec::default() },
+                    judge: JudgeSpec { direction: Direction::Either, ..JudgeSpec::of(test) },
                 };
                 let values: Vec<Option<f64>> = x.iter().copied().map(Some).collect();
                 let m = classify_metric(&spec, Some(&Observation::from_values(values.clone(), values)));

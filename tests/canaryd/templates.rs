@@ -109,13 +109,14 @@ fn shipped_templates_judge_what_they_say() {
         ["p99_latency", "p50_latency", "error_ratio", "request_rate"]
     );
     let errors = &http.metrics[2].judge;
-    assert_eq!(errors.test, TestKind::Threshold);
+    assert_eq!(errors.test(), TestKind::Threshold);
     assert!(errors.critical);
-    assert!(errors.max.is_some() && errors.max_increase_ratio.is_some());
+    let bounds = errors.threshold().unwrap();
+    assert!(bounds.max.is_some() && bounds.max_increase_ratio.is_some());
     assert_eq!(http.metrics[0].judge.direction, Direction::Increase);
     // Latency: auto (location, p90 and spread); error counts: counts.
-    assert_eq!(http.metrics[0].judge.test, TestKind::Auto);
-    assert_eq!(http.metrics[1].judge.test, TestKind::Auto);
+    assert_eq!(http.metrics[0].judge.test(), TestKind::Auto);
+    assert_eq!(http.metrics[1].judge.test(), TestKind::Auto);
     let grpc =
         canaryd::template::load_template(&templates_dir().join("grpc-worker.yaml")).expect("valid");
     let failures = grpc
@@ -123,7 +124,7 @@ fn shipped_templates_judge_what_they_say() {
         .iter()
         .find(|m| m.name == "grpc_server_failures")
         .expect("a failure-count metric");
-    assert_eq!(failures.judge.test, TestKind::Counts);
+    assert_eq!(failures.judge.test(), TestKind::Counts);
     assert_eq!(http.metrics[3].judge.direction, Direction::Decrease);
     assert!(http.metrics[0]
         .query
@@ -184,11 +185,12 @@ fn the_contract_example_parses_to_its_values() {
     assert_eq!(p99.group_name(), "latency");
     assert!(p99.query.starts_with("histogram_quantile(0.99"));
     assert!(p99.query.ends_with("[1m])))"));
-    assert_eq!(p99.judge.test, TestKind::MannWhitney);
+    assert_eq!(p99.judge.test(), TestKind::MannWhitney);
     assert_eq!(p99.judge.direction, Direction::Increase);
-    assert_eq!(p99.judge.confidence, 0.95);
-    assert_eq!(p99.judge.allowed_increase, 1.0);
-    assert_eq!(p99.judge.allowed_decrease, 1.0);
+    let tolerance = p99.judge.tolerance().unwrap();
+    assert_eq!(tolerance.confidence, 0.95);
+    assert_eq!(tolerance.allowed_increase, 1.0);
+    assert_eq!(tolerance.allowed_decrease, 1.0);
     assert!(!p99.judge.critical);
     assert!(!p99.judge.must_have_data);
     assert_eq!(p99.judge.nan, NanStrategy::Remove);
@@ -196,10 +198,11 @@ fn the_contract_example_parses_to_its_values() {
     assert_eq!(p99.judge.outliers.factor, 3.0);
 
     let errors = &t.metrics[1];
-    assert_eq!(errors.judge.test, TestKind::Threshold);
-    assert_eq!(errors.judge.max, Some(0.01));
-    assert_eq!(errors.judge.max_increase_ratio, Some(1.5));
-    assert_eq!(errors.judge.min, None);
+    assert_eq!(errors.judge.test(), TestKind::Threshold);
+    let bounds = errors.judge.threshold().unwrap();
+    assert_eq!(bounds.max, Some(0.01));
+    assert_eq!(bounds.max_increase_ratio, Some(1.5));
+    assert_eq!(bounds.min, None);
     assert!(errors.judge.critical);
 }
 
@@ -234,7 +237,7 @@ fn args_may_be_empty_null_or_have_scalar_defaults() {
 fn tests_beyond_mann_whitney_and_threshold_are_accepted() {
     for test in ["quantile", "scale", "counts", "auto"] {
         let t = parse_ok(&with_judge(&format!("      test: {test}\n")));
-        assert_eq!(t.metrics[0].judge.test.as_str(), test);
+        assert_eq!(t.metrics[0].judge.test().as_str(), test);
     }
 }
 
@@ -245,7 +248,10 @@ fn anchors_and_aliases_share_a_judge() {
          judge: &slow { direction: increase, allowed_increase: 1.2 }\n  \
          - name: b\n    query: r{v=\"${scope}\"}\n    judge: *slow\n",
     );
-    assert_eq!(t.metrics[1].judge.allowed_increase, 1.2);
+    assert_eq!(
+        t.metrics[1].judge.tolerance().unwrap().allowed_increase,
+        1.2
+    );
     assert_eq!(t.metrics[1].judge.direction, Direction::Increase);
 }
 
@@ -838,15 +844,17 @@ fn keys_of_another_judge_would_have_no_effect() {
 #[test]
 fn quantile_belongs_to_the_quantile_judge_and_lies_in_0_1() {
     let t = parse_ok(&with_judge("      test: quantile\n      quantile: 0.99\n"));
-    assert_eq!(t.metrics[0].judge.quantile, 0.99);
+    assert_eq!(t.metrics[0].judge.quantile(), Some(0.99));
     let t = parse_ok(&with_judge("      test: quantile\n"));
     assert_eq!(
-        t.metrics[0].judge.quantile, 0.9,
+        t.metrics[0].judge.quantile(),
+        Some(0.9),
         "the default (the issue: p90)"
     );
     let t = parse_ok(&with_judge("      test: auto\n      quantile: 0.95\n"));
     assert_eq!(
-        t.metrics[0].judge.quantile, 0.95,
+        t.metrics[0].judge.quantile(),
+        Some(0.95),
         "auto compares a quantile too"
     );
     only_problem(
@@ -879,16 +887,16 @@ fn total_names_another_metric_of_a_counts_or_auto_judge() {
         "      test: counts\n      total: requests\n",
         "",
     ));
-    assert_eq!(t.metrics[0].judge.total.as_deref(), Some("requests"));
-    assert_eq!(t.metrics[1].judge.total, None);
+    assert_eq!(t.metrics[0].judge.total(), Some("requests"));
+    assert_eq!(t.metrics[1].judge.total(), None);
     let t = parse_ok(&with_total("      test: auto\n      total: requests\n", ""));
-    assert_eq!(t.metrics[0].judge.total.as_deref(), Some("requests"));
+    assert_eq!(t.metrics[0].judge.total(), Some("requests"));
     // The total may come before the metric that uses it.
     let t = parse_ok(
         "name: t\nmetrics:\n  - name: requests\n    query: r{v=\"${scope}\"}\n  - name: errors\n    \
          query: e{v=\"${scope}\"}\n    judge: { test: counts, total: requests }\n",
     );
-    assert_eq!(t.metrics[1].judge.total.as_deref(), Some("requests"));
+    assert_eq!(t.metrics[1].judge.total(), Some("requests"));
     // Outliers may be on while not removed.
     parse_ok(&with_total(
         "      test: counts\n      outliers: { remove: false, factor: 2 }\n      total: requests\n",

@@ -18,29 +18,32 @@
 use crate::stats::paired::differences_dependence;
 use crate::stats::percentile::sorted;
 use crate::stats::quantile_compare::min_points;
-use crate::template::{Direction, JudgeSpec};
+use crate::template::{AutoSpec, Direction, JudgeSpec};
 
-use crate::judge::decide::{Outcome, Rule};
+use crate::judge::decide::{Criteria, Outcome, Rule};
 use crate::judge::dependence::Dependence;
 use crate::judge::format::num;
 use crate::judge::prepare::Prepared;
 use crate::judge::report::{Classification, TestReport};
 
-use super::{counts, location, quantile, scale};
+use super::{counts, location, quantile, scale, Judge};
 
 /// `auto`: counts with a `total` or for sparse whole-number counts, else the continuous
 /// combination.
-pub(crate) fn judge(p: &Prepared<'_>, spec: &JudgeSpec, dep: &Dependence) -> Outcome {
-    let (prefix, outcome) = if let Some(total_name) = spec.total.as_deref() {
-        (total_reason(), counts::with_total(p, total_name, spec, dep))
-    } else if picks_counts(p) {
-        (counts_reason(), counts::per_step(p, spec, dep))
-    } else {
-        return continuous(p, spec, dep);
-    };
-    Outcome {
-        reason: format!("{prefix}{}", outcome.reason),
-        ..outcome
+impl Judge for AutoSpec {
+    fn judge(&self, p: &Prepared<'_>, judge: &JudgeSpec, dep: &Dependence) -> Outcome {
+        let spec = &Criteria::new(judge, &self.tolerance);
+        let (prefix, outcome) = if let Some(total_name) = self.total.as_deref() {
+            (total_reason(), counts::with_total(p, total_name, spec, dep))
+        } else if picks_counts(p) {
+            (counts_reason(), counts::per_step(p, spec, dep))
+        } else {
+            return continuous(p, spec, self.quantile, dep);
+        };
+        Outcome {
+            reason: format!("{prefix}{}", outcome.reason),
+            ..outcome
+        }
     }
 }
 
@@ -56,26 +59,23 @@ fn picks_counts(p: &Prepared<'_>) -> bool {
 /// `auto` on continuous data: location, quantile and spread at the Bonferroni-adjusted level;
 /// `high` when any is `high` (else `low` when any is `low`). The outcome's `test` is the
 /// deciding test, its `tests` all of them.
-fn continuous(p: &Prepared<'_>, spec: &JudgeSpec, dep: &Dependence) -> Outcome {
+fn continuous(p: &Prepared<'_>, spec: &Criteria<'_>, quantile: f64, dep: &Dependence) -> Outcome {
     let identical = p.baseline.len() == p.canary.len() && sorted(&p.baseline) == sorted(&p.canary);
     // The tail that can hurt: the upper one, or the lower one (p10 for the default 0.9) when
     // only a decrease is bad (a throughput that sometimes collapses).
-    let tail_spec = JudgeSpec {
-        quantile: if spec.direction == Direction::Decrease {
-            1.0 - spec.quantile
-        } else {
-            spec.quantile
-        },
-        ..spec.clone()
+    let tail_quantile = if spec.direction == Direction::Decrease {
+        1.0 - quantile
+    } else {
+        quantile
     };
     // A wider spread is bad whichever way the metric's level should not move; a narrower one
     // never is.
-    let spread_spec = JudgeSpec {
+    let spread_spec = Criteria {
         direction: Direction::Increase,
-        ..spec.clone()
+        ..*spec
     };
-    let q_name = format!("p{}", num(tail_spec.quantile * 100.0));
-    let need = min_points(tail_spec.quantile);
+    let q_name = format!("p{}", num(tail_quantile * 100.0));
+    let need = min_points(tail_quantile);
     let quantile_fits = dep.canary.effective >= need && dep.baseline.effective >= need;
     let scale_fits = p.canary.len() >= 2 && p.baseline.len() >= 2;
 
@@ -106,7 +106,7 @@ fn continuous(p: &Prepared<'_>, spec: &JudgeSpec, dep: &Dependence) -> Outcome {
     if quantile_fits {
         parts.push((
             "tail",
-            quantile::compare(p, &tail_spec, dep, level, Rule::Interval),
+            quantile::compare(p, spec, tail_quantile, dep, level, Rule::Interval),
         ));
     }
     if scale_fits {

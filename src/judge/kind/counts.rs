@@ -10,19 +10,23 @@ use crate::stats::autocorrelation::{
 };
 use crate::stats::describe;
 use crate::stats::poisson::{poisson_rate_test, PoissonTest};
-use crate::template::{JudgeSpec, NanStrategy};
+use crate::template::{CountsSpec, JudgeSpec, NanStrategy};
 
-use crate::judge::decide::{decide, finite, ratio_or_unbounded, Outcome};
+use crate::judge::decide::{decide, finite, ratio_or_unbounded, Criteria, Outcome};
 use crate::judge::dependence::Dependence;
 use crate::judge::format::num;
+use crate::judge::kind::Judge;
 use crate::judge::prepare::{nodata, Prepared};
 use crate::judge::report::{Classification, TestReport};
 
-/// The counts judge: per unit of the `total` metric when there is one, else per step.
-pub(crate) fn judge(p: &Prepared<'_>, spec: &JudgeSpec, dep: &Dependence) -> Outcome {
-    match spec.total.as_deref() {
-        Some(total_name) => with_total(p, total_name, spec, dep),
-        None => per_step(p, spec, dep),
+impl Judge for CountsSpec {
+    /// The counts judge: per unit of the `total` metric when there is one, else per step.
+    fn judge(&self, p: &Prepared<'_>, judge: &JudgeSpec, dep: &Dependence) -> Outcome {
+        let spec = &Criteria::new(judge, &self.tolerance);
+        match self.total.as_deref() {
+            Some(total_name) => with_total(p, total_name, spec, dep),
+            None => per_step(p, spec, dep),
+        }
     }
 }
 
@@ -88,7 +92,7 @@ fn compare_rates(
     events: [f64; 2],
     exposure: [f64; 2],
     phi: f64,
-    spec: &JudgeSpec,
+    spec: &Criteria<'_>,
     dep: &Dependence,
 ) -> Result<RateComparison, String> {
     let [kb, kc] = events;
@@ -129,7 +133,7 @@ fn compare_rates(
 }
 
 /// Poisson rate comparison of the two sides' event totals.
-pub(crate) fn per_step(p: &Prepared<'_>, spec: &JudgeSpec, dep: &Dependence) -> Outcome {
+pub(crate) fn per_step(p: &Prepared<'_>, spec: &Criteria<'_>, dep: &Dependence) -> Outcome {
     if let Some(error) = negative_count(p.baseline.iter().chain(&p.canary)) {
         return error;
     }
@@ -248,13 +252,13 @@ pub(crate) fn per_step(p: &Prepared<'_>, spec: &JudgeSpec, dep: &Dependence) -> 
 pub(crate) fn with_total(
     p: &Prepared<'_>,
     total_name: &str,
-    spec: &JudgeSpec,
+    spec: &Criteria<'_>,
     dependence: &Dependence,
 ) -> Outcome {
     let obs = p.observation;
     let Some(total) = p.total else {
         return Outcome::without_test(
-            nodata(spec),
+            nodata(spec.judge),
             format!("no data: the total metric `{total_name}` is absent from the data"),
         );
     };
@@ -264,7 +268,7 @@ pub(crate) fn with_total(
             format!("could not fetch the total metric `{total_name}`: {message}"),
         );
     }
-    let replace = spec.nan == NanStrategy::Replace;
+    let replace = spec.judge.nan == NanStrategy::Replace;
     let baseline = TotalSide::pair(&obs.baseline, &total.baseline, replace);
     let canary = TotalSide::pair(&obs.canary, &total.canary, replace);
     let usable = |t: &[Option<f64>]| {
@@ -287,7 +291,7 @@ pub(crate) fn with_total(
     })
     .collect();
     if !empty.is_empty() {
-        return Outcome::without_test(nodata(spec), format!("no data: {}", empty.join("; ")));
+        return Outcome::without_test(nodata(spec.judge), format!("no data: {}", empty.join("; ")));
     }
     let dependence = residual_dependence(&baseline, &canary, dependence);
     per_total(&baseline, &canary, total_name, spec, &dependence)
@@ -383,7 +387,7 @@ fn per_total(
     baseline: &TotalSide,
     canary: &TotalSide,
     total_name: &str,
-    spec: &JudgeSpec,
+    spec: &Criteria<'_>,
     dep: &Dependence,
 ) -> Outcome {
     if let Some(error) = negative_count(baseline.counts.iter().chain(&canary.counts)) {

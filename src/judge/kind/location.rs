@@ -2,17 +2,15 @@
 //! independent samples ([`unpaired`]), and Wilcoxon's signed-rank test of the point-for-point
 //! differences of aligned series that share a pattern ([`paired`]).
 
-use crate::stats::paired::{pairing, Pairing};
-use crate::stats::{
-    mann_whitney, mann_whitney_inflated, signed_rank, signed_rank_inflated, Method,
-};
-use crate::template::JudgeSpec;
-
-use crate::judge::decide::{decide, finite, movement, relative_change, Outcome};
+use crate::judge::decide::{decide, finite, movement, relative_change, Criteria, Outcome};
 use crate::judge::dependence::Dependence;
 use crate::judge::format::num;
 use crate::judge::prepare::Prepared;
 use crate::judge::report::{Classification, TestReport};
+use crate::stats::paired::{pairing, Pairing};
+use crate::stats::{
+    mann_whitney, mann_whitney_inflated, signed_rank, signed_rank_inflated, Method,
+};
 
 /// `auto`'s location test: the Hodges-Lehmann interval of the Mann-Whitney test (R's
 /// `wilcox.test` exactly for independent points; with the rank-sum variance inflated by the
@@ -20,7 +18,7 @@ use crate::judge::report::{Classification, TestReport};
 /// is (interval and mean ratio).
 pub(crate) fn unpaired(
     p: &Prepared<'_>,
-    spec: &JudgeSpec,
+    spec: &Criteria<'_>,
     dep: &Dependence,
     confidence: f64,
     mean_ratio: Option<f64>,
@@ -129,7 +127,7 @@ pub(crate) fn paired_series(p: &Prepared<'_>, dep: &Dependence) -> Option<Paired
 /// `mann-whitney` judge is (interval and mean ratio).
 pub(crate) fn paired(
     s: &PairedSeries,
-    spec: &JudgeSpec,
+    spec: &Criteria<'_>,
     confidence: f64,
     mean_ratio: Option<f64>,
     rho: Option<f64>,

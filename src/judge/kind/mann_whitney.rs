@@ -3,54 +3,59 @@
 
 use crate::stats::percentile::sorted;
 use crate::stats::{mann_whitney, MannWhitney, Method};
-use crate::template::JudgeSpec;
+use crate::template::{JudgeSpec, MannWhitneySpec};
 
-use crate::judge::decide::{decide, signed, Outcome};
+use crate::judge::decide::{decide, signed, Criteria, Outcome};
 use crate::judge::dependence::Dependence;
 use crate::judge::format::{num, percent_of};
+use crate::judge::kind::Judge;
 use crate::judge::prepare::Prepared;
 use crate::judge::report::{Classification, TestReport};
 
 /// Mann-Whitney classification: `high` when an increase is bad, the interval lies above 0 and the
 /// mean ratio reaches `allowed_increase`; `low` symmetrically; otherwise `pass`.
-pub(crate) fn judge(p: &Prepared<'_>, spec: &JudgeSpec, _dep: &Dependence) -> Outcome {
-    let mw = match mann_whitney(&p.canary, &p.baseline, spec.confidence) {
-        Ok(mw) => mw,
-        Err(e) => {
-            return Outcome::without_test(
-                Classification::Error,
-                format!("Mann-Whitney test failed: {e}"),
-            )
+impl Judge for MannWhitneySpec {
+    fn judge(&self, p: &Prepared<'_>, judge: &JudgeSpec, _dep: &Dependence) -> Outcome {
+        let spec = &Criteria::new(judge, &self.tolerance);
+        let mw = match mann_whitney(&p.canary, &p.baseline, spec.confidence) {
+            Ok(mw) => mw,
+            Err(e) => {
+                return Outcome::without_test(
+                    Classification::Error,
+                    format!("Mann-Whitney test failed: {e}"),
+                )
+            }
+        };
+        let test = Some(TestReport::MannWhitney {
+            method: match mw.method {
+                Method::Exact => "exact".into(),
+                Method::Normal => "normal".into(),
+            },
+            statistic: mw.statistic,
+            p_value: mw.p_value,
+            estimate: mw.estimate,
+            ci: [mw.ci.0, mw.ci.1],
+            confidence: mw.confidence,
+        });
+        let shift = describe_shift(&mw, p.baseline_summary.median);
+        let identical =
+            p.baseline.len() == p.canary.len() && sorted(&p.baseline) == sorted(&p.canary);
+        if identical {
+            return Outcome {
+                class: Classification::Pass,
+                reason: "canary and baseline samples are identical".into(),
+                test,
+                tests: Vec::new(),
+            };
         }
-    };
-    let test = Some(TestReport::MannWhitney {
-        method: match mw.method {
-            Method::Exact => "exact".into(),
-            Method::Normal => "normal".into(),
-        },
-        statistic: mw.statistic,
-        p_value: mw.p_value,
-        estimate: mw.estimate,
-        ci: [mw.ci.0, mw.ci.1],
-        confidence: mw.confidence,
-    });
-    let shift = describe_shift(&mw, p.baseline_summary.median);
-    let identical = p.baseline.len() == p.canary.len() && sorted(&p.baseline) == sorted(&p.canary);
-    if identical {
-        return Outcome {
-            class: Classification::Pass,
-            reason: "canary and baseline samples are identical".into(),
+        let (lo, hi) = mw.ci;
+        let (class, reason) = decide(spec, lo > 0.0, hi < 0.0, p.mean_ratio, "mean ratio", &shift);
+        Outcome {
+            class,
+            reason,
             test,
             tests: Vec::new(),
-        };
-    }
-    let (lo, hi) = mw.ci;
-    let (class, reason) = decide(spec, lo > 0.0, hi < 0.0, p.mean_ratio, "mean ratio", &shift);
-    Outcome {
-        class,
-        reason,
-        test,
-        tests: Vec::new(),
+        }
     }
 }
 

@@ -1,6 +1,6 @@
-//! The judges, one file each, all with one signature:
-//! `fn judge(&Prepared, &JudgeSpec, &Dependence) -> Outcome`. The match below is the one place
-//! that knows every kind.
+//! The judges, one file each, all with one signature: [`Judge`], implemented by the options of
+//! each test (`template::JudgeKind`). The match in [`judge_of`] is the one place that knows
+//! every kind.
 //!
 //! - [`mann_whitney`]: R's `wilcox.test` and the Hodges-Lehmann interval (CONTRACT §4, §5);
 //! - [`threshold`]: bounds on the canary's mean;
@@ -17,26 +17,34 @@ pub(crate) mod quantile;
 pub(crate) mod scale;
 pub(crate) mod threshold;
 
-use crate::template::{JudgeSpec, TestKind};
+use crate::template::{JudgeKind, JudgeSpec};
 
 use super::decide::Outcome;
 use super::dependence::Dependence;
 use super::prepare::Prepared;
 
-/// Runs the metric's judge on samples that both have values (a threshold judge with an
-/// absolute bound: a canary that has values).
-pub(crate) fn judge(p: &Prepared<'_>, spec: &JudgeSpec, dep: &Dependence) -> Outcome {
-    match spec.test {
-        TestKind::MannWhitney => mann_whitney::judge(p, spec, dep),
-        TestKind::Threshold => threshold::judge(p, spec, dep),
-        TestKind::Quantile => quantile::judge(p, spec, dep),
-        TestKind::Scale => scale::judge(p, spec, dep),
-        TestKind::Counts => counts::judge(p, spec, dep),
-        TestKind::Auto => auto::judge(p, spec, dep),
+/// A judge: the options of one test (`template::JudgeKind`), run on a metric's prepared
+/// samples.
+pub(crate) trait Judge {
+    /// Whether the judge needs baseline values to run (else a canary with values is enough).
+    fn needs_baseline(&self) -> bool {
+        true
     }
+
+    /// Classifies the metric from samples that both have values (see [`Self::needs_baseline`])
+    /// and enough canary points; `judge` is the metric's whole judge (direction, what no data
+    /// is), `dep` the dependence of the samples' points.
+    fn judge(&self, p: &Prepared<'_>, judge: &JudgeSpec, dep: &Dependence) -> Outcome;
 }
 
-/// Whether the judge needs baseline values to run.
-pub(crate) fn needs_baseline(spec: &JudgeSpec) -> bool {
-    spec.test != TestKind::Threshold || threshold::needs_baseline(spec)
+/// The judge of a metric's test.
+pub(crate) fn judge_of(kind: &JudgeKind) -> &dyn Judge {
+    match kind {
+        JudgeKind::MannWhitney(k) => k,
+        JudgeKind::Threshold(k) => k,
+        JudgeKind::Quantile(k) => k,
+        JudgeKind::Scale(k) => k,
+        JudgeKind::Counts(k) => k,
+        JudgeKind::Auto(k) => k,
+    }
 }

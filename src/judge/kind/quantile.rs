@@ -7,17 +7,23 @@ use crate::stats::autocorrelation::EffectiveSize;
 use crate::stats::fisher::fisher_exact;
 use crate::stats::percentile::{percentile_sorted, sorted};
 use crate::stats::quantile_compare::{compare_quantiles, min_points};
-use crate::template::JudgeSpec;
+use crate::template::{JudgeSpec, QuantileSpec};
 
-use crate::judge::decide::{beyond, decide, finite, movement, relative_change, Outcome, Rule};
+use super::Judge;
+use crate::judge::decide::{
+    beyond, decide, finite, movement, relative_change, Criteria, Outcome, Rule,
+};
 use crate::judge::dependence::Dependence;
 use crate::judge::format::num;
 use crate::judge::prepare::{nodata, Prepared};
 use crate::judge::report::{Classification, TailReport, TestReport};
 
-/// The quantile judge at the spec's confidence.
-pub(crate) fn judge(p: &Prepared<'_>, spec: &JudgeSpec, dep: &Dependence) -> Outcome {
-    compare(p, spec, dep, spec.confidence, Rule::Estimate)
+impl Judge for QuantileSpec {
+    /// The quantile judge at the spec's confidence.
+    fn judge(&self, p: &Prepared<'_>, judge: &JudgeSpec, dep: &Dependence) -> Outcome {
+        let spec = &Criteria::new(judge, &self.tolerance);
+        compare(p, spec, self.quantile, dep, spec.confidence, Rule::Estimate)
+    }
 }
 
 /// Values above the pooled `q` quantile on each side, with a one-sided Fisher exact test.
@@ -36,15 +42,15 @@ fn upper_tail(p: &Prepared<'_>, q: f64) -> Option<TailReport> {
     })
 }
 
-/// The quantile judge at level `confidence` (the spec's, or `auto`'s adjusted one).
+/// The judge of quantile `q` at level `confidence` (the spec's, or `auto`'s adjusted one).
 pub(crate) fn compare(
     p: &Prepared<'_>,
-    spec: &JudgeSpec,
+    spec: &Criteria<'_>,
+    q: f64,
     dep: &Dependence,
     confidence: f64,
     rule: Rule,
 ) -> Outcome {
-    let q = spec.quantile;
     let name = format!("p{}", num(q * 100.0));
     let need = min_points(q);
     let (ec, eb) = (dep.canary.effective, dep.baseline.effective);
@@ -61,7 +67,7 @@ pub(crate) fn compare(
             }
         };
         return Outcome::without_test(
-            nodata(spec),
+            nodata(spec.judge),
             format!(
                 "too few points to compare {name}: {} and {}, where {} independent points per side are needed",
                 side("canary", &dep.canary),

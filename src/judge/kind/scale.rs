@@ -5,25 +5,31 @@
 use crate::stats::brown_forsythe::brown_forsythe;
 use crate::stats::paired::paired_step_spread;
 use crate::stats::percentile::{percentile_sorted, sorted};
-use crate::template::JudgeSpec;
+use crate::template::{JudgeSpec, ScaleSpec};
 
-use crate::judge::decide::{beyond, decide, finite, movement, relative_change, Outcome, Rule};
+use crate::judge::decide::{
+    beyond, decide, finite, movement, relative_change, Criteria, Outcome, Rule,
+};
 use crate::judge::dependence::Dependence;
 use crate::judge::format::num;
 use crate::judge::kind::location::PairedSeries;
+use crate::judge::kind::Judge;
 use crate::judge::prepare::Prepared;
 use crate::judge::report::{Classification, TestReport};
 
-/// The spread judge at the spec's confidence.
-pub(crate) fn judge(p: &Prepared<'_>, spec: &JudgeSpec, dep: &Dependence) -> Outcome {
-    compare(p, spec, dep, spec.confidence, Rule::Estimate)
+impl Judge for ScaleSpec {
+    /// The spread judge at the spec's confidence.
+    fn judge(&self, p: &Prepared<'_>, judge: &JudgeSpec, dep: &Dependence) -> Outcome {
+        let spec = &Criteria::new(judge, &self.tolerance);
+        compare(p, spec, dep, spec.confidence, Rule::Estimate)
+    }
 }
 
 /// The spread judge at level `confidence`: Brown-Forsythe, with the ratio of the mean absolute
 /// deviations from the median as the effect.
 pub(crate) fn compare(
     p: &Prepared<'_>,
-    spec: &JudgeSpec,
+    spec: &Criteria<'_>,
     dep: &Dependence,
     confidence: f64,
     rule: Rule,
@@ -90,7 +96,7 @@ pub(crate) fn compare(
 /// pattern they share (`stats::paired::paired_step_spread`); significant at `confidence`, and
 /// `high` when the ratio of the canary's own spread to the baseline's reaches
 /// `allowed_increase`.
-pub(crate) fn paired(s: &PairedSeries, spec: &JudgeSpec, confidence: f64) -> Outcome {
+pub(crate) fn paired(s: &PairedSeries, spec: &Criteria<'_>, confidence: f64) -> Outcome {
     let Some(ps) = paired_step_spread(&s.canary, &s.baseline) else {
         return Outcome::without_test(
             Classification::Pass,
