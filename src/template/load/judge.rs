@@ -32,14 +32,6 @@ pub(super) const JUDGE_KEYS: &[&str] = &[
 ];
 const OUTLIER_KEYS: &[&str] = &["remove", "factor"];
 
-const TESTS: &[(&str, TestKind)] = &[
-    ("mann-whitney", TestKind::MannWhitney),
-    ("threshold", TestKind::Threshold),
-    ("quantile", TestKind::Quantile),
-    ("scale", TestKind::Scale),
-    ("counts", TestKind::Counts),
-    ("auto", TestKind::Auto),
-];
 const DIRECTIONS: &[(&str, Direction)] = &[
     ("increase", Direction::Increase),
     ("decrease", Direction::Decrease),
@@ -122,7 +114,10 @@ impl Ctx<'_> {
 
         let test = match fields.get("test") {
             None => Some(defaults.test()),
-            Some(v) => self.choice(v, &field("test"), "test", TESTS),
+            Some(v) => {
+                let tests = TestKind::ALL.map(|t| (t.as_str(), t));
+                self.choice(v, &field("test"), "test", &tests)
+            }
         };
         let direction = match fields.get("direction") {
             None => Some(defaults.direction),
