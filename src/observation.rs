@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// What was asked of a backend for one metric, so that a user can paste the query back.
@@ -38,6 +39,14 @@ pub struct Observation {
     /// classified `error`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The time of the first point, when the series lie on a known grid (live sources: the
+    /// window's start): point `i` is at `start + i × step_seconds`. The judge uses it to say
+    /// *when* a canary changed level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<DateTime<Utc>>,
+    /// Seconds between two points of that grid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_seconds: Option<u64>,
 }
 
 /// Every metric's observation, as stored with a judgment: `{"metrics": {NAME: {...}}}`.
@@ -56,5 +65,13 @@ impl Observation {
             canary,
             ..Observation::default()
         }
+    }
+
+    /// The time of point `index` on the grid, when the grid is known and the time is
+    /// representable.
+    pub fn time_of(&self, index: usize) -> Option<DateTime<Utc>> {
+        let offset = self.step_seconds?.checked_mul(u64::try_from(index).ok()?)?;
+        let offset = chrono::Duration::try_seconds(i64::try_from(offset).ok()?)?;
+        self.start?.checked_add_signed(offset)
     }
 }

@@ -82,10 +82,19 @@ for (i in 1:40) {
     numj(pv), numj(mean(x) - mean(y) - q * se), numj(mean(x) - mean(y) + q * se)))
 }
 
+# strucchange's p-values of sup-Wald statistics at 15% trimming (Hansen's approximation), for
+# the cautious approximation of sup_wald_p_value.
+pvals <- character(0)
+for (x in c(4, 6, 8, 8.61, 10, 12.07, 14, 16.91, 20)) {
+  pvals <- c(pvals, sprintf("{\"wald\":%s,\"p_value\":%s}", numj(x),
+    numj(strucchange:::pvalue.Fstats(x, type = "supF", k = 1, lambda = (0.85 / 0.15)^2))))
+}
+
 out <- file("fixtures/stats/change-point-reference.json", "w")
 writeLines(c(
   "{\"generator\": \"scripts/r-reference/generate-change-point.R\",",
   sprintf("\"r\": \"%s\", \"strucchange\": \"%s\",", R.version.string, packageVersion("strucchange")),
   "\"change\": [", paste(changes, collapse = ",\n"), "],",
-  "\"mean\": [", paste(means, collapse = ",\n"), "]}"), out)
+  "\"mean\": [", paste(means, collapse = ",\n"), "],",
+  "\"sup_wald\": [", paste(pvals, collapse = ",\n"), "]}"), out)
 close(out)

@@ -210,11 +210,25 @@ pub fn judgment_page(
                 let c_values: Vec<f64> = o.canary.iter().flatten().copied().collect();
                 let interval = shift_interval(metric);
                 b.push_str("<div class=\"charts\">");
+                // The change point's index counts the canary's points as judged: on the chart's
+                // grid when none was removed.
+                let on_grid = metric.dropped.canary_missing + metric.dropped.canary_outliers == 0;
+                let change = metric.change_point.as_ref().filter(|_| on_grid).map(|c| {
+                    let at = match times {
+                        Some((start, step)) => (start
+                            + chrono::Duration::seconds(step.saturating_mul(c.index as i64)))
+                        .format("%H:%M")
+                        .to_string(),
+                        None => format!("point {}", c.index + 1),
+                    };
+                    (c.index, format!("canary stepped {} at {at}", c.direction))
+                });
                 b.push_str(&svg::time_series(
                     &metric.name,
                     &o.baseline,
                     &o.canary,
                     times,
+                    change.as_ref().map(|(i, l)| (*i, l.as_str())),
                 ));
                 b.push_str(&svg::distributions(
                     &metric.name,

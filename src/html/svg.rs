@@ -111,12 +111,14 @@ fn y_axis(out: &mut String, lo: f64, hi: f64, y: &dyn Fn(f64) -> f64) {
 }
 
 /// Baseline and canary over time: one polyline each, gaps where values are missing. `times`
-/// labels the x axis when the window is known, else the x axis is the point index.
+/// labels the x axis when the window is known, else the x axis is the point index. `change`
+/// marks the point where the canary changed level (a dashed vertical line, labelled).
 pub fn time_series(
     title: &str,
     baseline: &[Option<f64>],
     canary: &[Option<f64>],
     times: Option<(DateTime<Utc>, i64)>,
+    change: Option<(usize, &str)>,
 ) -> String {
     let mut out = String::new();
     open(
@@ -169,6 +171,22 @@ pub fn time_series(
             }
         }
         flush(&mut segment, &mut out);
+    }
+    if let Some((i, label)) = change.filter(|(i, _)| *i < n) {
+        let label = label
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;");
+        let _ = write!(
+            out,
+            r#"<g class="change-point"><title>{label}</title><line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{bottom}" stroke="{CANARY}" stroke-width="1" stroke-dasharray="4 3"/><text x="{tx:.1}" y="{ty}" font-size="10" fill="{CANARY}">{label}</text></g>"#,
+            x = x(i),
+            top = TOP,
+            bottom = H - BOTTOM,
+            tx = x(i) + 3.0,
+            ty = TOP + 10.0
+        );
     }
     legend(&mut out, &[("baseline", BASELINE), ("canary", CANARY)]);
     out.push_str("</svg>");
@@ -335,8 +353,19 @@ mod tests {
             &[Some(1.0), None, Some(2.0), Some(3.0)],
             &[Some(2.0); 4],
             None,
+            None,
         );
         assert!(s.starts_with("<svg") && s.ends_with("</svg>"));
+        assert!(!s.contains("change-point"));
+        let marked = time_series(
+            "lat",
+            &[Some(1.0); 4],
+            &[Some(1.0), Some(1.0), Some(2.0), Some(2.0)],
+            None,
+            Some((2, "canary stepped up at <point 3>")),
+        );
+        assert_eq!(marked.matches(r#"class="change-point""#).count(), 1);
+        assert!(marked.contains("canary stepped up at &lt;point 3&gt;"));
         assert_eq!(
             s.matches("<polyline").count(),
             3,
@@ -351,7 +380,7 @@ mod tests {
         );
         assert!(d.contains(r#"class="ci""#));
         assert_eq!(d.matches("<circle").count(), 6);
-        assert!(time_series("x<y", &[], &[], None).contains("no data"));
-        assert!(!time_series("x<y", &[], &[], None).contains("x<y"));
+        assert!(time_series("x<y", &[], &[], None, None).contains("no data"));
+        assert!(!time_series("x<y", &[], &[], None, None).contains("x<y"));
     }
 }

@@ -4,6 +4,7 @@
 use crate::observation::Observation;
 use crate::template::MetricSpec;
 
+use super::change;
 use super::kind;
 use super::prepare::{missing_side, nodata, prepare};
 use super::report::{Classification, MetricReport, QueryReport};
@@ -49,6 +50,7 @@ pub fn classify_metric_with_total(
             baseline_points: p.baseline_points,
             canary_points: p.canary_points,
         }),
+        change_point: None,
     };
 
     let (classification, reason) = if let Some(message) = &obs_ref.error {
@@ -77,7 +79,12 @@ pub fn classify_metric_with_total(
         let outcome = judge.judge(&prepared, spec, &dependence);
         report.test = outcome.test;
         report.tests = outcome.tests;
-        (outcome.class, outcome.reason)
+        report.change_point = change::canary_change(&prepared, spec, &dependence);
+        let mut reason = outcome.reason;
+        if let Some(c) = &report.change_point {
+            reason.push_str(&change::sentence(c));
+        }
+        (outcome.class, reason)
     };
     let mut reason = reason;
     let d = report.dropped;

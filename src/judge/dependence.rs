@@ -66,8 +66,12 @@ impl Dependence {
             format!("{} of {} {name} points", num(e.effective.round()), e.count,)
         };
         let rho = self.baseline.used.or(self.canary.used).unwrap_or(0.0);
+        let around = match self.baseline.change_at.or(self.canary.change_at) {
+            Some(k) => format!(", around the change of level at point {}", k + 1),
+            None => String::new(),
+        };
         format!(
-            "; the points are autocorrelated (lag-1 autocorrelation of {} {} after bias correction{}), so they count as fewer independent ones: {}, {}",
+            "; the points are autocorrelated (lag-1 autocorrelation of {} {} after bias correction{around}{}), so they count as fewer independent ones: {}, {}",
             if self.aligned {
                 "the canary - baseline differences"
             } else {

@@ -194,6 +194,18 @@ fn change_text(t: &TestReport, m: &MetricReport) -> Option<String> {
                 .filter(|r| r.is_finite())
                 .map(|r| format!("rate {} [{}, {}]", ratio(r), end(ci[0]), end(ci[1])))
         }
+        TestReport::Mean {
+            baseline_mean,
+            canary_mean,
+            ci,
+            ..
+        } => shift(canary_mean - baseline_mean, *ci, Some(*baseline_mean))
+            .map(|s| format!("mean {s}")),
+        TestReport::Step {
+            index, of, after, ..
+        } => after
+            .filter(|a| a.is_finite())
+            .map(|a| format!("stepped to {} from point {} of {of}", ratio(a), index + 1)),
         TestReport::Threshold {
             canary_mean,
             broken,

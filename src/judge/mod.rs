@@ -3,6 +3,7 @@
 //! The judge knows nothing of where the numbers came from: it takes a [`Template`] and one
 //! [`Observation`] per metric, and returns a [`Report`].
 
+mod change;
 pub mod classify;
 mod decide;
 mod dependence;

@@ -1,5 +1,6 @@
 //! The report of CONTRACT §4: what `judge`, the REST API and the gates return.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::stats::Summary;
@@ -364,6 +365,63 @@ pub enum TestReport {
         #[serde(default, with = "finite")]
         df: f64,
     },
+    /// `auto`'s mean test: the canary mean against the baseline's variance
+    /// (`stats::mean_shift`).
+    #[serde(rename = "mean")]
+    Mean {
+        /// `baseline-variance-t`.
+        method: String,
+        /// t = (canary mean - baseline mean) / (baseline sd × √(1/n_canary + 1/n_baseline)),
+        /// with effective sizes.
+        #[serde(with = "finite")]
+        statistic: f64,
+        /// Two-sided p-value.
+        #[serde(with = "finite")]
+        p_value: f64,
+        /// Degrees of freedom (the baseline's effective size - 1).
+        #[serde(with = "finite")]
+        df: f64,
+        /// Confidence level of `ci` (the level `auto` gives this test).
+        #[serde(with = "finite")]
+        confidence: f64,
+        /// Baseline mean.
+        #[serde(with = "finite")]
+        baseline_mean: f64,
+        /// Canary mean.
+        #[serde(with = "finite")]
+        canary_mean: f64,
+        /// The baseline's standard deviation, the yardstick.
+        #[serde(with = "finite")]
+        baseline_sd: f64,
+        /// Canary mean over baseline mean; null when the baseline's is 0.
+        ratio: Option<f64>,
+        /// Confidence interval of canary mean - baseline mean.
+        #[serde(with = "finite_pair")]
+        ci: [f64; 2],
+    },
+    /// `auto`'s step test: a change of level inside the window that only the canary took.
+    #[serde(rename = "step")]
+    Step {
+        /// What the break was looked for in.
+        method: String,
+        /// Andrews' sup-Wald statistic of the break.
+        #[serde(with = "finite")]
+        statistic: f64,
+        /// Its p-value (James, James and Siegmund's approximation).
+        #[serde(with = "finite")]
+        p_value: f64,
+        /// The level `auto` gives this test.
+        #[serde(with = "finite")]
+        confidence: f64,
+        /// 0-based index of the first point after the break.
+        index: usize,
+        /// Points in the series.
+        of: usize,
+        /// Canary / baseline mean before the break.
+        before: Option<f64>,
+        /// Canary / baseline mean after the break.
+        after: Option<f64>,
+    },
 }
 
 /// One tail of the quantile judge.
@@ -425,6 +483,43 @@ pub struct MetricReport {
     /// The queries behind the data (live sources).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub query: Option<QueryReport>,
+    /// Where the canary changed level inside the window, when it did ([`super::change`]).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub change_point: Option<ChangePointReport>,
+}
+
+/// Where the canary changed level inside the window (CONTRACT §8: `{index, time, before,
+/// after, confidence}`, and more).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangePointReport {
+    /// 0-based index of the first point after the change, in the canary's series as judged.
+    pub index: usize,
+    /// Points in that series.
+    pub of: usize,
+    /// The time of that point, when the series lie on a known grid (live sources).
+    pub time: Option<DateTime<Utc>>,
+    /// The canary against the baseline before the change, as a relative difference of the
+    /// means (0.01: 1% above).
+    #[serde(with = "finite")]
+    pub before: f64,
+    /// Likewise after the change.
+    #[serde(with = "finite")]
+    pub after: f64,
+    /// Confidence level of `interval`.
+    #[serde(with = "finite")]
+    pub confidence: f64,
+    /// Bai's interval of `index`: the first and last index the change may have started at.
+    pub interval: [usize; 2],
+    /// The times of those points, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_time: Option<[DateTime<Utc>; 2]>,
+    /// `up` or `down`.
+    pub direction: String,
+    /// Andrews' sup-Wald statistic of the break.
+    #[serde(with = "finite")]
+    pub wald: f64,
+    /// How it was found, in words.
+    pub method: String,
 }
 
 /// How many values were left out of a metric's samples, and why.

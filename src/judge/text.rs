@@ -152,6 +152,40 @@ pub fn render_text(report: &Report) -> String {
                 format!("own spread {} vs {}", num(*canary_own), num(*baseline_own)),
                 num(*p_value),
             ),
+            Some(TestReport::Mean {
+                canary_mean,
+                baseline_mean,
+                ci,
+                confidence,
+                p_value,
+                ..
+            }) => (
+                format!(
+                    "mean {} vs {}, diff [{}, {}] {}%",
+                    num(*canary_mean),
+                    num(*baseline_mean),
+                    num(ci[0]),
+                    num(ci[1]),
+                    num(confidence * 100.0)
+                ),
+                num(*p_value),
+            ),
+            Some(TestReport::Step {
+                index,
+                of,
+                before,
+                after,
+                p_value,
+                ..
+            }) => (
+                format!(
+                    "step at {}/{of}: {} after, {} before",
+                    index + 1,
+                    after.map_or("-".into(), num),
+                    before.map_or("-".into(), num)
+                ),
+                num(*p_value),
+            ),
             None => ("-".into(), "-".into()),
         };
         let med = |v: Option<f64>| v.map(num).unwrap_or_else(|| "-".into());

@@ -131,7 +131,11 @@ pub async fn fetch_all_within(
     }
     let mut out = BTreeMap::new();
     for (q, [baseline, canary]) in queries.iter().zip(sides) {
-        let mut obs = Observation::default();
+        let mut obs = Observation {
+            start: Some(window.start),
+            step_seconds: Some(window.step_seconds),
+            ..Observation::default()
+        };
         let mut provenance = Provenance {
             baseline_query: q.baseline_query.clone(),
             canary_query: q.canary_query.clone(),

@@ -31,12 +31,39 @@
 //! with a significant break: a change of level makes a series look autocorrelated (the step is
 //! the slowest possible movement), and an estimate around the segment means does not.
 
-use super::autocorrelation::lag1_autocorrelation;
+use super::acf::lag1_autocorrelation;
 
 /// The 1% critical value of Andrews' sup-Wald statistic for one break in the mean with 15%
 /// trimming (Hansen's approximation; R: `strucchange:::pvalue.Fstats(12.07, "supF", k = 1,
 /// lambda = (0.85 / 0.15)^2)` is 0.0100).
 pub const SUP_WALD_CRITICAL: f64 = 12.07;
+
+/// The p-value of a sup-Wald statistic `wald` of one break in the mean of `n` points, trimmed
+/// at [`min_segment`]: the approximation of D. James, B. James and D. Siegmund ("Tests for a
+/// change-point", Biometrika 74, 1987, 71–83) to the tail of the supremum of a standardised
+/// squared Brownian bridge over [π₀, 1 − π₀]: with b = √wald and φ the normal density,
+/// b φ(b) (ln λ (1 − 1/b²) + 4/b²), λ = ((1 − π₀)/π₀)². Against strucchange's
+/// `pvalue.Fstats` (Hansen's approximation) at 15% trimming it is a little larger (more
+/// cautious) below 0.06: 0.0117 at its 1% value 12.07, 0.0558 at its 5% value 8.61 (checked in
+/// `tests/canaryd/stats_change_point.rs` on the fixture's values). 1 for `wald` ≤ 2, where
+/// the approximation does not hold.
+pub fn sup_wald_p_value(wald: f64, n: usize) -> f64 {
+    if wald.is_nan() {
+        return 1.0;
+    }
+    if wald == f64::INFINITY {
+        return 0.0;
+    }
+    if wald <= 2.0 || n < 6 {
+        return 1.0;
+    }
+    let pi0 = min_segment(n) as f64 / n as f64;
+    let lambda = ((1.0 - pi0) / pi0).powi(2);
+    let b2 = wald;
+    let b = b2.sqrt();
+    let phi = (-b2 / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    (b * phi * (lambda.ln() * (1.0 - 1.0 / b2) + 4.0 / b2)).clamp(0.0, 1.0)
+}
 
 /// Bai's factor for a 95% interval of the break date.
 const BAI_95: f64 = 11.0;

@@ -74,6 +74,13 @@ pub fn mean_shift(
     } else {
         difference.signum() * f64::INFINITY
     };
+    if statistic.is_nan() || !se.is_finite() {
+        // Values so large that their spread overflows: no comparison to make (and Student's
+        // t has no tail probability of NaN).
+        return Err(StatsError::InvalidArgument(
+            "values too large for a mean test: their spread is not a finite number",
+        ));
+    }
     let p_value = (2.0 * reference.upper(statistic.abs())).min(1.0);
     let q = reference.quantile((1.0 + confidence) / 2.0, true);
     let ci = (difference - q * se, difference + q * se);

@@ -2,6 +2,7 @@
 //!
 //! Every function here states the reference it reproduces and the tolerance it is tested to.
 
+mod acf;
 pub mod autocorrelation;
 mod binom_dist;
 pub mod binomial;

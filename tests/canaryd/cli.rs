@@ -517,6 +517,6 @@ fn every_report_has_a_short_headline_naming_what_failed() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         report["headline"],
-        "FAIL 50: p99_latency +28.6% [+25.7%, +31.5%], p50_latency +16.4% [+14.7%, +18.0%]"
+        "FAIL 50: p99_latency +28.6% [+25.9%, +31.2%], p50_latency +16.4% [+14.9%, +17.9%]"
     );
 }

@@ -311,28 +311,36 @@ fn auto_picks_counts_for_sparse_counts_and_combines_three_tests_otherwise() {
         "{:?}",
         m.test
     );
-    assert_eq!(m.tests.len(), 4);
+    // Location, mean, step, tail, spread and paired spread, at the levels of the weighted
+    // Bonferroni split of 5%: 0.55 to location, 0.1 each to mean, step and tail, 0.15 to the
+    // two spread tests together.
+    assert_eq!(m.tests.len(), 6, "{:?}", m.tests);
     assert!(
-        m.reason.contains("[auto: paired location high"),
+        m.reason.contains("[auto: paired location high at 97.25%"),
         "{}",
         m.reason
     );
     assert!(
-        m.reason.contains("each at 98.75% confidence"),
+        m.reason.contains("together keep 95% (weighted Bonferroni)"),
         "{}",
         m.reason
     );
+    let mut sum_of_alphas = 0.0;
     for t in &m.tests {
-        let level = match t {
-            TestReport::MannWhitney { confidence, .. }
-            | TestReport::Quantile { confidence, .. }
-            | TestReport::Scale { confidence, .. }
-            | TestReport::SignedRank { confidence, .. }
-            | TestReport::PairedScale { confidence, .. } => *confidence,
+        let (level, want) = match t {
+            TestReport::SignedRank { confidence, .. } => (*confidence, 1.0 - 0.05 * 0.55),
+            TestReport::Mean { confidence, .. }
+            | TestReport::Step { confidence, .. }
+            | TestReport::Quantile { confidence, .. } => (*confidence, 1.0 - 0.05 * 0.1),
+            TestReport::Scale { confidence, .. } | TestReport::PairedScale { confidence, .. } => {
+                (*confidence, 1.0 - 0.05 * 0.075)
+            }
             other => panic!("{other:?}"),
         };
-        assert!((level - (1.0 - 0.05 / 4.0)).abs() < 1e-12);
+        assert!((level - want).abs() < 1e-12, "{t:?}");
+        sum_of_alphas += 1.0 - level;
     }
+    assert!((sum_of_alphas - 0.05).abs() < 1e-12, "{sum_of_alphas}");
     // A wider spread that moves no median: the location test passes, auto does not.
     let m = classify(&s, &spread(100.0, 5.0, 80), &spread(100.0, 20.0, 80));
     assert_eq!(m.classification, Classification::High, "{}", m.reason);

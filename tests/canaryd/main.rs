@@ -11,6 +11,7 @@ mod faults;
 mod fuzz;
 mod grafana;
 mod integrations;
+mod judge_auto_quality;
 mod judge_extra;
 mod judge_metrics;
 mod live_judge;

@@ -164,3 +164,38 @@ fn a_step_does_not_make_a_series_look_autocorrelated() {
     );
     assert_eq!(rho_flat, Some(corrected));
 }
+
+#[derive(Deserialize)]
+struct SupWald {
+    wald: f64,
+    p_value: f64,
+}
+
+/// The p-value approximation of the sup-Wald statistic (James, James and Siegmund) against
+/// strucchange's (Hansen's) at 15% trimming: never smaller (the step test stays within its
+/// level), and within 30% of it where it decides (below 0.1).
+#[test]
+fn the_sup_wald_p_value_is_cautious_and_close_to_strucchange() {
+    #[derive(Deserialize)]
+    struct Only {
+        sup_wald: Vec<SupWald>,
+    }
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/stats/change-point-reference.json"
+    );
+    let f: Only = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert!(f.sup_wald.len() >= 8);
+    for c in &f.sup_wald {
+        let ours = canaryd::stats::change_point::sup_wald_p_value(c.wald, 100);
+        assert!(ours >= c.p_value, "W = {}: {ours} < {}", c.wald, c.p_value);
+        if c.p_value < 0.1 {
+            assert!(
+                ours <= 1.3 * c.p_value,
+                "W = {}: {ours} vs {}",
+                c.wald,
+                c.p_value
+            );
+        }
+    }
+}

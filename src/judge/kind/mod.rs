@@ -13,8 +13,10 @@ pub(crate) mod auto;
 pub(crate) mod counts;
 pub(crate) mod location;
 pub(crate) mod mann_whitney;
+pub(crate) mod mean;
 pub(crate) mod quantile;
 pub(crate) mod scale;
+pub(crate) mod step;
 pub(crate) mod threshold;
 
 use crate::template::{JudgeKind, JudgeSpec};
