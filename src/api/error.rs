@@ -107,7 +107,7 @@ pub struct ErrorDetail {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        use crate::analysis::AnalysisError as A;
+        use crate::service::live::LiveError as A;
         use crate::source::SourceError as S;
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
@@ -121,7 +121,7 @@ impl ResponseError for ApiError {
                 ServiceError::InvalidTemplate(_) | ServiceError::BadInput(_) => {
                     StatusCode::BAD_REQUEST
                 }
-                ServiceError::Analysis(a) => match a {
+                ServiceError::Live(a) => match a {
                     A::Template { .. } | A::UnknownSource { .. } | A::Escape { .. } => {
                         StatusCode::BAD_REQUEST
                     }
@@ -131,6 +131,9 @@ impl ResponseError for ApiError {
                     A::Source(s) if s.is_timeout() => StatusCode::GATEWAY_TIMEOUT,
                     A::Source(_) => StatusCode::BAD_GATEWAY,
                 },
+                ServiceError::Invalid { .. } => StatusCode::BAD_REQUEST,
+                ServiceError::AnalysisNotFound { .. } => StatusCode::NOT_FOUND,
+                ServiceError::Conflict(_) => StatusCode::CONFLICT,
                 ServiceError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             },
         }
@@ -144,6 +147,7 @@ impl ResponseError for ApiError {
         let (path, problems) = match self {
             ApiError::BadRequest { path, .. } => (path.clone(), None),
             ApiError::Service(ServiceError::InvalidTemplate(d)) => (None, Some(d.clone())),
+            ApiError::Service(ServiceError::Invalid { field, .. }) => (Some(field.clone()), None),
             _ => (None, None),
         };
         let mut response = HttpResponse::build(status);

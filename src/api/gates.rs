@@ -29,7 +29,7 @@ use super::error::{ApiError, ErrorBody};
 use super::judgments::{time_field, JudgmentResponse};
 use super::observe::RequestId;
 use super::{auth, body, AppState};
-use crate::scheduler::plan::MAX_MINUTES;
+use crate::service::plan::MAX_MINUTES;
 use crate::service::{self, JudgmentInput, Points, TemplateRef};
 use crate::telemetry::metrics;
 

@@ -9,28 +9,28 @@
 //! again by whoever claims it next (itself after a restart, or another instance once the lease
 //! expires); what it had committed is never done again.
 //!
-//! * [`plan`]: interval windows and due times (pure).
-//! * [`callback`]: allow-list, signature, one delivery try.
-
-pub mod callback;
-pub mod plan;
+//! The interval windows ([`crate::service::plan`]), the callback bodies
+//! ([`crate::service::callbacks`]) and their delivery ([`crate::service::delivery`]) are the
+//! service's; this module only runs them on time.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::config::Settings;
+use crate::service::callbacks::{self, AnalysisEvent};
+use crate::service::delivery as callback;
+use crate::service::plan::{self, Plan};
 use crate::service::{self, JudgmentInput, Points, ServiceError, TemplateRef};
 use crate::store::{
-    now_ms, AnalysisRow, AnalysisState, AnalysisUpdate, DueKind, IntervalRow, NewDelivery,
-    ScheduleRow, Store, StoreError,
+    now_ms, AnalysisRow, AnalysisState, AnalysisUpdate, DueKind, IntervalRow, ScheduleRow, Store,
+    StoreError,
 };
 use crate::telemetry::metrics;
-use plan::Plan;
 
 /// Why a step of the scheduler did not record its work. The work is released (or its lease
 /// runs out) and is claimed again later: nothing is lost.
@@ -84,89 +84,24 @@ pub fn instance_id(settings: &Settings) -> String {
     )
 }
 
-/// The public base URL for links in callbacks.
-pub fn public_url(settings: &Settings) -> String {
-    settings.server.public_base()
-}
-
 fn seconds(s: f64) -> chrono::Duration {
     chrono::Duration::milliseconds((s.max(0.0) * 1000.0).round() as i64)
 }
 
 /// The plan of a stored analysis.
 pub fn plan_of(a: &AnalysisRow) -> Result<Plan, SchedulerError> {
-    Plan::new(
-        a.start_at,
-        a.lifetime_minutes,
-        a.interval_minutes,
-        a.begin_after_minutes,
-        a.lookback_minutes,
-        a.settle_seconds,
-    )
-    .map_err(|(field, message)| SchedulerError::Plan(format!("{field}: {message}")))
-}
-
-/// A callback of an analysis: its row, with the body built once (it is signed as stored).
-#[allow(clippy::too_many_arguments)]
-pub fn analysis_event(
-    settings: &Settings,
-    a: &AnalysisRow,
-    event: &str,
-    interval: Option<&IntervalRow>,
-    state: AnalysisState,
-    analysis_verdict: Option<&str>,
-    reason: Option<&str>,
-) -> Option<NewDelivery> {
-    let url = a.callback_url.clone()?;
-    let base = public_url(settings);
-    let id = uuid::Uuid::now_v7().to_string();
-    let created_at = now_ms();
-    let mut body = json!({
-        "event_id": id,
-        "event": event,
-        "analysis_id": a.id,
-        "state": state,
-        "verdict": analysis_verdict,
-        "reason": reason,
-        "template": a.template,
-        "baseline": a.baseline,
-        "canary": a.canary,
-        "analysis_url": format!("{base}/api/v1/analyses/{}", a.id),
-        "created_at": created_at,
-    });
-    if let Some(i) = interval {
-        body["interval"] = json!({
-            "index": i.index,
-            "start": i.start,
-            "end": i.end,
-            "verdict": i.verdict,
-            "score": i.score,
-            "error": i.error,
-            "judgment_id": i.judgment_id,
-            "report_url": i.judgment_id.as_ref().map(|j| format!("{base}/api/v1/judgments/{j}")),
-        });
-    }
-    Some(NewDelivery {
-        id,
-        analysis_id: Some(a.id.clone()),
-        schedule_id: None,
-        event: event.to_string(),
-        interval_index: interval.map(|i| i.index),
-        url,
-        body: body.to_string(),
-        created_at,
-        expires_at: created_at + plan::minutes(settings.callbacks.expire_after_minutes.max(0.0)),
-    })
+    crate::service::analyses::plan_of(a)
+        .map_err(|(field, message)| SchedulerError::Plan(format!("{field}: {message}")))
 }
 
 /// Errors worth another try later: the source or the store failed, not the request (a
 /// template, argument or window that is wrong stays wrong).
 fn retryable(e: &ServiceError) -> bool {
-    use crate::analysis::AnalysisError;
+    use crate::service::live::LiveError;
     use crate::source::SourceError;
     match e {
         ServiceError::Store(_) => true,
-        ServiceError::Analysis(AnalysisError::Source(s)) => !matches!(
+        ServiceError::Live(LiveError::Source(s)) => !matches!(
             s,
             SourceError::InvalidWindow(_) | SourceError::Config { .. } | SourceError::Escape { .. }
         ),
@@ -431,24 +366,26 @@ impl Scheduler {
             },
         };
         let mut deliveries = Vec::new();
-        deliveries.extend(analysis_event(
+        deliveries.extend(callbacks::analysis_event(
             &self.settings,
             &a,
-            "interval",
+            AnalysisEvent::Interval,
             Some(&interval),
             state,
             Some(&interval.verdict),
             reason.as_deref(),
+            now_ms(),
         ));
         if state == AnalysisState::Completed {
-            deliveries.extend(analysis_event(
+            deliveries.extend(callbacks::analysis_event(
                 &self.settings,
                 &a,
-                "completed",
+                AnalysisEvent::Completed,
                 Some(&interval),
                 state,
                 Some(&interval.verdict),
                 reason.as_deref(),
+                now_ms(),
             ));
         }
         let recorded = self
@@ -654,36 +591,14 @@ impl Scheduler {
                 Ok(p) => (Some(p.record), None, Some(p.judgment.report)),
                 Err(e) => (None, Some(e.to_string()), None),
             };
-        let delivery = s.callback_url.as_ref().map(|url| {
-            let id = uuid::Uuid::now_v7().to_string();
-            let created_at = now_ms();
-            let base = public_url(&self.settings);
-            NewDelivery {
-                id: id.clone(),
-                analysis_id: None,
-                schedule_id: Some(s.id.clone()),
-                event: "schedule_run".into(),
-                interval_index: None,
-                url: url.clone(),
-                body: json!({
-                    "event_id": id,
-                    "event": "schedule_run",
-                    "schedule_id": s.id,
-                    "schedule": s.name,
-                    "run_at": run_at,
-                    "verdict": record.as_ref().map(|r| r.verdict.clone()),
-                    "score": record.as_ref().map(|r| r.score),
-                    "error": error,
-                    "judgment_id": record.as_ref().map(|r| r.id.clone()),
-                    "report_url": record.as_ref().map(|r| format!("{base}/api/v1/judgments/{}", r.id)),
-                    "created_at": created_at,
-                })
-                .to_string(),
-                created_at,
-                expires_at: created_at
-                    + plan::minutes(self.settings.callbacks.expire_after_minutes.max(0.0)),
-            }
-        });
+        let delivery = callbacks::schedule_run_event(
+            &self.settings,
+            s,
+            run_at,
+            record.as_ref(),
+            error.as_deref(),
+            now_ms(),
+        );
         let recorded = self
             .store
             .complete_schedule_run(

@@ -410,7 +410,7 @@ async fn callbacks_are_retried_until_delivered() {
 /// or more, be stored as a negative number.
 #[test]
 fn hostile_numbers_get_a_400_naming_the_field() {
-    use canaryd::scheduler::plan::MAX_MINUTES;
+    use canaryd::service::plan::MAX_MINUTES;
     use canaryd::source::MAX_STEP_SECONDS;
     use proptest::prelude::*;
     use proptest::test_runner::{Config, TestRunner};
