@@ -25,6 +25,8 @@
 //! * [`startup`]: building the service: store, template files, listener, routes, workers.
 //! * [`html`], [`telemetry`]: report pages; logs and Prometheus metrics.
 //!
+//! [`error`] is the one table of error codes, each with its HTTP status.
+//!
 //! The binary (`src/main.rs`) only parses the command line, loads [`config`], sets up
 //! [`telemetry`] and calls into these modules.
 
@@ -32,6 +34,7 @@
 
 pub mod api;
 pub mod config;
+pub mod error;
 pub mod html;
 pub mod judge;
 pub mod observation;

@@ -16,6 +16,7 @@ use super::{body, AppState};
 use crate::service::analyses::{
     self as service, plan_of, AnalysisDetail, AnalysisSpec, ScheduleSpec,
 };
+use crate::service::ServiceError;
 use crate::store::{AnalysisRow, DeliveryRow, IntervalRow};
 
 /// Starts an analysis.
@@ -432,10 +433,7 @@ pub async fn get_schedule(
 }
 
 fn schedule_not_found(id: &str) -> ApiError {
-    ApiError::NotFound {
-        code: "schedule_not_found",
-        message: format!("no schedule '{id}'"),
-    }
+    ApiError::Service(ServiceError::ScheduleNotFound { id: id.to_string() })
 }
 
 /// Delete a recurring check (its judgments stay).

@@ -449,7 +449,7 @@ fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError
     web::Query::<Vec<(String, String)>>::from_query(query)
         .map(|q| q.into_inner())
         .map_err(|e| ApiError::BadRequest {
-            code: "invalid_query",
+            code: crate::error::Code::InvalidQuery,
             message: format!("query string: {e}"),
             path: None,
         })

@@ -321,10 +321,7 @@ pub struct StoredJudgmentResponse {
 }
 
 fn not_found(id: &str) -> ApiError {
-    ApiError::NotFound {
-        code: "judgment_not_found",
-        message: format!("no judgment with id '{id}'"),
-    }
+    ApiError::Service(service::ServiceError::JudgmentNotFound { id: id.to_string() })
 }
 
 /// One judgment, whole: the report, and the template, arguments, scopes, window and points it

@@ -1,13 +1,14 @@
-//! Why the domain layer could not do what was asked. Each error maps to one code of the table
-//! in [`crate::api::error`].
+//! Why the domain layer could not do what was asked. Each error has its row in the code table
+//! ([`crate::error::Code`]); the scheduler's retry decision matches on these types.
 
+use crate::error::Code;
 use crate::service::live::LiveError;
 use crate::source::SourceError;
 use crate::store::StoreError;
 use crate::template::{Diagnostic, TemplateError};
 
-/// Why a judgment, an analysis or a schedule could not be made. Each maps to one HTTP status
-/// and code (`api::error`).
+/// Why a judgment, an analysis or a schedule could not be made. Each has one row of the code
+/// table ([`ServiceError::code`]).
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     /// No stored template of that name (or version).
@@ -34,6 +35,18 @@ pub enum ServiceError {
         field: String,
         /// What is wrong with it.
         message: String,
+    },
+    /// No judgment with that id.
+    #[error("no judgment with id '{id}'")]
+    JudgmentNotFound {
+        /// The id asked for.
+        id: String,
+    },
+    /// No schedule with that id or name.
+    #[error("no schedule '{id}'")]
+    ScheduleNotFound {
+        /// The id or name asked for.
+        id: String,
     },
     /// No analysis with that id.
     #[error("no analysis with id '{id}'")]
@@ -69,31 +82,43 @@ impl From<TemplateError> for ServiceError {
     }
 }
 
-/// The stable error code of `e` (API bodies, metrics).
-pub fn error_code(e: &ServiceError) -> &'static str {
-    match e {
-        ServiceError::TemplateNotFound { .. } => "template_not_found",
-        ServiceError::InvalidTemplate(_) => "invalid_template",
-        ServiceError::BadInput(_) => "invalid_request",
-        ServiceError::Live(a) => match a {
-            LiveError::Template { .. } => "invalid_arguments",
-            LiveError::UnknownSource { .. } => "unknown_source",
-            LiveError::Escape { .. } => "invalid_scope",
-            LiveError::Source(s) => match s {
-                SourceError::InvalidWindow(_) => "invalid_window",
-                SourceError::Config { .. } => "source_config",
-                SourceError::Unreachable { .. } | SourceError::Timeout { .. } => {
-                    "source_unavailable"
-                }
-                SourceError::NothingRead { source_down, .. } if *source_down => {
-                    "source_unavailable"
-                }
-                _ => "source_error",
+impl ServiceError {
+    /// The error's row in the code table: its code and HTTP status.
+    pub fn code(&self) -> Code {
+        match self {
+            ServiceError::TemplateNotFound { .. } => Code::TemplateNotFound,
+            ServiceError::InvalidTemplate(_) => Code::InvalidTemplate,
+            ServiceError::BadInput(_) | ServiceError::Invalid { .. } => Code::InvalidRequest,
+            ServiceError::Live(e) => match e {
+                LiveError::Template { .. } => Code::InvalidArguments,
+                LiveError::UnknownSource { .. } => Code::UnknownSource,
+                LiveError::Escape { .. } => Code::InvalidScope,
+                LiveError::Source(s) => source_code(s),
             },
-        },
-        ServiceError::Invalid { .. } => "invalid_request",
-        ServiceError::AnalysisNotFound { .. } => "analysis_not_found",
-        ServiceError::Conflict(_) => "conflict",
-        ServiceError::Store(_) => "store_error",
+            ServiceError::JudgmentNotFound { .. } => Code::JudgmentNotFound,
+            ServiceError::AnalysisNotFound { .. } => Code::AnalysisNotFound,
+            ServiceError::ScheduleNotFound { .. } => Code::ScheduleNotFound,
+            ServiceError::Conflict(_) => Code::Conflict,
+            ServiceError::Store(_) => Code::StoreError,
+        }
+    }
+}
+
+/// The code of a source's failure: the request's fault (400), the source down (502, or 504
+/// when nothing answered in time), or an answer the judgment cannot use.
+fn source_code(s: &SourceError) -> Code {
+    let down = match s {
+        SourceError::InvalidWindow(_) => return Code::InvalidWindow,
+        SourceError::Escape { .. } => return Code::SourceRefused,
+        SourceError::Config { .. } => return Code::SourceConfig,
+        SourceError::Unreachable { .. } | SourceError::Timeout { .. } => true,
+        SourceError::NothingRead { source_down, .. } => *source_down,
+        _ => false,
+    };
+    match (down, s.is_timeout()) {
+        (true, true) => Code::SourceTimeout,
+        (true, false) => Code::SourceUnavailable,
+        (false, true) => Code::SourceDeadline,
+        (false, false) => Code::SourceError,
     }
 }

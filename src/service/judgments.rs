@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::config::Settings;
 use crate::judge::{judge, Report};
-use crate::service::error::{error_code, ServiceError};
+use crate::service::error::ServiceError;
 use crate::service::live::{fetch_live, LiveError, LiveRequest};
 use crate::source::{Observation, ObservationSet, RecordedData, Window};
 use crate::store::{now_ms, NewJudgment, Store, StoreError};
@@ -231,7 +231,7 @@ pub async fn prepare_judgment(
                         "template",
                         metric_template(&template.name, template_version),
                     ),
-                    ("code", error_code(&e)),
+                    ("code", e.code().name()),
                 ],
                 1.0,
             );

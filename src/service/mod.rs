@@ -19,7 +19,7 @@ pub mod judgments;
 pub mod live;
 pub mod plan;
 
-pub use error::{error_code, ServiceError};
+pub use error::ServiceError;
 pub use judgments::{
     count, count_judgment, judgment_of, make_judgment, prepare_judgment, replay, resolve_template,
     stored_report, unknown_data_metrics, GateSummary, Judgment, JudgmentInput, Points, Prepared,
