@@ -1,4 +1,5 @@
-//! Scheduled analyses, their intervals, callback deliveries and recurring schedules.
+//! The `analyses` and `analysis_intervals` tables: scheduled analyses and their judged
+//! intervals, and the leases through which workers share the due work.
 //!
 //! Work is shared through leases: a worker claims due rows by writing its instance id and a
 //! lease expiry (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so instances never wait on each other;
@@ -13,7 +14,9 @@ use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::Row;
 
-use super::{at_opt, now_ms, At, NewJudgment, Pool, Store, StoreError};
+use super::deliveries::{insert_delivery_on, NewDelivery};
+use super::judgments::{insert_judgment_on, NewJudgment};
+use super::{at_opt, now_ms, At, Pool, Store, StoreError};
 
 /// The kinds of work that fall due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,75 +209,6 @@ pub struct IntervalRow {
     pub report: Option<Value>,
 }
 
-/// A callback to deliver.
-#[derive(Debug, Clone)]
-pub struct NewDelivery {
-    /// The event id.
-    pub id: String,
-    /// Analysis.
-    pub analysis_id: Option<String>,
-    /// Schedule.
-    pub schedule_id: Option<String>,
-    /// interval | completed | cancelled | schedule_run.
-    pub event: String,
-    /// Interval index, for interval events.
-    pub interval_index: Option<i64>,
-    /// Where.
-    pub url: String,
-    /// The JSON body, exactly as it will be signed and sent.
-    pub body: String,
-    /// Created.
-    pub created_at: DateTime<Utc>,
-    /// Given up after.
-    pub expires_at: DateTime<Utc>,
-}
-
-/// A delivery's record.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct DeliveryRow {
-    /// The event id (`X-Canaryd-Event-Id`).
-    pub id: String,
-    /// interval | completed | cancelled | schedule_run.
-    pub event: String,
-    /// Interval index.
-    pub interval_index: Option<i64>,
-    /// Where.
-    pub url: String,
-    /// Created.
-    pub created_at: DateTime<Utc>,
-    /// Tries so far.
-    pub attempts: i64,
-    /// Next try.
-    pub next_attempt_at: DateTime<Utc>,
-    /// Delivered (a 2xx answer).
-    pub delivered_at: Option<DateTime<Utc>>,
-    /// Given up.
-    pub failed_at: Option<DateTime<Utc>>,
-    /// The last answer's status.
-    pub last_status: Option<i64>,
-    /// The last failure.
-    pub last_error: Option<String>,
-}
-
-/// A claimed delivery, with what is needed to send it.
-#[derive(Debug, Clone)]
-pub struct DeliveryToSend {
-    /// Event id.
-    pub id: String,
-    /// Event.
-    pub event: String,
-    /// Where.
-    pub url: String,
-    /// Body.
-    pub body: String,
-    /// HMAC key.
-    pub secret: Option<String>,
-    /// Tries so far.
-    pub attempts: i64,
-    /// Give up after.
-    pub expires_at: DateTime<Utc>,
-}
-
 /// The analysis's state after an interval.
 #[derive(Debug, Clone)]
 pub struct AnalysisUpdate {
@@ -286,48 +220,6 @@ pub struct AnalysisUpdate {
     pub reason: Option<String>,
     /// When the next interval is due.
     pub next_due_at: DateTime<Utc>,
-}
-
-/// A recurring check.
-#[derive(Debug, Clone, Serialize)]
-pub struct ScheduleRow {
-    /// Id.
-    pub id: String,
-    /// Unique name.
-    pub name: String,
-    /// Created.
-    pub created_at: DateTime<Utc>,
-    /// Cron pattern (5 fields, UTC).
-    pub cron: String,
-    /// Template name (latest version at each run).
-    pub template: String,
-    /// Arguments.
-    pub args: Value,
-    /// Baseline scope.
-    pub baseline: String,
-    /// Canary scope.
-    pub canary: String,
-    /// Window ending at the run time.
-    pub window_minutes: f64,
-    /// Step.
-    pub step_seconds: Option<i64>,
-    /// Callback URL.
-    pub callback_url: Option<String>,
-    /// Callback key (never shown).
-    #[serde(skip)]
-    pub callback_secret: Option<String>,
-    /// Next run.
-    pub next_run_at: DateTime<Utc>,
-    /// Last run.
-    pub last_run_at: Option<DateTime<Utc>>,
-    /// Last run's judgment.
-    pub last_judgment_id: Option<String>,
-    /// Last run's verdict.
-    pub last_verdict: Option<String>,
-    /// Last run's error.
-    pub last_error: Option<String>,
-    /// Runs so far.
-    pub runs: i64,
 }
 
 const ANALYSIS_COLUMNS: &str = "id, created_at, request_id, template, template_version, args, \
@@ -375,58 +267,6 @@ macro_rules! analysis_from_row {
             last_error: row.try_get("last_error")?,
             updated_at: row.try_get::<At, _>("updated_at")?.0,
         }
-    }};
-}
-
-const SCHEDULE_COLUMNS: &str = "id, name, created_at, cron, template, args, baseline, canary, \
-    window_minutes, step_seconds, callback_url, callback_secret, next_run_at, last_run_at, \
-    last_judgment_id, last_verdict, last_error, runs";
-
-macro_rules! schedule_from_row {
-    ($row:expr) => {{
-        let row = $row;
-        ScheduleRow {
-            id: row.try_get("id")?,
-            name: row.try_get("name")?,
-            created_at: row.try_get::<At, _>("created_at")?.0,
-            cron: row.try_get("cron")?,
-            template: row.try_get("template")?,
-            args: row.try_get::<Json<Value>, _>("args")?.0,
-            baseline: row.try_get("baseline")?,
-            canary: row.try_get("canary")?,
-            window_minutes: row.try_get("window_minutes")?,
-            step_seconds: row.try_get("step_seconds")?,
-            callback_url: row.try_get("callback_url")?,
-            callback_secret: row.try_get("callback_secret")?,
-            next_run_at: row.try_get::<At, _>("next_run_at")?.0,
-            last_run_at: row.try_get::<Option<At>, _>("last_run_at")?.map(|t| t.0),
-            last_judgment_id: row.try_get("last_judgment_id")?,
-            last_verdict: row.try_get("last_verdict")?,
-            last_error: row.try_get("last_error")?,
-            runs: row.try_get("runs")?,
-        }
-    }};
-}
-
-macro_rules! insert_delivery_on {
-    ($e:expr, $d:expr) => {{
-        let d = $d;
-        sqlx::query(
-            "INSERT INTO deliveries (id, analysis_id, schedule_id, event, interval_index, url, body, \
-             created_at, expires_at, attempts, next_attempt_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $8)",
-        )
-        .bind(&d.id)
-        .bind(&d.analysis_id)
-        .bind(&d.schedule_id)
-        .bind(&d.event)
-        .bind(d.interval_index)
-        .bind(&d.url)
-        .bind(&d.body)
-        .bind(At(d.created_at))
-        .bind(At(d.expires_at))
-        .execute($e)
-        .await?;
     }};
 }
 
@@ -553,43 +393,6 @@ impl Store {
                 if let Some(index) = index {
                     out.insert(index, row.try_get::<Json<Value>, _>("report")?.0);
                 }
-            }
-            Ok(out)
-        })
-    }
-
-    /// The deliveries of an analysis or a schedule, oldest first.
-    pub async fn list_deliveries(
-        &self,
-        analysis_id: Option<&str>,
-        schedule_id: Option<&str>,
-    ) -> Result<Vec<DeliveryRow>, StoreError> {
-        with_pool!(self, |p| {
-            let rows = sqlx::query(
-                "SELECT id, event, interval_index, url, created_at, attempts, next_attempt_at, \
-                 delivered_at, failed_at, last_status, last_error FROM deliveries \
-                 WHERE ($1 IS NULL OR analysis_id = $1) AND ($2 IS NULL OR schedule_id = $2) \
-                 ORDER BY created_at, id",
-            )
-            .bind(analysis_id)
-            .bind(schedule_id)
-            .fetch_all(p)
-            .await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for row in rows {
-                out.push(DeliveryRow {
-                    id: row.try_get("id")?,
-                    event: row.try_get("event")?,
-                    interval_index: row.try_get("interval_index")?,
-                    url: row.try_get("url")?,
-                    created_at: row.try_get::<At, _>("created_at")?.0,
-                    attempts: row.try_get("attempts")?,
-                    next_attempt_at: row.try_get::<At, _>("next_attempt_at")?.0,
-                    delivered_at: row.try_get::<Option<At>, _>("delivered_at")?.map(|t| t.0),
-                    failed_at: row.try_get::<Option<At>, _>("failed_at")?.map(|t| t.0),
-                    last_status: row.try_get("last_status")?,
-                    last_error: row.try_get("last_error")?,
-                });
             }
             Ok(out)
         })
@@ -796,284 +599,6 @@ impl Store {
         })
     }
 
-    /// Claims up to `limit` deliveries due for a try.
-    pub async fn claim_due_deliveries(
-        &self,
-        owner: &str,
-        lease_until: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<DeliveryToSend>, StoreError> {
-        self.check_file()?;
-        let now = now_ms();
-        let ids: Vec<String> = match &self.pool {
-            Pool::Sqlite(p) => sqlx::query(
-                "UPDATE deliveries SET lease_owner = $1, lease_until = $2 WHERE id IN \
-                 (SELECT id FROM deliveries WHERE delivered_at IS NULL AND failed_at IS NULL \
-                 AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
-                 ORDER BY next_attempt_at LIMIT $4) RETURNING id",
-            )
-            .bind(owner)
-            .bind(At(lease_until))
-            .bind(At(now))
-            .bind(limit)
-            .fetch_all(p)
-            .await?
-            .into_iter()
-            .map(|r| r.try_get::<String, _>("id"))
-            .collect::<Result<_, _>>()?,
-            Pool::Postgres(p) => sqlx::query(
-                "UPDATE deliveries SET lease_owner = $1, lease_until = $2 WHERE id IN \
-                 (SELECT id FROM deliveries WHERE delivered_at IS NULL AND failed_at IS NULL \
-                 AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
-                 ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id",
-            )
-            .bind(owner)
-            .bind(At(lease_until))
-            .bind(At(now))
-            .bind(limit)
-            .fetch_all(p)
-            .await?
-            .into_iter()
-            .map(|r| r.try_get::<String, _>("id"))
-            .collect::<Result<_, _>>()?,
-        };
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            let found = with_pool!(self, |p| {
-                let row = sqlx::query(
-                    "SELECT d.id, d.event, d.url, d.body, d.attempts, d.expires_at, \
-                     COALESCE(a.callback_secret, s.callback_secret) AS secret FROM deliveries d \
-                     LEFT JOIN analyses a ON a.id = d.analysis_id \
-                     LEFT JOIN schedules s ON s.id = d.schedule_id WHERE d.id = $1",
-                )
-                .bind(&id)
-                .fetch_optional(p)
-                .await?;
-                match row {
-                    Some(row) => Some(DeliveryToSend {
-                        id: row.try_get("id")?,
-                        event: row.try_get("event")?,
-                        url: row.try_get("url")?,
-                        body: row.try_get("body")?,
-                        secret: row.try_get("secret")?,
-                        attempts: row.try_get("attempts")?,
-                        expires_at: row.try_get::<At, _>("expires_at")?.0,
-                    }),
-                    None => None,
-                }
-            });
-            if let Some(d) = found {
-                out.push(d);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Records one try of a delivery: delivered, retry at `retry_at`, or given up.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn record_delivery_attempt(
-        &self,
-        owner: &str,
-        id: &str,
-        status: Option<i64>,
-        error: Option<&str>,
-        delivered: bool,
-        retry_at: DateTime<Utc>,
-        give_up: bool,
-    ) -> Result<(), StoreError> {
-        self.check_file()?;
-        let now = now_ms();
-        with_pool!(self, |p| {
-            sqlx::query(
-                "UPDATE deliveries SET attempts = attempts + 1, last_status = $1, last_error = $2, \
-                 delivered_at = CASE WHEN $3 THEN $4 ELSE delivered_at END, \
-                 failed_at = CASE WHEN $5 THEN $4 ELSE failed_at END, next_attempt_at = $6, \
-                 lease_owner = NULL, lease_until = NULL WHERE id = $7 AND lease_owner = $8",
-            )
-            .bind(status)
-            .bind(error)
-            .bind(delivered)
-            .bind(At(now))
-            .bind(give_up)
-            .bind(At(retry_at))
-            .bind(id)
-            .bind(owner)
-            .execute(p)
-            .await?;
-        });
-        Ok(())
-    }
-
-    /// Stores a schedule; false when the name is taken.
-    pub async fn insert_schedule(&self, s: &ScheduleRow) -> Result<bool, StoreError> {
-        self.check_file()?;
-        let result = with_pool!(self, |p| {
-            sqlx::query(
-                "INSERT INTO schedules (id, name, created_at, cron, template, args, baseline, \
-                 canary, window_minutes, step_seconds, callback_url, callback_secret, next_run_at, \
-                 runs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0)",
-            )
-            .bind(&s.id)
-            .bind(&s.name)
-            .bind(At(s.created_at))
-            .bind(&s.cron)
-            .bind(&s.template)
-            .bind(Json(&s.args))
-            .bind(&s.baseline)
-            .bind(&s.canary)
-            .bind(s.window_minutes)
-            .bind(s.step_seconds)
-            .bind(&s.callback_url)
-            .bind(&s.callback_secret)
-            .bind(At(s.next_run_at))
-            .execute(p)
-            .await
-            .map(|_| ())
-        });
-        match result {
-            Ok(_) => Ok(true),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// A schedule by id or name.
-    pub async fn get_schedule(&self, id_or_name: &str) -> Result<Option<ScheduleRow>, StoreError> {
-        with_pool!(self, |p| {
-            let sql = sqlx::AssertSqlSafe(format!(
-                "SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE id = $1 OR name = $1"
-            ));
-            match sqlx::query(sql).bind(id_or_name).fetch_optional(p).await? {
-                Some(row) => Ok(Some(schedule_from_row!(row))),
-                None => Ok(None),
-            }
-        })
-    }
-
-    /// Every schedule, by name.
-    pub async fn list_schedules(&self) -> Result<Vec<ScheduleRow>, StoreError> {
-        with_pool!(self, |p| {
-            let sql = sqlx::AssertSqlSafe(format!(
-                "SELECT {SCHEDULE_COLUMNS} FROM schedules ORDER BY name"
-            ));
-            let rows = sqlx::query(sql).fetch_all(p).await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for row in rows {
-                out.push(schedule_from_row!(row));
-            }
-            Ok(out)
-        })
-    }
-
-    /// Deletes a schedule; false when there was none.
-    pub async fn delete_schedule(&self, id_or_name: &str) -> Result<bool, StoreError> {
-        self.check_file()?;
-        with_pool!(self, |p| {
-            let done = sqlx::query("DELETE FROM schedules WHERE id = $1 OR name = $1")
-                .bind(id_or_name)
-                .execute(p)
-                .await?;
-            Ok(done.rows_affected() > 0)
-        })
-    }
-
-    /// Claims schedules whose run time is at or before `due_before`.
-    pub async fn claim_due_schedules(
-        &self,
-        owner: &str,
-        lease_until: DateTime<Utc>,
-        due_before: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<ScheduleRow>, StoreError> {
-        self.check_file()?;
-        let now = now_ms();
-        let ids: Vec<String> = match &self.pool {
-            Pool::Sqlite(p) => sqlx::query(
-                "UPDATE schedules SET lease_owner = $1, lease_until = $2 WHERE id IN \
-                 (SELECT id FROM schedules WHERE next_run_at <= $5 \
-                 AND (lease_until IS NULL OR lease_until < $3) ORDER BY next_run_at LIMIT $4) \
-                 RETURNING id",
-            )
-            .bind(owner)
-            .bind(At(lease_until))
-            .bind(At(now))
-            .bind(limit)
-            .bind(At(due_before))
-            .fetch_all(p)
-            .await?
-            .into_iter()
-            .map(|r| r.try_get::<String, _>("id"))
-            .collect::<Result<_, _>>()?,
-            Pool::Postgres(p) => sqlx::query(
-                "UPDATE schedules SET lease_owner = $1, lease_until = $2 WHERE id IN \
-                 (SELECT id FROM schedules WHERE next_run_at <= $5 \
-                 AND (lease_until IS NULL OR lease_until < $3) ORDER BY next_run_at LIMIT $4 \
-                 FOR UPDATE SKIP LOCKED) RETURNING id",
-            )
-            .bind(owner)
-            .bind(At(lease_until))
-            .bind(At(now))
-            .bind(limit)
-            .bind(At(due_before))
-            .fetch_all(p)
-            .await?
-            .into_iter()
-            .map(|r| r.try_get::<String, _>("id"))
-            .collect::<Result<_, _>>()?,
-        };
-        let mut out = Vec::new();
-        for id in ids {
-            if let Some(s) = self.get_schedule(&id).await? {
-                out.push(s);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Records a schedule's run at `run_at` (its judgment, if made, and callback) and sets the
-    /// next run, in one transaction; false when the lease was lost or the run already recorded.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn complete_schedule_run(
-        &self,
-        owner: &str,
-        id: &str,
-        run_at: DateTime<Utc>,
-        next_run_at: DateTime<Utc>,
-        judgment: Option<&NewJudgment>,
-        error: Option<&str>,
-        delivery: Option<&NewDelivery>,
-    ) -> Result<bool, StoreError> {
-        self.check_file()?;
-        with_pool!(self, |p| {
-            let mut tx = p.begin().await?;
-            let moved = sqlx::query(
-                "UPDATE schedules SET next_run_at = $1, last_run_at = $2, last_judgment_id = $3, \
-                 last_verdict = $4, last_error = $5, runs = runs + 1, lease_owner = NULL, \
-                 lease_until = NULL WHERE id = $6 AND lease_owner = $7 AND next_run_at = $2",
-            )
-            .bind(At(next_run_at))
-            .bind(At(run_at))
-            .bind(judgment.map(|j| j.id.clone()))
-            .bind(judgment.map(|j| j.verdict.clone()))
-            .bind(error)
-            .bind(id)
-            .bind(owner)
-            .execute(&mut *tx)
-            .await?;
-            if moved.rows_affected() == 0 {
-                return Ok(false);
-            }
-            if let Some(j) = judgment {
-                insert_judgment_on!(&mut *tx, j);
-            }
-            if let Some(d) = delivery {
-                insert_delivery_on!(&mut *tx, d);
-            }
-            tx.commit().await?;
-            Ok(true)
-        })
-    }
-
     /// Frees the leases a previous run of this instance left behind (it was killed): on
     /// SQLite, one process owns the file, so every lease; on PostgreSQL those held under
     /// `owner` (a stable `scheduler.instance_id`). Others expire on their own.
@@ -1101,21 +626,5 @@ impl Store {
             }
         }
         Ok(n)
-    }
-
-    /// Releases a schedule's lease without a run (its template vanished, ...).
-    pub async fn release_schedule(&self, owner: &str, id: &str) -> Result<(), StoreError> {
-        self.check_file()?;
-        with_pool!(self, |p| {
-            sqlx::query(
-                "UPDATE schedules SET lease_owner = NULL, lease_until = NULL \
-                 WHERE id = $1 AND lease_owner = $2",
-            )
-            .bind(id)
-            .bind(owner)
-            .execute(p)
-            .await?;
-        });
-        Ok(())
     }
 }
