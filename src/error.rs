@@ -115,7 +115,9 @@ mod tests {
                 .filter(|l| l.starts_with("| ") && l.contains(&a.status().to_string()))
                 .collect();
             assert!(
-                status_rows.iter().any(|l| l.contains(&format!("`{}`", a.name()))),
+                status_rows
+                    .iter()
+                    .any(|l| l.contains(&format!("`{}`", a.name()))),
                 "README's error table has no `{}` in a {} row (looked for {row})",
                 a.name(),
                 a.status()

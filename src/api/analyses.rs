@@ -17,7 +17,7 @@ use crate::service::analyses::{
     self as service, plan_of, AnalysisDetail, AnalysisSpec, ScheduleSpec,
 };
 use crate::service::ServiceError;
-use crate::store::{AnalysisRow, DeliveryRow, IntervalRow};
+use crate::store::{AnalysisRow, AnalysisState, DeliveryRow, IntervalRow, ScheduleRow, Verdict};
 
 /// Starts an analysis.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -65,9 +65,10 @@ pub struct AnalysisView {
     pub id: String,
     /// pending | running | completed | cancelled.
     #[schema(value_type = String)]
-    pub state: crate::store::AnalysisState,
+    pub state: AnalysisState,
     /// The last interval's verdict (final once completed).
-    pub verdict: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub verdict: Option<Verdict>,
     /// Why it ended.
     pub reason: Option<String>,
     /// Template name.
@@ -108,9 +109,165 @@ pub struct AnalysisView {
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Judged intervals, in order, each with its report.
-    pub intervals: Vec<IntervalRow>,
+    pub intervals: Vec<IntervalView>,
     /// Callback deliveries.
-    pub deliveries: Vec<DeliveryRow>,
+    pub deliveries: Vec<DeliveryView>,
+}
+
+/// One judged interval.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = IntervalRow)]
+pub struct IntervalView {
+    /// From 0.
+    pub index: i64,
+    /// Window start.
+    pub start: DateTime<Utc>,
+    /// Window end.
+    pub end: DateTime<Utc>,
+    /// pass | marginal | fail.
+    // (or `error`: the words are those of the published OpenAPI document, kept as they were)
+    #[schema(value_type = String)]
+    pub verdict: Verdict,
+    /// Score.
+    pub score: f64,
+    /// The stored judgment (`null` when the interval could not be judged).
+    pub judgment_id: Option<String>,
+    /// Why it could not be judged.
+    pub error: Option<String>,
+    /// When.
+    pub judged_at: DateTime<Utc>,
+    /// Which instance.
+    pub judged_by: String,
+    /// The interval's report (CONTRACT §4), when shown with the analysis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub report: Option<Value>,
+}
+
+impl From<IntervalRow> for IntervalView {
+    fn from(i: IntervalRow) -> Self {
+        IntervalView {
+            index: i.index,
+            start: i.start,
+            end: i.end,
+            verdict: i.verdict,
+            score: i.score,
+            judgment_id: i.judgment_id,
+            error: i.error,
+            judged_at: i.judged_at,
+            judged_by: i.judged_by,
+            report: i.report,
+        }
+    }
+}
+
+/// A delivery's record.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = DeliveryRow)]
+pub struct DeliveryView {
+    /// The event id (`X-Canaryd-Event-Id`).
+    pub id: String,
+    /// interval | completed | cancelled | schedule_run.
+    pub event: String,
+    /// Interval index.
+    pub interval_index: Option<i64>,
+    /// Where.
+    pub url: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Tries so far.
+    pub attempts: i64,
+    /// Next try.
+    pub next_attempt_at: DateTime<Utc>,
+    /// Delivered (a 2xx answer).
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// Given up.
+    pub failed_at: Option<DateTime<Utc>>,
+    /// The last answer's status.
+    pub last_status: Option<i64>,
+    /// The last failure.
+    pub last_error: Option<String>,
+}
+
+impl From<DeliveryRow> for DeliveryView {
+    fn from(d: DeliveryRow) -> Self {
+        DeliveryView {
+            id: d.id,
+            event: d.event,
+            interval_index: d.interval_index,
+            url: d.url,
+            created_at: d.created_at,
+            attempts: d.attempts,
+            next_attempt_at: d.next_attempt_at,
+            delivered_at: d.delivered_at,
+            failed_at: d.failed_at,
+            last_status: d.last_status,
+            last_error: d.last_error,
+        }
+    }
+}
+
+/// A recurring check, as the API shows it (the callback secret never is).
+#[derive(Debug, Serialize)]
+pub struct ScheduleView {
+    /// Id.
+    pub id: String,
+    /// Unique name.
+    pub name: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Cron pattern (5 fields, UTC).
+    pub cron: String,
+    /// Template name (latest version at each run).
+    pub template: String,
+    /// Arguments.
+    pub args: Value,
+    /// Baseline scope.
+    pub baseline: String,
+    /// Canary scope.
+    pub canary: String,
+    /// Window ending at the run time.
+    pub window_minutes: f64,
+    /// Step.
+    pub step_seconds: Option<i64>,
+    /// Callback URL.
+    pub callback_url: Option<String>,
+    /// Next run.
+    pub next_run_at: DateTime<Utc>,
+    /// Last run.
+    pub last_run_at: Option<DateTime<Utc>>,
+    /// Last run's judgment.
+    pub last_judgment_id: Option<String>,
+    /// Last run's verdict.
+    pub last_verdict: Option<Verdict>,
+    /// Last run's error.
+    pub last_error: Option<String>,
+    /// Runs so far.
+    pub runs: i64,
+}
+
+impl From<ScheduleRow> for ScheduleView {
+    fn from(s: ScheduleRow) -> Self {
+        ScheduleView {
+            id: s.id,
+            name: s.name,
+            created_at: s.created_at,
+            cron: s.cron,
+            template: s.template,
+            args: s.args,
+            baseline: s.baseline,
+            canary: s.canary,
+            window_minutes: s.window_minutes,
+            step_seconds: s.step_seconds,
+            callback_url: s.callback_url,
+            next_run_at: s.next_run_at,
+            last_run_at: s.last_run_at,
+            last_judgment_id: s.last_judgment_id,
+            last_verdict: s.last_verdict,
+            last_error: s.last_error,
+            runs: s.runs,
+        }
+    }
 }
 
 /// The interval to judge next.
@@ -129,8 +286,8 @@ pub struct NextInterval {
 /// The answer for one analysis, whole.
 fn view(d: AnalysisDetail) -> AnalysisView {
     AnalysisView {
-        intervals: d.intervals,
-        deliveries: d.deliveries,
+        intervals: d.intervals.into_iter().map(IntervalView::from).collect(),
+        deliveries: d.deliveries.into_iter().map(DeliveryView::from).collect(),
         ..summary(d.analysis)
     }
 }
@@ -279,19 +436,20 @@ pub async fn list(
     query: Result<web::Query<ListQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let q = body::query(query)?;
-    if let Some(s) = &q.state {
-        if crate::store::AnalysisState::parse(s).is_none() {
-            return Err(ApiError::bad(
-                "state",
-                "expected pending, running, completed or cancelled",
-            ));
-        }
-    }
+    let wanted = q
+        .state
+        .as_deref()
+        .map(|s| {
+            AnalysisState::parse(s).ok_or_else(|| {
+                ApiError::bad("state", "expected pending, running, completed or cancelled")
+            })
+        })
+        .transpose()?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::bad("limit", "expected 1..1000"));
     }
-    let rows = state.store.list_analyses(q.state.as_deref(), limit).await?;
+    let rows = state.store.list_analyses(wanted, limit).await?;
     let out: Vec<AnalysisView> = rows.into_iter().map(summary).collect();
     Ok(HttpResponse::Ok().json(out))
 }
@@ -392,7 +550,7 @@ pub async fn create_schedule(
     let row = service::create_schedule(&state.settings, &state.store, &state.wake, spec).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/schedules/{}", row.id)))
-        .json(row))
+        .json(ScheduleView::from(row)))
 }
 
 /// Every recurring check.
@@ -404,7 +562,9 @@ pub async fn create_schedule(
 )]
 #[get("/schedules", guard = "crate::api::auth::read")]
 pub async fn list_schedules(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(state.store.list_schedules().await?))
+    let rows = state.store.list_schedules().await?;
+    let out: Vec<ScheduleView> = rows.into_iter().map(ScheduleView::from).collect();
+    Ok(HttpResponse::Ok().json(out))
 }
 
 /// One recurring check (by id or name), with its callback deliveries.
@@ -427,7 +587,8 @@ pub async fn get_schedule(
         return Err(schedule_not_found(&id));
     };
     let deliveries = state.store.list_deliveries(None, Some(&s.id)).await?;
-    let mut v = serde_json::to_value(&s).unwrap_or_default();
+    let deliveries: Vec<DeliveryView> = deliveries.into_iter().map(DeliveryView::from).collect();
+    let mut v = serde_json::to_value(ScheduleView::from(s)).unwrap_or_default();
     v["deliveries"] = serde_json::to_value(deliveries).unwrap_or_default();
     Ok(HttpResponse::Ok().json(v))
 }

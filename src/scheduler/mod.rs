@@ -28,7 +28,7 @@ use crate::service::plan::{self, Plan};
 use crate::service::{self, JudgmentInput, Points, ServiceError, TemplateRef};
 use crate::store::{
     now_ms, AnalysisRow, AnalysisState, AnalysisUpdate, DueKind, IntervalRow, ScheduleRow, Store,
-    StoreError,
+    StoreError, Verdict,
 };
 use crate::telemetry::metrics;
 
@@ -286,7 +286,7 @@ impl Scheduler {
                     index: k,
                     start,
                     end,
-                    verdict: record.verdict.clone(),
+                    verdict: Verdict::from(prepared.judgment.report.verdict),
                     score: record.score,
                     judgment_id: Some(record.id.clone()),
                     error: None,
@@ -319,7 +319,7 @@ impl Scheduler {
                     index: k,
                     start,
                     end,
-                    verdict: "error".into(),
+                    verdict: Verdict::Error,
                     score: 0.0,
                     judgment_id: None,
                     error: Some(e.to_string()),
@@ -331,7 +331,7 @@ impl Scheduler {
             }
         };
         let last = k + 1 >= a.interval_count;
-        let failed = interval.verdict == "fail";
+        let failed = interval.verdict == Verdict::Fail;
         let stop = a.stop_on_fail && failed && !last;
         let (state, reason) = if last {
             (
@@ -357,7 +357,7 @@ impl Scheduler {
         };
         let update = AnalysisUpdate {
             state,
-            verdict: Some(interval.verdict.clone()),
+            verdict: Some(interval.verdict),
             reason: reason.clone(),
             next_due_at: if state == AnalysisState::Completed {
                 a.next_due_at
@@ -372,7 +372,7 @@ impl Scheduler {
             AnalysisEvent::Interval,
             Some(&interval),
             state,
-            Some(&interval.verdict),
+            Some(interval.verdict),
             reason.as_deref(),
             now_ms(),
         ));
@@ -383,7 +383,7 @@ impl Scheduler {
                 AnalysisEvent::Completed,
                 Some(&interval),
                 state,
-                Some(&interval.verdict),
+                Some(interval.verdict),
                 reason.as_deref(),
                 now_ms(),
             ));
@@ -417,7 +417,10 @@ impl Scheduler {
         );
         m.inc(
             "canaryd_intervals_total",
-            &[("template", &a.template), ("verdict", &interval.verdict)],
+            &[
+                ("template", &a.template),
+                ("verdict", interval.verdict.as_str()),
+            ],
             1.0,
         );
         if let Some((_, report)) = &record {

@@ -286,7 +286,7 @@ pub async fn cancel_analysis(
         AnalysisEvent::Cancelled,
         None,
         AnalysisState::Cancelled,
-        a.verdict.as_deref(),
+        a.verdict,
         Some("cancelled by request"),
         now_ms(),
     );

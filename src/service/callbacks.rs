@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::config::Settings;
 use crate::service::plan;
 use crate::store::{
-    AnalysisRow, AnalysisState, IntervalRow, NewDelivery, NewJudgment, ScheduleRow,
+    AnalysisRow, AnalysisState, IntervalRow, NewDelivery, NewJudgment, ScheduleRow, Verdict,
 };
 
 /// What happened to an analysis (the `event` of its callbacks).
@@ -67,7 +67,7 @@ pub fn analysis_event(
     event: AnalysisEvent,
     interval: Option<&IntervalRow>,
     state: AnalysisState,
-    analysis_verdict: Option<&str>,
+    analysis_verdict: Option<Verdict>,
     reason: Option<&str>,
     now: DateTime<Utc>,
 ) -> Option<NewDelivery> {

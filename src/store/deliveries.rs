@@ -2,9 +2,9 @@
 //! signed body, claimed under a lease and tried until delivered or expired.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use sqlx::Row;
 
+use super::states::DeliveryState;
 use super::{now_ms, At, Pool, Store, StoreError};
 
 /// A callback to deliver.
@@ -31,7 +31,7 @@ pub struct NewDelivery {
 }
 
 /// A delivery's record.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct DeliveryRow {
     /// The event id (`X-Canaryd-Event-Id`).
     pub id: String,
@@ -55,6 +55,19 @@ pub struct DeliveryRow {
     pub last_status: Option<i64>,
     /// The last failure.
     pub last_error: Option<String>,
+}
+
+impl DeliveryRow {
+    /// Where the delivery is: delivered, given up, or still to be tried.
+    pub fn state(&self) -> DeliveryState {
+        if self.delivered_at.is_some() {
+            DeliveryState::Delivered
+        } else if self.failed_at.is_some() {
+            DeliveryState::Failed
+        } else {
+            DeliveryState::Pending
+        }
+    }
 }
 
 /// A claimed delivery, with what is needed to send it.

@@ -124,12 +124,14 @@ mod analyses;
 mod deliveries;
 mod judgments;
 mod schedules;
+mod states;
 mod templates;
 
-pub use analyses::{AnalysisRow, AnalysisState, AnalysisUpdate, DueKind, IntervalRow, NewAnalysis};
+pub use analyses::{AnalysisRow, AnalysisUpdate, DueKind, IntervalRow, NewAnalysis};
 pub use deliveries::{DeliveryRow, DeliveryToSend, NewDelivery};
 pub use judgments::{JudgmentFilter, JudgmentSummary, NewJudgment, StoredJudgment};
 pub use schedules::ScheduleRow;
+pub use states::{AnalysisState, DeliveryState, Verdict};
 pub use templates::{PutOutcome, StoredTemplate};
 
 /// Now, to the millisecond (both databases keep at least that, so a time reads back equal).
