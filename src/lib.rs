@@ -25,7 +25,8 @@
 //! * [`startup`]: building the service: store, template files, listener, routes, workers.
 //! * [`html`], [`telemetry`]: report pages; logs and Prometheus metrics.
 //!
-//! [`error`] is the one table of error codes, each with its HTTP status.
+//! [`error`] is the one table of error codes, each with its HTTP status; [`clock`] the one
+//! source of "now", injected at startup (tests move a manual one).
 //!
 //! The binary (`src/main.rs`) only parses the command line, loads [`config`], sets up
 //! [`telemetry`] and calls into these modules.
@@ -33,6 +34,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod html;

@@ -18,6 +18,7 @@ use tokio::sync::Notify;
 use utoipa_actix_web::AppExt;
 
 use crate::api::{auth, observe, openapi_json, routes, AppState};
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::store::{PutOutcome, Store, StoreError};
 use crate::template::{parse_template, Diagnostic, TemplateError};
@@ -139,8 +140,20 @@ impl Application {
     /// # Errors
     /// See [`StartError`].
     pub async fn build(settings: Settings) -> Result<Application, StartError> {
+        Application::build_with_clock(settings, Clock::system()).await
+    }
+
+    /// [`Application::build`] on `clock`: the store, the scheduler, the API and the service
+    /// all read "now" from it.
+    ///
+    /// # Errors
+    /// See [`StartError`].
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Clock,
+    ) -> Result<Application, StartError> {
         let tokens = auth::Tokens::from_settings(&settings.auth).map_err(StartError::Auth)?;
-        let store = Store::connect(&settings.store.url).await?;
+        let store = Store::connect(&settings.store.url).await?.with_clock(clock);
         load_template_dir(&store, &settings.templates.dir).await?;
         let listener =
             TcpListener::bind(&settings.server.listen).map_err(|source| StartError::Bind {
@@ -236,7 +249,7 @@ async fn prune_forever(state: web::Data<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
-        let cutoff = chrono::Utc::now() - chrono::Duration::days(days as i64);
+        let cutoff = state.store.clock().now() - chrono::Duration::days(days as i64);
         match state.store.prune_judgments(cutoff).await {
             Ok(0) => {}
             Ok(n) => {

@@ -27,7 +27,7 @@ use crate::service::delivery as callback;
 use crate::service::plan::{self, Plan};
 use crate::service::{self, JudgmentInput, Points, ServiceError, TemplateRef};
 use crate::store::{
-    now_ms, AnalysisRow, AnalysisState, AnalysisUpdate, DueKind, IntervalRow, ScheduleRow, Store,
+    AnalysisRow, AnalysisState, AnalysisUpdate, DueKind, IntervalRow, ScheduleRow, Store,
     StoreError, Verdict,
 };
 use crate::telemetry::metrics;
@@ -198,7 +198,7 @@ impl Scheduler {
             };
             let wait = match self.store.next_due(kind).await {
                 Ok(Some(t)) => {
-                    let until = (t - Utc::now()).num_milliseconds().max(0) as u64;
+                    let until = (t - self.now()).num_milliseconds().max(0) as u64;
                     poll.min(Duration::from_millis(until))
                 }
                 _ => poll,
@@ -210,8 +210,33 @@ impl Scheduler {
         }
     }
 
+    /// Now, on the store's clock.
+    fn now(&self) -> DateTime<Utc> {
+        self.store.clock().now()
+    }
+
+    /// One pass over every kind of work, as the loops make it, each kind until nothing more
+    /// is due now: the work due at the clock's time is done when this returns (tests move a
+    /// manual clock and call this instead of waiting for the loops).
+    ///
+    /// # Errors
+    /// The first step that failed.
+    pub async fn run_due(self: &Arc<Self>) -> Result<usize, SchedulerError> {
+        self.release_old_leases().await;
+        let mut done = 0;
+        loop {
+            let n = self.analyses_tick().await?
+                + self.deliveries_tick().await?
+                + self.schedules_tick().await?;
+            if n == 0 {
+                return Ok(done);
+            }
+            done += n;
+        }
+    }
+
     fn lease_until(&self) -> DateTime<Utc> {
-        now_ms() + seconds(self.settings.scheduler.lease_seconds.max(1.0))
+        self.now() + seconds(self.settings.scheduler.lease_seconds.max(1.0))
     }
 
     async fn analyses_tick(self: &Arc<Self>) -> Result<usize, SchedulerError> {
@@ -290,7 +315,7 @@ impl Scheduler {
                     score: record.score,
                     judgment_id: Some(record.id.clone()),
                     error: None,
-                    judged_at: now_ms(),
+                    judged_at: self.now(),
                     judged_by: self.owner.clone(),
                     report: None,
                 };
@@ -299,7 +324,7 @@ impl Scheduler {
             Err(e)
                 if retryable(&e) && a.attempts + 1 < self.settings.scheduler.interval_attempts =>
             {
-                let retry_at = now_ms()
+                let retry_at = self.now()
                     + seconds(
                         self.settings.scheduler.retry_delay_seconds * (a.attempts + 1) as f64,
                     );
@@ -323,7 +348,7 @@ impl Scheduler {
                     score: 0.0,
                     judgment_id: None,
                     error: Some(e.to_string()),
-                    judged_at: now_ms(),
+                    judged_at: self.now(),
                     judged_by: self.owner.clone(),
                     report: None,
                 };
@@ -374,7 +399,7 @@ impl Scheduler {
             state,
             Some(interval.verdict),
             reason.as_deref(),
-            now_ms(),
+            self.now(),
         ));
         if state == AnalysisState::Completed {
             deliveries.extend(callbacks::analysis_event(
@@ -385,7 +410,7 @@ impl Scheduler {
                 state,
                 Some(interval.verdict),
                 reason.as_deref(),
-                now_ms(),
+                self.now(),
             ));
         }
         let recorded = self
@@ -407,7 +432,7 @@ impl Scheduler {
             );
             return Ok(());
         }
-        let lag = (now_ms() - plan.due(k)).num_milliseconds() as f64 / 1000.0;
+        let lag = (self.now() - plan.due(k)).num_milliseconds() as f64 / 1000.0;
         let m = metrics::global();
         m.observe("canaryd_interval_lag_seconds", &[], lag.max(0.0));
         m.observe(
@@ -444,7 +469,7 @@ impl Scheduler {
             .store
             .claim_due_deliveries(
                 &self.owner,
-                now_ms() + seconds(self.settings.callbacks.timeout_seconds + 30.0),
+                self.now() + seconds(self.settings.callbacks.timeout_seconds + 30.0),
                 self.settings.scheduler.batch_size.max(1),
             )
             .await?;
@@ -466,7 +491,7 @@ impl Scheduler {
     }
 
     async fn deliver(&self, d: crate::store::DeliveryToSend) -> Result<(), SchedulerError> {
-        let now = now_ms();
+        let now = self.now();
         let record =
             |status: Option<i64>, error: Option<String>, delivered: bool, retry_at, give_up| {
                 let store = self.store.clone();
@@ -546,7 +571,7 @@ impl Scheduler {
             .claim_due_schedules(
                 &self.owner,
                 self.lease_until(),
-                now_ms() - seconds(self.settings.scheduler.settle_seconds),
+                self.now() - seconds(self.settings.scheduler.settle_seconds),
                 self.settings.scheduler.batch_size.max(1),
             )
             .await?;
@@ -571,7 +596,7 @@ impl Scheduler {
         // Runs missed while no instance was up are not made up one by one: the next is the
         // first after now.
         let next = cron
-            .find_next_occurrence(&Utc::now().max(run_at), false)
+            .find_next_occurrence(&self.now().max(run_at), false)
             .map_err(|e| SchedulerError::Cron(e.to_string()))?;
         let input = JudgmentInput {
             template: TemplateRef::Named {
@@ -600,7 +625,7 @@ impl Scheduler {
             run_at,
             record.as_ref(),
             error.as_deref(),
-            now_ms(),
+            self.now(),
         );
         let recorded = self
             .store

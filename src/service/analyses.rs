@@ -16,7 +16,7 @@ use crate::service::plan::{self, Plan};
 use crate::service::{delivery, ServiceError};
 use crate::source::{Window, MAX_STEP_SECONDS};
 use crate::store::{
-    now_ms, AnalysisRow, AnalysisState, DeliveryRow, IntervalRow, NewAnalysis, ScheduleRow, Store,
+    AnalysisRow, AnalysisState, DeliveryRow, IntervalRow, NewAnalysis, ScheduleRow, Store,
 };
 use crate::template::{resolve_args, Template};
 
@@ -193,7 +193,7 @@ pub async fn create_analysis(
         &spec.args,
     )?;
     check_callback(settings, &spec.callback_url, &spec.callback_secret).await?;
-    let start = spec.start.unwrap_or_else(now_ms);
+    let start = spec.start.unwrap_or_else(|| store.clock().now());
     let settle = settings.scheduler.settle_seconds;
     let plan = Plan::new(
         start,
@@ -288,7 +288,7 @@ pub async fn cancel_analysis(
         AnalysisState::Cancelled,
         a.verdict,
         Some("cancelled by request"),
-        now_ms(),
+        store.clock().now(),
     );
     if !store.cancel_analysis(id, event.as_ref()).await? {
         return Err(ServiceError::Conflict(format!(
@@ -344,7 +344,7 @@ pub async fn create_schedule(
                 ),
             )
         })?;
-    let now = now_ms();
+    let now = store.clock().now();
     let next = spec
         .cron
         .find_next_occurrence(&now, false)

@@ -12,7 +12,7 @@ use crate::judge::{judge, Report};
 use crate::service::error::ServiceError;
 use crate::service::live::{fetch_live, LiveError, LiveRequest};
 use crate::source::{Observation, ObservationSet, RecordedData, Window};
-use crate::store::{now_ms, NewJudgment, Store, StoreError};
+use crate::store::{NewJudgment, Store, StoreError};
 use crate::telemetry::metrics;
 use crate::template::{parse_template, resolve_args, Template};
 
@@ -244,7 +244,7 @@ pub async fn prepare_judgment(
         Points::Data(_) => input.args.clone(),
         Points::Live { .. } => resolve_args(&template, &input.args)?,
     };
-    let created_at = now_ms();
+    let created_at = store.clock().now();
     let (gate, gate_key) = match &input.gate {
         Some((g, k)) => (Some(g.clone()), k.clone()),
         None => (None, None),

@@ -16,7 +16,7 @@ use sqlx::Row;
 use super::deliveries::{insert_delivery_on, NewDelivery};
 use super::judgments::{insert_judgment_on, NewJudgment};
 use super::states::{decode, AnalysisState, Verdict, OPEN_STATES};
-use super::{at_opt, now_ms, At, Pool, Store, StoreError};
+use super::{at_opt, At, Pool, Store, StoreError};
 
 /// The kinds of work that fall due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,7 +223,7 @@ impl Store {
     /// Stores a new analysis, state `pending`, interval 0 due at `first_due_at`.
     pub async fn insert_analysis(&self, a: &NewAnalysis) -> Result<(), StoreError> {
         self.check_file()?;
-        let now = now_ms();
+        let now = self.clock.now();
         with_pool!(self, |p| {
             sqlx::query(
                 "INSERT INTO analyses (id, created_at, request_id, template, template_version, args, \
@@ -360,7 +360,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<String>, StoreError> {
         self.check_file()?;
-        let now = now_ms();
+        let now = self.clock.now();
         let rows = match &self.pool {
             Pool::Sqlite(p) => sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE analyses SET lease_owner = $1, lease_until = $2 WHERE id IN \
@@ -443,7 +443,7 @@ impl Store {
             .bind(&update.reason)
             .bind(k + 1)
             .bind(At(update.next_due_at))
-            .bind(At(now_ms()))
+            .bind(At(self.clock.now()))
             .bind(id)
             .bind(owner)
             .bind(k)
@@ -498,7 +498,7 @@ impl Store {
             )
             .bind(error)
             .bind(At(retry_at))
-            .bind(At(now_ms()))
+            .bind(At(self.clock.now()))
             .bind(id)
             .bind(owner)
             .execute(p)
@@ -539,7 +539,7 @@ impl Store {
                  WHERE id = $2 AND state IN {OPEN_STATES}",
                 cancelled = AnalysisState::Cancelled.as_str(),
             )))
-            .bind(At(now_ms()))
+            .bind(At(self.clock.now()))
             .bind(id)
             .execute(&mut *tx)
             .await?;

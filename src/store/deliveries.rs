@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::states::DeliveryState;
-use super::{now_ms, At, Pool, Store, StoreError};
+use super::{At, Pool, Store, StoreError};
 
 /// A callback to deliver.
 #[derive(Debug, Clone)]
@@ -159,7 +159,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<DeliveryToSend>, StoreError> {
         self.check_file()?;
-        let now = now_ms();
+        let now = self.clock.now();
         let ids: Vec<String> = match &self.pool {
             Pool::Sqlite(p) => sqlx::query(
                 "UPDATE deliveries SET lease_owner = $1, lease_until = $2 WHERE id IN \
@@ -237,7 +237,7 @@ impl Store {
         give_up: bool,
     ) -> Result<(), StoreError> {
         self.check_file()?;
-        let now = now_ms();
+        let now = self.clock.now();
         with_pool!(self, |p| {
             sqlx::query(
                 "UPDATE deliveries SET attempts = attempts + 1, last_status = $1, last_error = $2, \

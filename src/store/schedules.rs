@@ -9,7 +9,7 @@ use sqlx::Row;
 use super::deliveries::{insert_delivery_on, NewDelivery};
 use super::judgments::{insert_judgment_on, NewJudgment};
 use super::states::{decode, Verdict};
-use super::{at_opt, now_ms, At, Pool, Store, StoreError};
+use super::{at_opt, At, Pool, Store, StoreError};
 
 /// A recurring check.
 #[derive(Debug, Clone)]
@@ -168,7 +168,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<ScheduleRow>, StoreError> {
         self.check_file()?;
-        let now = now_ms();
+        let now = self.clock.now();
         let ids: Vec<String> = match &self.pool {
             Pool::Sqlite(p) => sqlx::query(
                 "UPDATE schedules SET lease_owner = $1, lease_until = $2 WHERE id IN \
