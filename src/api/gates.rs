@@ -255,17 +255,8 @@ async fn flagger_judgment(
         p.window,
         p.step_seconds.map(|v| v.to_string()).unwrap_or_default(),
     );
-    let window = p.end - p.start;
-    if let Some(found) = state
-        .store
-        .find_gate_judgment(&key, state.store.clock().now() - window)
-        .await?
-    {
-        tracing::info!(judgment_id = %found.id, "flagger gate: reusing a judgment of this window");
-        return Ok(service::judgment_of(&found, true)?);
-    }
     let input = input_of(&p, request_id, Some(("flagger".into(), Some(key))));
-    Ok(service::make_judgment(&state.settings, &state.store, input).await?)
+    Ok(service::gate_judgment(&state.settings, &state.store, input, p.end - p.start).await?)
 }
 
 fn count(gate: &str, outcome: &str) {

@@ -211,6 +211,26 @@ pub async fn make_judgment(
     Ok(prepared.judgment)
 }
 
+/// A gate's judgment: the one made for the same gate key within the last `window` (the same
+/// question asked again, as Flagger does at every tick), or a new one made and stored.
+pub async fn gate_judgment(
+    settings: &Settings,
+    store: &Store,
+    input: JudgmentInput,
+    window: chrono::Duration,
+) -> Result<Judgment, ServiceError> {
+    if let Some((gate, Some(key))) = &input.gate {
+        if let Some(found) = store
+            .find_gate_judgment(key, store.clock().now() - window)
+            .await?
+        {
+            tracing::info!(judgment_id = %found.id, "{gate} gate: reusing a judgment of this window");
+            return judgment_of(&found, true);
+        }
+    }
+    make_judgment(settings, store, input).await
+}
+
 /// Makes the judgment without storing it (the scheduler stores it in the same transaction as
 /// the interval it belongs to).
 pub async fn prepare_judgment(
