@@ -23,8 +23,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use canaryd::analysis::{judge_with_source, render_queries, LiveRequest};
 use canaryd::config::SourceSettings;
+use canaryd::service::live::{judge_with_source, render_queries, LiveRequest};
 use canaryd::source::{
     build_source, parse_time, MetricSource, Series, SourceError, Window, DEFAULT_MAX_CONCURRENT,
 };

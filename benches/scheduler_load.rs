@@ -126,7 +126,7 @@ async fn read_figures(url: &str) -> Figures {
             if let Some(e) = &i.error {
                 f.errors.push(format!("{} #{}: {e}", a.id, i.index));
             }
-            *f.verdicts.entry(i.verdict.clone()).or_default() += 1;
+            *f.verdicts.entry(i.verdict.to_string()).or_default() += 1;
             *f.by_instance.entry(i.judged_by.clone()).or_default() += 1;
             let lag = (i.judged_at - (i.end + settle)).num_milliseconds() as f64 / 1000.0;
             f.lags.push(lag);

@@ -9,10 +9,10 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use canaryd::analysis::{fetch_live, LiveRequest};
 use canaryd::config::Settings;
 use canaryd::html::JudgmentMeta;
 use canaryd::judge::{judge, text::render_text, Report};
+use canaryd::service::live::{fetch_live, LiveRequest};
 use canaryd::source::{parse_time, Observation, RecordedData, Window};
 use canaryd::template::{check_files, load_template, Template};
 
@@ -168,7 +168,7 @@ fn run_serve(config: Option<&Path>) -> anyhow::Result<u8> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
-        let app = canaryd::api::Application::build(settings)
+        let app = canaryd::startup::Application::build(settings)
             .await
             .context("starting canaryd")?;
         app.run_until_stopped().await.context("serving")

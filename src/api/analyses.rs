@@ -13,12 +13,11 @@ use super::error::{ApiError, ErrorBody};
 use super::judgments::time_field;
 use super::observe::RequestId;
 use super::{body, AppState};
-use crate::analysis::live_queries;
-use crate::scheduler::{analysis_event, callback, plan::Plan, plan_of};
-use crate::service::{resolve_template, ServiceError, TemplateRef};
-use crate::source::Window;
-use crate::store::{now_ms, AnalysisRow, DeliveryRow, IntervalRow, NewAnalysis, ScheduleRow};
-use crate::template::{resolve_args, Template};
+use crate::service::analyses::{
+    self as service, plan_of, AnalysisDetail, AnalysisSpec, ScheduleSpec,
+};
+use crate::service::ServiceError;
+use crate::store::{AnalysisRow, AnalysisState, DeliveryRow, IntervalRow, ScheduleRow, Verdict};
 
 /// Starts an analysis.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -66,9 +65,10 @@ pub struct AnalysisView {
     pub id: String,
     /// pending | running | completed | cancelled.
     #[schema(value_type = String)]
-    pub state: crate::store::AnalysisState,
+    pub state: AnalysisState,
     /// The last interval's verdict (final once completed).
-    pub verdict: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub verdict: Option<Verdict>,
     /// Why it ended.
     pub reason: Option<String>,
     /// Template name.
@@ -109,9 +109,165 @@ pub struct AnalysisView {
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Judged intervals, in order, each with its report.
-    pub intervals: Vec<IntervalRow>,
+    pub intervals: Vec<IntervalView>,
     /// Callback deliveries.
-    pub deliveries: Vec<DeliveryRow>,
+    pub deliveries: Vec<DeliveryView>,
+}
+
+/// One judged interval.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = IntervalRow)]
+pub struct IntervalView {
+    /// From 0.
+    pub index: i64,
+    /// Window start.
+    pub start: DateTime<Utc>,
+    /// Window end.
+    pub end: DateTime<Utc>,
+    /// pass | marginal | fail.
+    // (or `error`: the words are those of the published OpenAPI document, kept as they were)
+    #[schema(value_type = String)]
+    pub verdict: Verdict,
+    /// Score.
+    pub score: f64,
+    /// The stored judgment (`null` when the interval could not be judged).
+    pub judgment_id: Option<String>,
+    /// Why it could not be judged.
+    pub error: Option<String>,
+    /// When.
+    pub judged_at: DateTime<Utc>,
+    /// Which instance.
+    pub judged_by: String,
+    /// The interval's report (CONTRACT §4), when shown with the analysis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub report: Option<Value>,
+}
+
+impl From<IntervalRow> for IntervalView {
+    fn from(i: IntervalRow) -> Self {
+        IntervalView {
+            index: i.index,
+            start: i.start,
+            end: i.end,
+            verdict: i.verdict,
+            score: i.score,
+            judgment_id: i.judgment_id,
+            error: i.error,
+            judged_at: i.judged_at,
+            judged_by: i.judged_by,
+            report: i.report,
+        }
+    }
+}
+
+/// A delivery's record.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = DeliveryRow)]
+pub struct DeliveryView {
+    /// The event id (`X-Canaryd-Event-Id`).
+    pub id: String,
+    /// interval | completed | cancelled | schedule_run.
+    pub event: String,
+    /// Interval index.
+    pub interval_index: Option<i64>,
+    /// Where.
+    pub url: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Tries so far.
+    pub attempts: i64,
+    /// Next try.
+    pub next_attempt_at: DateTime<Utc>,
+    /// Delivered (a 2xx answer).
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// Given up.
+    pub failed_at: Option<DateTime<Utc>>,
+    /// The last answer's status.
+    pub last_status: Option<i64>,
+    /// The last failure.
+    pub last_error: Option<String>,
+}
+
+impl From<DeliveryRow> for DeliveryView {
+    fn from(d: DeliveryRow) -> Self {
+        DeliveryView {
+            id: d.id,
+            event: d.event,
+            interval_index: d.interval_index,
+            url: d.url,
+            created_at: d.created_at,
+            attempts: d.attempts,
+            next_attempt_at: d.next_attempt_at,
+            delivered_at: d.delivered_at,
+            failed_at: d.failed_at,
+            last_status: d.last_status,
+            last_error: d.last_error,
+        }
+    }
+}
+
+/// A recurring check, as the API shows it (the callback secret never is).
+#[derive(Debug, Serialize)]
+pub struct ScheduleView {
+    /// Id.
+    pub id: String,
+    /// Unique name.
+    pub name: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Cron pattern (5 fields, UTC).
+    pub cron: String,
+    /// Template name (latest version at each run).
+    pub template: String,
+    /// Arguments.
+    pub args: Value,
+    /// Baseline scope.
+    pub baseline: String,
+    /// Canary scope.
+    pub canary: String,
+    /// Window ending at the run time.
+    pub window_minutes: f64,
+    /// Step.
+    pub step_seconds: Option<i64>,
+    /// Callback URL.
+    pub callback_url: Option<String>,
+    /// Next run.
+    pub next_run_at: DateTime<Utc>,
+    /// Last run.
+    pub last_run_at: Option<DateTime<Utc>>,
+    /// Last run's judgment.
+    pub last_judgment_id: Option<String>,
+    /// Last run's verdict.
+    pub last_verdict: Option<Verdict>,
+    /// Last run's error.
+    pub last_error: Option<String>,
+    /// Runs so far.
+    pub runs: i64,
+}
+
+impl From<ScheduleRow> for ScheduleView {
+    fn from(s: ScheduleRow) -> Self {
+        ScheduleView {
+            id: s.id,
+            name: s.name,
+            created_at: s.created_at,
+            cron: s.cron,
+            template: s.template,
+            args: s.args,
+            baseline: s.baseline,
+            canary: s.canary,
+            window_minutes: s.window_minutes,
+            step_seconds: s.step_seconds,
+            callback_url: s.callback_url,
+            next_run_at: s.next_run_at,
+            last_run_at: s.last_run_at,
+            last_judgment_id: s.last_judgment_id,
+            last_verdict: s.last_verdict,
+            last_error: s.last_error,
+            runs: s.runs,
+        }
+    }
 }
 
 /// The interval to judge next.
@@ -127,18 +283,13 @@ pub struct NextInterval {
     pub due_at: DateTime<Utc>,
 }
 
-async fn view(state: &AppState, a: AnalysisRow) -> Result<AnalysisView, ApiError> {
-    let mut intervals = state.store.list_intervals(&a.id).await?;
-    let mut reports = state.store.interval_reports(&a.id).await?;
-    for i in &mut intervals {
-        i.report = reports.remove(&i.index);
+/// The answer for one analysis, whole.
+fn view(d: AnalysisDetail) -> AnalysisView {
+    AnalysisView {
+        intervals: d.intervals.into_iter().map(IntervalView::from).collect(),
+        deliveries: d.deliveries.into_iter().map(DeliveryView::from).collect(),
+        ..summary(d.analysis)
     }
-    let deliveries = state.store.list_deliveries(Some(&a.id), None).await?;
-    Ok(AnalysisView {
-        intervals,
-        deliveries,
-        ..summary(a)
-    })
 }
 
 /// The analysis without its intervals and deliveries (listings).
@@ -183,45 +334,6 @@ fn summary(a: AnalysisRow) -> AnalysisView {
     }
 }
 
-/// Checks that the template's queries render for these scopes and arguments with its source.
-fn check_queries(
-    state: &AppState,
-    template: &Template,
-    baseline: &str,
-    canary: &str,
-    args: &BTreeMap<String, String>,
-) -> Result<(), ApiError> {
-    live_queries(&state.settings, template, baseline, canary, args)
-        .map_err(|e| ApiError::Service(ServiceError::Analysis(e)))?;
-    Ok(())
-}
-
-async fn check_callback(
-    state: &AppState,
-    url: &Option<String>,
-    secret: &Option<String>,
-) -> Result<(), ApiError> {
-    match (url, secret) {
-        (Some(url), secret) => {
-            callback::check_destination(url, &state.settings.callbacks)
-                .await
-                .map_err(|why| ApiError::bad("callback_url", why))?;
-            if secret.as_deref().is_none_or(|s| s.is_empty()) {
-                return Err(ApiError::bad(
-                    "callback_secret",
-                    "required with callback_url: callbacks are signed with it",
-                ));
-            }
-            Ok(())
-        }
-        (None, Some(_)) => Err(ApiError::bad(
-            "callback_secret",
-            "given without callback_url",
-        )),
-        (None, None) => Ok(()),
-    }
-}
-
 /// Start an analysis: every interval is judged once its window has closed (plus the settle
 /// delay); windows already past are judged at once.
 #[utoipa::path(
@@ -244,101 +356,39 @@ pub async fn create(
     let bytes = body::read(payload, state.settings.server.max_body_bytes).await?;
     let req: AnalysisRequest = body::json(&bytes)?;
     super::judgments::template_name("template", &req.template)?;
-    let (template, version, _) = resolve_template(
-        &state.store,
-        &TemplateRef::Named {
-            name: req.template.clone(),
-            version: req.template_version,
-        },
-    )
-    .await?;
-    let version = version.unwrap_or(1);
-    let args =
-        resolve_args(&template, &req.args).map_err(|e| ApiError::bad("args", e.to_string()))?;
-    for (field, v) in [("baseline", &req.baseline), ("canary", &req.canary)] {
-        if v.trim().is_empty() {
-            return Err(ApiError::bad(field, "required"));
-        }
-    }
-    check_queries(&state, &template, &req.baseline, &req.canary, &req.args)?;
-    check_callback(&state, &req.callback_url, &req.callback_secret).await?;
-    let start = match &req.start {
-        Some(v) => time_field("start", v)?,
-        None => now_ms(),
-    };
-    let settle = state.settings.scheduler.settle_seconds;
-    let plan = Plan::new(
-        start,
-        req.lifetime_minutes,
-        req.interval_minutes,
-        req.begin_after_minutes,
-        req.lookback_minutes,
-        settle,
-    )
-    .map_err(|(field, message)| ApiError::bad(field, message))?;
-    if plan.count() < 1 {
-        return Err(ApiError::bad("lifetime_minutes", "no interval fits"));
-    }
-    let step = req.step_seconds.unwrap_or(template.step_seconds);
-    // The widest window must be fetchable (points per series are bounded).
-    let widest = (0..plan.count())
-        .map(|k| plan.window(k))
-        .max_by_key(|(s, e)| *e - *s)
-        .unwrap_or_else(|| plan.window(0));
-    Window::new(widest.0, widest.1, step)
-        .map_err(|e| ApiError::bad("step_seconds", e.to_string()))?;
-    let new = NewAnalysis {
-        id: uuid::Uuid::now_v7().to_string(),
-        request_id: request_id.0,
-        template: template.name.clone(),
-        template_version: version,
-        args: serde_json::to_value(&args).unwrap_or_default(),
+    let start = req
+        .start
+        .as_ref()
+        .map(|v| time_field("start", v))
+        .transpose()?;
+    let spec = AnalysisSpec {
+        template: req.template,
+        template_version: req.template_version,
+        args: req.args,
         baseline: req.baseline,
         canary: req.canary,
-        start_at: start,
+        start,
         lifetime_minutes: req.lifetime_minutes,
         interval_minutes: req.interval_minutes,
         begin_after_minutes: req.begin_after_minutes,
         lookback_minutes: req.lookback_minutes,
-        step_seconds: stored_step(req.step_seconds)?,
-        settle_seconds: settle,
+        step_seconds: req.step_seconds,
         callback_url: req.callback_url,
         callback_secret: req.callback_secret,
-        stop_on_fail: req.stop_on_fail.unwrap_or(true),
-        interval_count: plan.count(),
-        first_due_at: plan.due(0),
+        stop_on_fail: req.stop_on_fail,
     };
-    state.store.insert_analysis(&new).await?;
-    state.wake.notify_waiters();
-    tracing::info!(analysis_id = %new.id, template = %new.template, intervals = new.interval_count, "analysis started");
-    let Some(a) = state.store.get_analysis(&new.id).await? else {
-        return Err(not_found(&new.id));
-    };
-    let v = view(&state, a).await?;
+    let d = service::create_analysis(
+        &state.settings,
+        &state.store,
+        &state.wake,
+        request_id.0,
+        spec,
+    )
+    .await?;
+    let v = view(d);
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/analyses/{}", v.id)))
         .json(v))
-}
-
-/// The step as stored (a signed number): a step that does not fit is refused, never wrapped.
-fn stored_step(step_seconds: Option<u64>) -> Result<Option<i64>, ApiError> {
-    step_seconds
-        .map(|s| {
-            i64::try_from(s).map_err(|_| {
-                ApiError::bad(
-                    "step_seconds",
-                    format!("must be at most {}, found {s}", i64::MAX),
-                )
-            })
-        })
-        .transpose()
-}
-
-fn not_found(id: &str) -> ApiError {
-    ApiError::NotFound {
-        code: "analysis_not_found",
-        message: format!("no analysis with id '{id}'"),
-    }
 }
 
 /// One analysis: state, every judged interval, callback deliveries.
@@ -357,10 +407,8 @@ pub async fn get_one(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(a) = state.store.get_analysis(&id).await? else {
-        return Err(not_found(&id));
-    };
-    Ok(HttpResponse::Ok().json(view(&state, a).await?))
+    let d = service::analysis_detail(&state.store, &id).await?;
+    Ok(HttpResponse::Ok().json(view(d)))
 }
 
 /// Analysis listing filters.
@@ -388,19 +436,20 @@ pub async fn list(
     query: Result<web::Query<ListQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let q = body::query(query)?;
-    if let Some(s) = &q.state {
-        if crate::store::AnalysisState::parse(s).is_none() {
-            return Err(ApiError::bad(
-                "state",
-                "expected pending, running, completed or cancelled",
-            ));
-        }
-    }
+    let wanted = q
+        .state
+        .as_deref()
+        .map(|s| {
+            AnalysisState::parse(s).ok_or_else(|| {
+                ApiError::bad("state", "expected pending, running, completed or cancelled")
+            })
+        })
+        .transpose()?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::bad("limit", "expected 1..1000"));
     }
-    let rows = state.store.list_analyses(q.state.as_deref(), limit).await?;
+    let rows = state.store.list_analyses(wanted, limit).await?;
     let out: Vec<AnalysisView> = rows.into_iter().map(summary).collect();
     Ok(HttpResponse::Ok().json(out))
 }
@@ -422,30 +471,8 @@ pub async fn cancel(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(a) = state.store.get_analysis(&id).await? else {
-        return Err(not_found(&id));
-    };
-    let event = analysis_event(
-        &state.settings,
-        &a,
-        "cancelled",
-        None,
-        crate::store::AnalysisState::Cancelled,
-        a.verdict.as_deref(),
-        Some("cancelled by request"),
-    );
-    if !state.store.cancel_analysis(&id, event.as_ref()).await? {
-        return Err(ApiError::Conflict(format!(
-            "analysis '{id}' has already ended ({})",
-            a.state
-        )));
-    }
-    state.wake.notify_waiters();
-    tracing::info!(analysis_id = %id, "analysis cancelled");
-    let Some(a) = state.store.get_analysis(&id).await? else {
-        return Err(not_found(&id));
-    };
-    Ok(HttpResponse::Ok().json(view(&state, a).await?))
+    let d = service::cancel_analysis(&state.settings, &state.store, &state.wake, &id).await?;
+    Ok(HttpResponse::Ok().json(view(d)))
 }
 
 /// A recurring check.
@@ -507,78 +534,23 @@ pub async fn create_schedule(
         .cron
         .parse()
         .map_err(|e| ApiError::bad("cron", format!("not a cron pattern: {e}")))?;
-    let (template, _, _) = resolve_template(
-        &state.store,
-        &TemplateRef::Named {
-            name: req.template.clone(),
-            version: None,
-        },
-    )
-    .await?;
-    let args =
-        resolve_args(&template, &req.args).map_err(|e| ApiError::bad("args", e.to_string()))?;
-    check_queries(&state, &template, &req.baseline, &req.canary, &req.args)?;
-    check_callback(&state, &req.callback_url, &req.callback_secret).await?;
-    let window = crate::scheduler::plan::checked_minutes(req.window_minutes)
-        .filter(|_| req.window_minutes > 0.0)
-        .ok_or_else(|| {
-            ApiError::bad(
-                "window_minutes",
-                format!(
-                    "expected minutes > 0 and at most {} (100 years), found {}",
-                    crate::scheduler::plan::MAX_MINUTES,
-                    req.window_minutes
-                ),
-            )
-        })?;
-    let now = now_ms();
-    let next = cron
-        .find_next_occurrence(&now, false)
-        .map_err(|e| ApiError::bad("cron", format!("never runs: {e}")))?;
-    let end = next;
-    let start = end.checked_sub_signed(window).ok_or_else(|| {
-        ApiError::bad(
-            "window_minutes",
-            "the window would start before the first date supported",
-        )
-    })?;
-    let step = req.step_seconds.unwrap_or(template.step_seconds);
-    let field = if step > crate::source::MAX_STEP_SECONDS {
-        "step_seconds"
-    } else {
-        "window_minutes"
-    };
-    Window::new(start, end, step).map_err(|e| ApiError::bad(field, e.to_string()))?;
-    let row = ScheduleRow {
-        id: uuid::Uuid::now_v7().to_string(),
+    let spec = ScheduleSpec {
         name: req.name,
-        created_at: now,
-        cron: req.cron,
-        template: template.name,
-        args: serde_json::to_value(&args).unwrap_or_default(),
+        cron_text: req.cron,
+        cron,
+        template: req.template,
+        args: req.args,
         baseline: req.baseline,
         canary: req.canary,
         window_minutes: req.window_minutes,
-        step_seconds: stored_step(req.step_seconds)?,
+        step_seconds: req.step_seconds,
         callback_url: req.callback_url,
         callback_secret: req.callback_secret,
-        next_run_at: next,
-        last_run_at: None,
-        last_judgment_id: None,
-        last_verdict: None,
-        last_error: None,
-        runs: 0,
     };
-    if !state.store.insert_schedule(&row).await? {
-        return Err(ApiError::Conflict(format!(
-            "a schedule named '{}' exists",
-            row.name
-        )));
-    }
-    state.wake.notify_waiters();
+    let row = service::create_schedule(&state.settings, &state.store, &state.wake, spec).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/schedules/{}", row.id)))
-        .json(row))
+        .json(ScheduleView::from(row)))
 }
 
 /// Every recurring check.
@@ -590,7 +562,9 @@ pub async fn create_schedule(
 )]
 #[get("/schedules", guard = "crate::api::auth::read")]
 pub async fn list_schedules(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(state.store.list_schedules().await?))
+    let rows = state.store.list_schedules().await?;
+    let out: Vec<ScheduleView> = rows.into_iter().map(ScheduleView::from).collect();
+    Ok(HttpResponse::Ok().json(out))
 }
 
 /// One recurring check (by id or name), with its callback deliveries.
@@ -613,16 +587,14 @@ pub async fn get_schedule(
         return Err(schedule_not_found(&id));
     };
     let deliveries = state.store.list_deliveries(None, Some(&s.id)).await?;
-    let mut v = serde_json::to_value(&s).unwrap_or_default();
+    let deliveries: Vec<DeliveryView> = deliveries.into_iter().map(DeliveryView::from).collect();
+    let mut v = serde_json::to_value(ScheduleView::from(s)).unwrap_or_default();
     v["deliveries"] = serde_json::to_value(deliveries).unwrap_or_default();
     Ok(HttpResponse::Ok().json(v))
 }
 
 fn schedule_not_found(id: &str) -> ApiError {
-    ApiError::NotFound {
-        code: "schedule_not_found",
-        message: format!("no schedule '{id}'"),
-    }
+    ApiError::Service(ServiceError::ScheduleNotFound { id: id.to_string() })
 }
 
 /// Delete a recurring check (its judgments stay).

@@ -369,9 +369,9 @@ pub fn not_found_or_refused() -> impl actix_web::dev::ServiceFactory<
             let needs = Access::Needs(Role::Admin);
             let response = match decide(&tokens, needs, header.as_deref(), present) {
                 Err(e) => refusal(&e, false),
-                Ok(_) => super::error::ApiError::NotFound {
-                    code: "not_found",
-                    message: format!("no route {} {}", req.method(), req.path()),
+                Ok(_) => super::error::ApiError::NoRoute {
+                    method: req.method().to_string(),
+                    path: req.path().to_string(),
                 }
                 .error_response(),
             };

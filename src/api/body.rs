@@ -6,13 +6,14 @@ use futures::StreamExt;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use crate::error::Code;
 
 /// Reads the whole body, refusing more than `limit` bytes.
 pub async fn read(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::BadRequest {
-            code: "invalid_body",
+            code: Code::InvalidBody,
             message: format!("cannot read the request body: {e}"),
             path: None,
         })?;
@@ -28,7 +29,7 @@ pub async fn read(mut payload: web::Payload, limit: usize) -> Result<web::Bytes,
 pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::BadRequest {
-            code: "invalid_json",
+            code: Code::InvalidJson,
             message: "the request body is empty; a JSON object is expected".into(),
             path: None,
         });
@@ -53,13 +54,13 @@ pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             path = "(body)".into();
         }
         ApiError::BadRequest {
-            code: "invalid_json",
+            code: Code::InvalidJson,
             message: format!("{path}: {inner}"),
             path: Some(path),
         }
     })?;
     de.end().map_err(|e| ApiError::BadRequest {
-        code: "invalid_json",
+        code: Code::InvalidJson,
         message: format!("(body): {e}"),
         path: None,
     })?;
@@ -71,7 +72,7 @@ pub fn query<T>(parsed: Result<actix_web::web::Query<T>, actix_web::Error>) -> R
     parsed
         .map(actix_web::web::Query::into_inner)
         .map_err(|e| ApiError::BadRequest {
-            code: "invalid_query",
+            code: Code::InvalidQuery,
             message: format!("query string: {e}"),
             path: None,
         })

@@ -1,11 +1,12 @@
-//! The one table from errors to HTTP status and a stable `code` (CONTRACT §7:
-//! `{"error": {"code": "...", "message": "..."}}`).
+//! The answer of every error (CONTRACT §7: `{"error": {"code": "...", "message": "..."}}`):
+//! each error's code and status come from the one table, [`crate::error::Code`].
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-use crate::service::{error_code, ServiceError};
+use crate::error::Code;
+use crate::service::ServiceError;
 use crate::store::StoreError;
 use crate::template::Diagnostic;
 
@@ -15,8 +16,8 @@ pub enum ApiError {
     /// The body or a parameter is not what the endpoint takes; `path` names the field.
     #[error("{message}")]
     BadRequest {
-        /// Stable code.
-        code: &'static str,
+        /// Its row in the code table (a 400).
+        code: Code,
         /// What is wrong, naming the field.
         message: String,
         /// JSON path of the bad field, when known.
@@ -34,19 +35,15 @@ pub enum ApiError {
     /// The token's role may not do this.
     #[error("{0}")]
     Forbidden(String),
-    /// Nothing at that id or name.
-    #[error("{message}")]
-    NotFound {
-        /// Stable code.
-        code: &'static str,
-        /// What was not found.
-        message: String,
+    /// No route at that method and path.
+    #[error("no route {method} {path}")]
+    NoRoute {
+        /// The request's method.
+        method: String,
+        /// The request's path.
+        path: String,
     },
-    /// The request conflicts with the resource's state (an analysis already ended, a name
-    /// taken).
-    #[error("{0}")]
-    Conflict(String),
-    /// The judgment service failed.
+    /// The service failed.
     #[error(transparent)]
     Service(#[from] ServiceError),
 }
@@ -62,22 +59,21 @@ impl ApiError {
     pub fn bad(path: impl Into<String>, message: impl Into<String>) -> ApiError {
         let path = path.into();
         ApiError::BadRequest {
-            code: "invalid_request",
+            code: Code::InvalidRequest,
             message: format!("{path}: {}", message.into()),
             path: Some(path),
         }
     }
 
-    /// The stable code.
-    pub fn code(&self) -> &'static str {
+    /// Its row in the code table: the code and the status.
+    pub fn code(&self) -> Code {
         match self {
-            ApiError::BadRequest { code, .. } => code,
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
-            ApiError::Unauthorized(_) => "unauthorized",
-            ApiError::Forbidden(_) => "forbidden",
-            ApiError::NotFound { code, .. } => code,
-            ApiError::Conflict(_) => "conflict",
-            ApiError::Service(e) => error_code(e),
+            ApiError::BadRequest { code, .. } => *code,
+            ApiError::PayloadTooLarge { .. } => Code::PayloadTooLarge,
+            ApiError::Unauthorized(_) => Code::Unauthorized,
+            ApiError::Forbidden(_) => Code::Forbidden,
+            ApiError::NoRoute { .. } => Code::NotFound,
+            ApiError::Service(e) => e.code(),
         }
     }
 }
@@ -107,43 +103,18 @@ pub struct ErrorDetail {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        use crate::analysis::AnalysisError as A;
-        use crate::source::SourceError as S;
-        match self {
-            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::Service(e) => match e {
-                ServiceError::TemplateNotFound { .. } => StatusCode::NOT_FOUND,
-                ServiceError::InvalidTemplate(_) | ServiceError::BadInput(_) => {
-                    StatusCode::BAD_REQUEST
-                }
-                ServiceError::Analysis(a) => match a {
-                    A::Template { .. } | A::UnknownSource { .. } | A::Escape { .. } => {
-                        StatusCode::BAD_REQUEST
-                    }
-                    A::Source(S::InvalidWindow(_)) | A::Source(S::Escape { .. }) => {
-                        StatusCode::BAD_REQUEST
-                    }
-                    A::Source(s) if s.is_timeout() => StatusCode::GATEWAY_TIMEOUT,
-                    A::Source(_) => StatusCode::BAD_GATEWAY,
-                },
-                ServiceError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
-            },
-        }
+        StatusCode::from_u16(self.code().status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
         if status.is_server_error() {
-            tracing::error!(code = self.code(), error = %self, "request failed");
+            tracing::error!(code = self.code().name(), error = %self, "request failed");
         }
         let (path, problems) = match self {
             ApiError::BadRequest { path, .. } => (path.clone(), None),
             ApiError::Service(ServiceError::InvalidTemplate(d)) => (None, Some(d.clone())),
+            ApiError::Service(ServiceError::Invalid { field, .. }) => (Some(field.clone()), None),
             _ => (None, None),
         };
         let mut response = HttpResponse::build(status);
@@ -152,7 +123,7 @@ impl ResponseError for ApiError {
         }
         response.json(ErrorBody {
             error: ErrorDetail {
-                code: self.code().to_string(),
+                code: self.code().name().to_string(),
                 message: self.to_string(),
                 path,
                 problems,

@@ -20,7 +20,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -29,7 +29,7 @@ use super::error::{ApiError, ErrorBody};
 use super::judgments::{time_field, JudgmentResponse};
 use super::observe::RequestId;
 use super::{auth, body, AppState};
-use crate::scheduler::plan::MAX_MINUTES;
+use crate::service::plan::MAX_MINUTES;
 use crate::service::{self, JudgmentInput, Points, TemplateRef};
 use crate::telemetry::metrics;
 
@@ -67,6 +67,7 @@ fn gate_params(
     pairs: &BTreeMap<String, String>,
     prefix: &str,
     default_window_minutes: u64,
+    now: DateTime<Utc>,
 ) -> Result<GateParams, ApiError> {
     let field = |k: &str| format!("{prefix}{k}");
     let mut args = BTreeMap::new();
@@ -138,7 +139,7 @@ fn gate_params(
             if minutes == 0 {
                 return Err(ApiError::bad(field("window_minutes"), "must be at least 1"));
             }
-            let end = crate::store::now_ms();
+            let end = now;
             let start = i64::try_from(minutes)
                 .ok()
                 .and_then(Duration::try_minutes)
@@ -231,6 +232,7 @@ async fn flagger_judgment(
         &hook.metadata,
         "metadata.",
         state.settings.server.gate_window_minutes,
+        state.store.clock().now(),
     )?;
     // Everything that changes the question is in the key: a call with other arguments,
     // another template version, another window or step, or from the other hook (rollout or
@@ -253,17 +255,8 @@ async fn flagger_judgment(
         p.window,
         p.step_seconds.map(|v| v.to_string()).unwrap_or_default(),
     );
-    let window = p.end - p.start;
-    if let Some(found) = state
-        .store
-        .find_gate_judgment(&key, Utc::now() - window)
-        .await?
-    {
-        tracing::info!(judgment_id = %found.id, "flagger gate: reusing a judgment of this window");
-        return Ok(service::judgment_of(&found, true)?);
-    }
     let input = input_of(&p, request_id, Some(("flagger".into(), Some(key))));
-    Ok(service::make_judgment(&state.settings, &state.store, input).await?)
+    Ok(service::gate_judgment(&state.settings, &state.store, input, p.end - p.start).await?)
 }
 
 fn count(gate: &str, outcome: &str) {
@@ -397,7 +390,12 @@ async fn argo_judgment(
     pairs: BTreeMap<String, String>,
     prefix: &str,
 ) -> Result<HttpResponse, ApiError> {
-    let p = gate_params(&pairs, prefix, state.settings.server.gate_window_minutes)?;
+    let p = gate_params(
+        &pairs,
+        prefix,
+        state.settings.server.gate_window_minutes,
+        state.store.clock().now(),
+    )?;
     let input = input_of(&p, request_id, Some(("argo".into(), None)));
     let j = service::make_judgment(&state.settings, &state.store, input).await?;
     count("argo", j.report.verdict.as_str());
@@ -449,7 +447,7 @@ fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError
     web::Query::<Vec<(String, String)>>::from_query(query)
         .map(|q| q.into_inner())
         .map_err(|e| ApiError::BadRequest {
-            code: "invalid_query",
+            code: crate::error::Code::InvalidQuery,
             message: format!("query string: {e}"),
             path: None,
         })

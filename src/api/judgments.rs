@@ -13,6 +13,7 @@ use super::observe::RequestId;
 use super::{body, AppState};
 use crate::service::{self, JudgmentInput, Points, TemplateRef};
 use crate::source::{parse_time, RecordedData};
+use crate::store::Verdict;
 use crate::store::{JudgmentFilter, JudgmentSummary};
 
 /// A judgment request: a template (stored name or inline object), and either recorded `data`
@@ -251,7 +252,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let q = body::query(query)?;
     if let Some(v) = &q.verdict {
-        if !matches!(v.as_str(), "pass" | "marginal" | "fail") {
+        if Verdict::parse(v).is_none_or(|v| v == Verdict::Error) {
             return Err(ApiError::bad("verdict", "expected pass, marginal or fail"));
         }
     }
@@ -321,10 +322,7 @@ pub struct StoredJudgmentResponse {
 }
 
 fn not_found(id: &str) -> ApiError {
-    ApiError::NotFound {
-        code: "judgment_not_found",
-        message: format!("no judgment with id '{id}'"),
-    }
+    ApiError::Service(service::ServiceError::JudgmentNotFound { id: id.to_string() })
 }
 
 /// One judgment, whole: the report, and the template, arguments, scopes, window and points it

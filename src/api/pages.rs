@@ -6,7 +6,7 @@ use actix_web::{get, web, HttpResponse};
 use super::error::ApiError;
 use super::AppState;
 use crate::html::{analysis_page, judgment_page, JudgmentMeta};
-use crate::service;
+use crate::service::{self, ServiceError};
 use crate::source::ObservationSet;
 
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -36,10 +36,10 @@ pub async fn judgment(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let Some(record) = state.store.get_judgment(&id).await? else {
-        return Err(ApiError::NotFound {
-            code: "judgment_not_found",
-            message: format!("no judgment with id '{id}'"),
-        });
+        return Err(ServiceError::JudgmentNotFound {
+            id: id.into_inner(),
+        }
+        .into());
     };
     let report = service::stored_report(&record)?;
     let data: Option<ObservationSet> = serde_json::from_value(record.data.clone()).ok();
@@ -78,10 +78,10 @@ pub async fn analysis(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let Some(a) = state.store.get_analysis(&id).await? else {
-        return Err(ApiError::NotFound {
-            code: "analysis_not_found",
-            message: format!("no analysis with id '{id}'"),
-        });
+        return Err(ServiceError::AnalysisNotFound {
+            id: id.into_inner(),
+        }
+        .into());
     };
     let intervals = state.store.list_intervals(&a.id).await?;
     let deliveries = state.store.list_deliveries(Some(&a.id), None).await?;

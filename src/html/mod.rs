@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use crate::judge::format::num;
 use crate::judge::{Classification, MetricReport, Report, TestReport};
 use crate::observation::Observation;
-use crate::store::{AnalysisRow, DeliveryRow, IntervalRow};
+use crate::store::{AnalysisRow, AnalysisState, DeliveryRow, DeliveryState, IntervalRow, Verdict};
 
 /// `s` with `& < > " '` escaped, for text and attribute values.
 pub fn escape(s: &str) -> String {
@@ -257,7 +257,9 @@ pub fn analysis_page(
     deliveries: &[DeliveryRow],
 ) -> String {
     let mut b = String::new();
-    let verdict = a.verdict.clone().unwrap_or_else(|| "pending".into());
+    let verdict = a
+        .verdict
+        .map_or(AnalysisState::Pending.as_str(), Verdict::as_str);
     let _ = write!(
         b,
         "<h1>Canary analysis: {}</h1><div><span class=\"verdict {state}\" id=\"state\">{state_up}</span> <span class=\"verdict {verdict_class}\" id=\"verdict\">{}</span> <span class=\"meta\">{} of {} intervals judged</span></div>",
@@ -267,7 +269,7 @@ pub fn analysis_page(
         a.interval_count,
         state = escape(a.state.as_str()),
         state_up = escape(&a.state.as_str().to_uppercase()),
-        verdict_class = escape(&verdict),
+        verdict_class = escape(verdict),
     );
     if let Some(r) = &a.reason {
         let _ = write!(b, "<p class=\"reason\" id=\"reason\">{}</p>", escape(r));
@@ -304,8 +306,8 @@ pub fn analysis_page(
             i.index,
             i.start.to_rfc3339(),
             i.end.to_rfc3339(),
-            if i.verdict == "pass" { "pass" } else { "high" },
-            escape(&i.verdict),
+            if i.verdict == Verdict::Pass { "pass" } else { "high" },
+            escape(i.verdict.as_str()),
             num(i.score),
             i.judged_at.to_rfc3339(),
             escape(&i.judged_by),
@@ -323,10 +325,11 @@ pub fn analysis_page(
                 d.interval_index.map(|i| i.to_string()).unwrap_or_default(),
                 d.attempts,
                 d.last_status.map(|s| s.to_string()).unwrap_or_default(),
-                d.delivered_at
-                    .map(|t| t.to_rfc3339())
-                    .or_else(|| d.failed_at.map(|t| format!("given up {}", t.to_rfc3339())))
-                    .unwrap_or_else(|| "pending".into()),
+                match (d.state(), d.delivered_at, d.failed_at) {
+                    (DeliveryState::Delivered, Some(t), _) => t.to_rfc3339(),
+                    (DeliveryState::Failed, _, Some(t)) => format!("given up {}", t.to_rfc3339()),
+                    (state, ..) => state.as_str().to_string(),
+                },
                 escape(d.last_error.as_deref().unwrap_or(""))
             );
         }

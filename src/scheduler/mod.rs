@@ -9,28 +9,28 @@
 //! again by whoever claims it next (itself after a restart, or another instance once the lease
 //! expires); what it had committed is never done again.
 //!
-//! * [`plan`]: interval windows and due times (pure).
-//! * [`callback`]: allow-list, signature, one delivery try.
-
-pub mod callback;
-pub mod plan;
+//! The interval windows ([`crate::service::plan`]), the callback bodies
+//! ([`crate::service::callbacks`]) and their delivery ([`crate::service::delivery`]) are the
+//! service's; this module only runs them on time.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::config::Settings;
+use crate::service::callbacks::{self, AnalysisEvent};
+use crate::service::delivery as callback;
+use crate::service::plan::{self, Plan};
 use crate::service::{self, JudgmentInput, Points, ServiceError, TemplateRef};
 use crate::store::{
-    now_ms, AnalysisRow, AnalysisState, AnalysisUpdate, DueKind, IntervalRow, NewDelivery,
-    ScheduleRow, Store, StoreError,
+    AnalysisRow, AnalysisState, AnalysisUpdate, DueKind, IntervalRow, ScheduleRow, Store,
+    StoreError, Verdict,
 };
 use crate::telemetry::metrics;
-use plan::Plan;
 
 /// Why a step of the scheduler did not record its work. The work is released (or its lease
 /// runs out) and is claimed again later: nothing is lost.
@@ -84,89 +84,24 @@ pub fn instance_id(settings: &Settings) -> String {
     )
 }
 
-/// The public base URL for links in callbacks.
-pub fn public_url(settings: &Settings) -> String {
-    settings.server.public_base()
-}
-
 fn seconds(s: f64) -> chrono::Duration {
     chrono::Duration::milliseconds((s.max(0.0) * 1000.0).round() as i64)
 }
 
 /// The plan of a stored analysis.
 pub fn plan_of(a: &AnalysisRow) -> Result<Plan, SchedulerError> {
-    Plan::new(
-        a.start_at,
-        a.lifetime_minutes,
-        a.interval_minutes,
-        a.begin_after_minutes,
-        a.lookback_minutes,
-        a.settle_seconds,
-    )
-    .map_err(|(field, message)| SchedulerError::Plan(format!("{field}: {message}")))
-}
-
-/// A callback of an analysis: its row, with the body built once (it is signed as stored).
-#[allow(clippy::too_many_arguments)]
-pub fn analysis_event(
-    settings: &Settings,
-    a: &AnalysisRow,
-    event: &str,
-    interval: Option<&IntervalRow>,
-    state: AnalysisState,
-    analysis_verdict: Option<&str>,
-    reason: Option<&str>,
-) -> Option<NewDelivery> {
-    let url = a.callback_url.clone()?;
-    let base = public_url(settings);
-    let id = uuid::Uuid::now_v7().to_string();
-    let created_at = now_ms();
-    let mut body = json!({
-        "event_id": id,
-        "event": event,
-        "analysis_id": a.id,
-        "state": state,
-        "verdict": analysis_verdict,
-        "reason": reason,
-        "template": a.template,
-        "baseline": a.baseline,
-        "canary": a.canary,
-        "analysis_url": format!("{base}/api/v1/analyses/{}", a.id),
-        "created_at": created_at,
-    });
-    if let Some(i) = interval {
-        body["interval"] = json!({
-            "index": i.index,
-            "start": i.start,
-            "end": i.end,
-            "verdict": i.verdict,
-            "score": i.score,
-            "error": i.error,
-            "judgment_id": i.judgment_id,
-            "report_url": i.judgment_id.as_ref().map(|j| format!("{base}/api/v1/judgments/{j}")),
-        });
-    }
-    Some(NewDelivery {
-        id,
-        analysis_id: Some(a.id.clone()),
-        schedule_id: None,
-        event: event.to_string(),
-        interval_index: interval.map(|i| i.index),
-        url,
-        body: body.to_string(),
-        created_at,
-        expires_at: created_at + plan::minutes(settings.callbacks.expire_after_minutes.max(0.0)),
-    })
+    crate::service::analyses::plan_of(a)
+        .map_err(|(field, message)| SchedulerError::Plan(format!("{field}: {message}")))
 }
 
 /// Errors worth another try later: the source or the store failed, not the request (a
 /// template, argument or window that is wrong stays wrong).
 fn retryable(e: &ServiceError) -> bool {
-    use crate::analysis::AnalysisError;
+    use crate::service::live::LiveError;
     use crate::source::SourceError;
     match e {
         ServiceError::Store(_) => true,
-        ServiceError::Analysis(AnalysisError::Source(s)) => !matches!(
+        ServiceError::Live(LiveError::Source(s)) => !matches!(
             s,
             SourceError::InvalidWindow(_) | SourceError::Config { .. } | SourceError::Escape { .. }
         ),
@@ -263,7 +198,7 @@ impl Scheduler {
             };
             let wait = match self.store.next_due(kind).await {
                 Ok(Some(t)) => {
-                    let until = (t - Utc::now()).num_milliseconds().max(0) as u64;
+                    let until = (t - self.now()).num_milliseconds().max(0) as u64;
                     poll.min(Duration::from_millis(until))
                 }
                 _ => poll,
@@ -275,8 +210,33 @@ impl Scheduler {
         }
     }
 
+    /// Now, on the store's clock.
+    fn now(&self) -> DateTime<Utc> {
+        self.store.clock().now()
+    }
+
+    /// One pass over every kind of work, as the loops make it, each kind until nothing more
+    /// is due now: the work due at the clock's time is done when this returns (tests move a
+    /// manual clock and call this instead of waiting for the loops).
+    ///
+    /// # Errors
+    /// The first step that failed.
+    pub async fn run_due(self: &Arc<Self>) -> Result<usize, SchedulerError> {
+        self.release_old_leases().await;
+        let mut done = 0;
+        loop {
+            let n = self.analyses_tick().await?
+                + self.deliveries_tick().await?
+                + self.schedules_tick().await?;
+            if n == 0 {
+                return Ok(done);
+            }
+            done += n;
+        }
+    }
+
     fn lease_until(&self) -> DateTime<Utc> {
-        now_ms() + seconds(self.settings.scheduler.lease_seconds.max(1.0))
+        self.now() + seconds(self.settings.scheduler.lease_seconds.max(1.0))
     }
 
     async fn analyses_tick(self: &Arc<Self>) -> Result<usize, SchedulerError> {
@@ -351,11 +311,11 @@ impl Scheduler {
                     index: k,
                     start,
                     end,
-                    verdict: record.verdict.clone(),
+                    verdict: Verdict::from(prepared.judgment.report.verdict),
                     score: record.score,
                     judgment_id: Some(record.id.clone()),
                     error: None,
-                    judged_at: now_ms(),
+                    judged_at: self.now(),
                     judged_by: self.owner.clone(),
                     report: None,
                 };
@@ -364,7 +324,7 @@ impl Scheduler {
             Err(e)
                 if retryable(&e) && a.attempts + 1 < self.settings.scheduler.interval_attempts =>
             {
-                let retry_at = now_ms()
+                let retry_at = self.now()
                     + seconds(
                         self.settings.scheduler.retry_delay_seconds * (a.attempts + 1) as f64,
                     );
@@ -384,11 +344,11 @@ impl Scheduler {
                     index: k,
                     start,
                     end,
-                    verdict: "error".into(),
+                    verdict: Verdict::Error,
                     score: 0.0,
                     judgment_id: None,
                     error: Some(e.to_string()),
-                    judged_at: now_ms(),
+                    judged_at: self.now(),
                     judged_by: self.owner.clone(),
                     report: None,
                 };
@@ -396,7 +356,7 @@ impl Scheduler {
             }
         };
         let last = k + 1 >= a.interval_count;
-        let failed = interval.verdict == "fail";
+        let failed = interval.verdict == Verdict::Fail;
         let stop = a.stop_on_fail && failed && !last;
         let (state, reason) = if last {
             (
@@ -422,7 +382,7 @@ impl Scheduler {
         };
         let update = AnalysisUpdate {
             state,
-            verdict: Some(interval.verdict.clone()),
+            verdict: Some(interval.verdict),
             reason: reason.clone(),
             next_due_at: if state == AnalysisState::Completed {
                 a.next_due_at
@@ -431,24 +391,26 @@ impl Scheduler {
             },
         };
         let mut deliveries = Vec::new();
-        deliveries.extend(analysis_event(
+        deliveries.extend(callbacks::analysis_event(
             &self.settings,
             &a,
-            "interval",
+            AnalysisEvent::Interval,
             Some(&interval),
             state,
-            Some(&interval.verdict),
+            Some(interval.verdict),
             reason.as_deref(),
+            self.now(),
         ));
         if state == AnalysisState::Completed {
-            deliveries.extend(analysis_event(
+            deliveries.extend(callbacks::analysis_event(
                 &self.settings,
                 &a,
-                "completed",
+                AnalysisEvent::Completed,
                 Some(&interval),
                 state,
-                Some(&interval.verdict),
+                Some(interval.verdict),
                 reason.as_deref(),
+                self.now(),
             ));
         }
         let recorded = self
@@ -470,7 +432,7 @@ impl Scheduler {
             );
             return Ok(());
         }
-        let lag = (now_ms() - plan.due(k)).num_milliseconds() as f64 / 1000.0;
+        let lag = (self.now() - plan.due(k)).num_milliseconds() as f64 / 1000.0;
         let m = metrics::global();
         m.observe("canaryd_interval_lag_seconds", &[], lag.max(0.0));
         m.observe(
@@ -480,7 +442,10 @@ impl Scheduler {
         );
         m.inc(
             "canaryd_intervals_total",
-            &[("template", &a.template), ("verdict", &interval.verdict)],
+            &[
+                ("template", &a.template),
+                ("verdict", interval.verdict.as_str()),
+            ],
             1.0,
         );
         if let Some((_, report)) = &record {
@@ -504,7 +469,7 @@ impl Scheduler {
             .store
             .claim_due_deliveries(
                 &self.owner,
-                now_ms() + seconds(self.settings.callbacks.timeout_seconds + 30.0),
+                self.now() + seconds(self.settings.callbacks.timeout_seconds + 30.0),
                 self.settings.scheduler.batch_size.max(1),
             )
             .await?;
@@ -526,7 +491,7 @@ impl Scheduler {
     }
 
     async fn deliver(&self, d: crate::store::DeliveryToSend) -> Result<(), SchedulerError> {
-        let now = now_ms();
+        let now = self.now();
         let record =
             |status: Option<i64>, error: Option<String>, delivered: bool, retry_at, give_up| {
                 let store = self.store.clone();
@@ -606,7 +571,7 @@ impl Scheduler {
             .claim_due_schedules(
                 &self.owner,
                 self.lease_until(),
-                now_ms() - seconds(self.settings.scheduler.settle_seconds),
+                self.now() - seconds(self.settings.scheduler.settle_seconds),
                 self.settings.scheduler.batch_size.max(1),
             )
             .await?;
@@ -631,7 +596,7 @@ impl Scheduler {
         // Runs missed while no instance was up are not made up one by one: the next is the
         // first after now.
         let next = cron
-            .find_next_occurrence(&Utc::now().max(run_at), false)
+            .find_next_occurrence(&self.now().max(run_at), false)
             .map_err(|e| SchedulerError::Cron(e.to_string()))?;
         let input = JudgmentInput {
             template: TemplateRef::Named {
@@ -654,36 +619,14 @@ impl Scheduler {
                 Ok(p) => (Some(p.record), None, Some(p.judgment.report)),
                 Err(e) => (None, Some(e.to_string()), None),
             };
-        let delivery = s.callback_url.as_ref().map(|url| {
-            let id = uuid::Uuid::now_v7().to_string();
-            let created_at = now_ms();
-            let base = public_url(&self.settings);
-            NewDelivery {
-                id: id.clone(),
-                analysis_id: None,
-                schedule_id: Some(s.id.clone()),
-                event: "schedule_run".into(),
-                interval_index: None,
-                url: url.clone(),
-                body: json!({
-                    "event_id": id,
-                    "event": "schedule_run",
-                    "schedule_id": s.id,
-                    "schedule": s.name,
-                    "run_at": run_at,
-                    "verdict": record.as_ref().map(|r| r.verdict.clone()),
-                    "score": record.as_ref().map(|r| r.score),
-                    "error": error,
-                    "judgment_id": record.as_ref().map(|r| r.id.clone()),
-                    "report_url": record.as_ref().map(|r| format!("{base}/api/v1/judgments/{}", r.id)),
-                    "created_at": created_at,
-                })
-                .to_string(),
-                created_at,
-                expires_at: created_at
-                    + plan::minutes(self.settings.callbacks.expire_after_minutes.max(0.0)),
-            }
-        });
+        let delivery = callbacks::schedule_run_event(
+            &self.settings,
+            s,
+            run_at,
+            record.as_ref(),
+            error.as_deref(),
+            self.now(),
+        );
         let recorded = self
             .store
             .complete_schedule_run(

@@ -9,14 +9,14 @@
 //! interval can never be recorded twice, whatever crashes or races happen.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::Row;
 
 use super::deliveries::{insert_delivery_on, NewDelivery};
 use super::judgments::{insert_judgment_on, NewJudgment};
-use super::{at_opt, now_ms, At, Pool, Store, StoreError};
+use super::states::{decode, AnalysisState, Verdict, OPEN_STATES};
+use super::{at_opt, At, Pool, Store, StoreError};
 
 /// The kinds of work that fall due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,58 +72,8 @@ pub struct NewAnalysis {
     pub first_due_at: DateTime<Utc>,
 }
 
-/// Where an analysis is: stored as its lowercase name, in this one place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AnalysisState {
-    /// Created; no interval judged yet.
-    Pending,
-    /// Some intervals judged, more to come.
-    Running,
-    /// Its last interval judged, or stopped by `stop_on_fail`.
-    Completed,
-    /// Cancelled by a `DELETE`.
-    Cancelled,
-}
-
-impl AnalysisState {
-    /// Every state, in its order of life.
-    pub const ALL: [AnalysisState; 4] = [
-        AnalysisState::Pending,
-        AnalysisState::Running,
-        AnalysisState::Completed,
-        AnalysisState::Cancelled,
-    ];
-
-    /// The stored and shown name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AnalysisState::Pending => "pending",
-            AnalysisState::Running => "running",
-            AnalysisState::Completed => "completed",
-            AnalysisState::Cancelled => "cancelled",
-        }
-    }
-
-    /// The state named `text`, if any.
-    pub fn parse(text: &str) -> Option<AnalysisState> {
-        Self::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-
-    /// True while intervals are still to be judged.
-    pub fn is_open(self) -> bool {
-        matches!(self, AnalysisState::Pending | AnalysisState::Running)
-    }
-}
-
-impl std::fmt::Display for AnalysisState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// A stored analysis.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct AnalysisRow {
     /// Id.
     pub id: String,
@@ -158,14 +108,13 @@ pub struct AnalysisRow {
     /// Callback URL.
     pub callback_url: Option<String>,
     /// Callback key (never shown by the API).
-    #[serde(skip)]
     pub callback_secret: Option<String>,
     /// Stop at the first fail.
     pub stop_on_fail: bool,
     /// pending | running | completed | cancelled.
     pub state: AnalysisState,
-    /// Final verdict.
-    pub verdict: Option<String>,
+    /// The last interval's verdict (final once completed).
+    pub verdict: Option<Verdict>,
     /// Why it ended.
     pub reason: Option<String>,
     /// Intervals planned.
@@ -183,7 +132,7 @@ pub struct AnalysisRow {
 }
 
 /// One judged interval.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct IntervalRow {
     /// From 0.
     pub index: i64,
@@ -191,8 +140,8 @@ pub struct IntervalRow {
     pub start: DateTime<Utc>,
     /// Window end.
     pub end: DateTime<Utc>,
-    /// pass | marginal | fail.
-    pub verdict: String,
+    /// pass | marginal | fail | error.
+    pub verdict: Verdict,
     /// Score.
     pub score: f64,
     /// The stored judgment (`null` when the interval could not be judged).
@@ -204,8 +153,6 @@ pub struct IntervalRow {
     /// Which instance.
     pub judged_by: String,
     /// The interval's report (CONTRACT §4), when shown with the analysis.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
     pub report: Option<Value>,
 }
 
@@ -215,7 +162,7 @@ pub struct AnalysisUpdate {
     /// New state.
     pub state: AnalysisState,
     /// Verdict so far / final.
-    pub verdict: Option<String>,
+    pub verdict: Option<Verdict>,
     /// Why it ended.
     pub reason: Option<String>,
     /// When the next interval is due.
@@ -249,16 +196,18 @@ macro_rules! analysis_from_row {
             callback_url: row.try_get("callback_url")?,
             callback_secret: row.try_get("callback_secret")?,
             stop_on_fail: row.try_get("stop_on_fail")?,
-            state: {
-                let text: String = row.try_get("state")?;
-                AnalysisState::parse(&text).ok_or_else(|| {
-                    StoreError::Unavailable(format!(
-                        "analysis {id}: unknown state '{text}' in the store",
-                        id = row.try_get::<String, _>("id").unwrap_or_default()
-                    ))
-                })?
+            state: decode(
+                &row.try_get::<String, _>("state")?,
+                AnalysisState::parse,
+                &format!(
+                    "analysis {}: state",
+                    row.try_get::<String, _>("id").unwrap_or_default()
+                ),
+            )?,
+            verdict: match row.try_get::<Option<String>, _>("verdict")? {
+                Some(text) => Some(decode(&text, Verdict::parse, "analysis verdict")?),
+                None => None,
             },
-            verdict: row.try_get("verdict")?,
             reason: row.try_get("reason")?,
             interval_count: row.try_get("interval_count")?,
             next_index: row.try_get("next_index")?,
@@ -274,7 +223,7 @@ impl Store {
     /// Stores a new analysis, state `pending`, interval 0 due at `first_due_at`.
     pub async fn insert_analysis(&self, a: &NewAnalysis) -> Result<(), StoreError> {
         self.check_file()?;
-        let now = now_ms();
+        let now = self.clock.now();
         with_pool!(self, |p| {
             sqlx::query(
                 "INSERT INTO analyses (id, created_at, request_id, template, template_version, args, \
@@ -326,7 +275,7 @@ impl Store {
     /// Analyses, newest first, optionally in one state.
     pub async fn list_analyses(
         &self,
-        state: Option<&str>,
+        state: Option<AnalysisState>,
         limit: i64,
     ) -> Result<Vec<AnalysisRow>, StoreError> {
         with_pool!(self, |p| {
@@ -335,7 +284,7 @@ impl Store {
                  ORDER BY id DESC LIMIT $2"
             ));
             let rows = sqlx::query(sql)
-                .bind(state)
+                .bind(state.map(AnalysisState::as_str))
                 .bind(limit)
                 .fetch_all(p)
                 .await?;
@@ -363,7 +312,11 @@ impl Store {
                     index: row.try_get("idx")?,
                     start: row.try_get::<At, _>("start_at")?.0,
                     end: row.try_get::<At, _>("end_at")?.0,
-                    verdict: row.try_get("verdict")?,
+                    verdict: decode(
+                        &row.try_get::<String, _>("verdict")?,
+                        Verdict::parse,
+                        "interval verdict",
+                    )?,
                     score: row.try_get("score")?,
                     judgment_id: row.try_get("judgment_id")?,
                     error: row.try_get("error")?,
@@ -407,14 +360,14 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<String>, StoreError> {
         self.check_file()?;
-        let now = now_ms();
+        let now = self.clock.now();
         let rows = match &self.pool {
-            Pool::Sqlite(p) => sqlx::query(
+            Pool::Sqlite(p) => sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE analyses SET lease_owner = $1, lease_until = $2 WHERE id IN \
-                     (SELECT id FROM analyses WHERE state IN ('pending', 'running') \
+                     (SELECT id FROM analyses WHERE state IN {OPEN_STATES} \
                      AND next_due_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
-                     ORDER BY next_due_at LIMIT $4) RETURNING id",
-            )
+                     ORDER BY next_due_at LIMIT $4) RETURNING id"
+            )))
             .bind(owner)
             .bind(At(lease_until))
             .bind(At(now))
@@ -424,12 +377,12 @@ impl Store {
             .into_iter()
             .map(|r| r.try_get::<String, _>("id"))
             .collect::<Result<Vec<_>, _>>()?,
-            Pool::Postgres(p) => sqlx::query(
+            Pool::Postgres(p) => sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE analyses SET lease_owner = $1, lease_until = $2 WHERE id IN \
-                 (SELECT id FROM analyses WHERE state IN ('pending', 'running') \
+                 (SELECT id FROM analyses WHERE state IN {OPEN_STATES} \
                  AND next_due_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
-                 ORDER BY next_due_at LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id",
-            )
+                 ORDER BY next_due_at LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id"
+            )))
             .bind(owner)
             .bind(At(lease_until))
             .bind(At(now))
@@ -447,16 +400,17 @@ impl Store {
     pub async fn next_due(&self, kind: DueKind) -> Result<Option<DateTime<Utc>>, StoreError> {
         let sql = match kind {
             DueKind::Interval => {
-                "SELECT MIN(next_due_at) AS t FROM analyses WHERE state IN ('pending', 'running')"
+                format!("SELECT MIN(next_due_at) AS t FROM analyses WHERE state IN {OPEN_STATES}")
             }
-            DueKind::Delivery => {
-                "SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE delivered_at IS NULL \
-                 AND failed_at IS NULL"
-            }
-            DueKind::ScheduleRun => "SELECT MIN(next_run_at) AS t FROM schedules",
+            DueKind::Delivery => "SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE \
+                delivered_at IS NULL AND failed_at IS NULL"
+                .to_string(),
+            DueKind::ScheduleRun => "SELECT MIN(next_run_at) AS t FROM schedules".to_string(),
         };
         with_pool!(self, |p| {
-            let row = sqlx::query(sql).fetch_one(p).await?;
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .fetch_one(p)
+                .await?;
             Ok(row.try_get::<Option<At>, _>("t")?.map(|t| t.0))
         })
     }
@@ -478,18 +432,18 @@ impl Store {
         self.check_file()?;
         with_pool!(self, |p| {
             let mut tx = p.begin().await?;
-            let moved = sqlx::query(
+            let moved = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE analyses SET state = $1, verdict = $2, reason = $3, next_index = $4, \
                  next_due_at = $5, attempts = 0, last_error = NULL, lease_owner = NULL, \
                  lease_until = NULL, updated_at = $6 WHERE id = $7 AND lease_owner = $8 \
-                 AND next_index = $9 AND state IN ('pending', 'running')",
-            )
+                 AND next_index = $9 AND state IN {OPEN_STATES}"
+            )))
             .bind(update.state.as_str())
-            .bind(&update.verdict)
+            .bind(update.verdict.map(Verdict::as_str))
             .bind(&update.reason)
             .bind(k + 1)
             .bind(At(update.next_due_at))
-            .bind(At(now_ms()))
+            .bind(At(self.clock.now()))
             .bind(id)
             .bind(owner)
             .bind(k)
@@ -510,7 +464,7 @@ impl Store {
             .bind(k)
             .bind(At(interval.start))
             .bind(At(interval.end))
-            .bind(&interval.verdict)
+            .bind(interval.verdict.as_str())
             .bind(interval.score)
             .bind(&interval.judgment_id)
             .bind(&interval.error)
@@ -544,7 +498,7 @@ impl Store {
             )
             .bind(error)
             .bind(At(retry_at))
-            .bind(At(now_ms()))
+            .bind(At(self.clock.now()))
             .bind(id)
             .bind(owner)
             .execute(p)
@@ -579,12 +533,13 @@ impl Store {
         self.check_file()?;
         with_pool!(self, |p| {
             let mut tx = p.begin().await?;
-            let done = sqlx::query(
-                "UPDATE analyses SET state = 'cancelled', reason = 'cancelled by request', \
+            let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE analyses SET state = '{cancelled}', reason = 'cancelled by request', \
                  lease_owner = NULL, lease_until = NULL, updated_at = $1 \
-                 WHERE id = $2 AND state IN ('pending', 'running')",
-            )
-            .bind(At(now_ms()))
+                 WHERE id = $2 AND state IN {OPEN_STATES}",
+                cancelled = AnalysisState::Cancelled.as_str(),
+            )))
+            .bind(At(self.clock.now()))
             .bind(id)
             .execute(&mut *tx)
             .await?;

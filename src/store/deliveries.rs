@@ -2,10 +2,10 @@
 //! signed body, claimed under a lease and tried until delivered or expired.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use sqlx::Row;
 
-use super::{now_ms, At, Pool, Store, StoreError};
+use super::states::DeliveryState;
+use super::{At, Pool, Store, StoreError};
 
 /// A callback to deliver.
 #[derive(Debug, Clone)]
@@ -31,7 +31,7 @@ pub struct NewDelivery {
 }
 
 /// A delivery's record.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct DeliveryRow {
     /// The event id (`X-Canaryd-Event-Id`).
     pub id: String,
@@ -55,6 +55,19 @@ pub struct DeliveryRow {
     pub last_status: Option<i64>,
     /// The last failure.
     pub last_error: Option<String>,
+}
+
+impl DeliveryRow {
+    /// Where the delivery is: delivered, given up, or still to be tried.
+    pub fn state(&self) -> DeliveryState {
+        if self.delivered_at.is_some() {
+            DeliveryState::Delivered
+        } else if self.failed_at.is_some() {
+            DeliveryState::Failed
+        } else {
+            DeliveryState::Pending
+        }
+    }
 }
 
 /// A claimed delivery, with what is needed to send it.
@@ -146,7 +159,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<DeliveryToSend>, StoreError> {
         self.check_file()?;
-        let now = now_ms();
+        let now = self.clock.now();
         let ids: Vec<String> = match &self.pool {
             Pool::Sqlite(p) => sqlx::query(
                 "UPDATE deliveries SET lease_owner = $1, lease_until = $2 WHERE id IN \
@@ -224,7 +237,7 @@ impl Store {
         give_up: bool,
     ) -> Result<(), StoreError> {
         self.check_file()?;
-        let now = now_ms();
+        let now = self.clock.now();
         with_pool!(self, |p| {
             sqlx::query(
                 "UPDATE deliveries SET attempts = attempts + 1, last_status = $1, last_error = $2, \

@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
+use crate::clock::Clock;
 use instant::{at_opt, At};
 
 /// Why the store failed.
@@ -58,6 +59,8 @@ enum Pool {
 pub struct Store {
     pool: Pool,
     url_shown: String,
+    /// Where "now" comes from: due times, leases, the times rows are stamped with.
+    clock: Clock,
     /// The SQLite file's identity at open (none for PostgreSQL or an in-memory database).
     file: Option<Arc<FileIdentity>>,
 }
@@ -124,18 +127,21 @@ mod analyses;
 mod deliveries;
 mod judgments;
 mod schedules;
+mod states;
 mod templates;
 
-pub use analyses::{AnalysisRow, AnalysisState, AnalysisUpdate, DueKind, IntervalRow, NewAnalysis};
+pub use analyses::{AnalysisRow, AnalysisUpdate, DueKind, IntervalRow, NewAnalysis};
 pub use deliveries::{DeliveryRow, DeliveryToSend, NewDelivery};
 pub use judgments::{JudgmentFilter, JudgmentSummary, NewJudgment, StoredJudgment};
 pub use schedules::ScheduleRow;
+pub use states::{AnalysisState, DeliveryState, Verdict};
 pub use templates::{PutOutcome, StoredTemplate};
 
-/// Now, to the millisecond (both databases keep at least that, so a time reads back equal).
+/// Now on the system clock, to the millisecond (both databases keep at least that, so a time
+/// reads back equal). The store, the scheduler and the service take theirs from the injected
+/// [`Clock`] instead ([`Store::clock`]).
 pub fn now_ms() -> DateTime<Utc> {
-    let now = Utc::now();
-    DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+    Clock::system().now()
 }
 
 impl Store {
@@ -185,6 +191,7 @@ impl Store {
         let store = Store {
             pool,
             url_shown,
+            clock: Clock::system(),
             file,
         };
         store.migrate().await?;
@@ -212,6 +219,18 @@ impl Store {
             Pool::Sqlite(_) => "sqlite",
             Pool::Postgres(_) => "postgres",
         }
+    }
+
+    /// The store on `clock` instead of the system's: every "now" of the store, and of the
+    /// scheduler and the service working on it, comes from it.
+    pub fn with_clock(mut self, clock: Clock) -> Store {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock this store, and everything working on it, reads "now" from.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// The URL with any password removed, for logs.
@@ -263,7 +282,7 @@ impl Store {
         with_pool!(self, |p| {
             let mut tx = p.begin().await?;
             sqlx::query("UPDATE readiness SET checked_at = $1 WHERE id = 1")
-                .bind(At(now_ms()))
+                .bind(At(self.clock.now()))
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;

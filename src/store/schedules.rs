@@ -2,17 +2,17 @@
 //! recorded (with its judgment and callback) in one transaction.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::Row;
 
 use super::deliveries::{insert_delivery_on, NewDelivery};
 use super::judgments::{insert_judgment_on, NewJudgment};
-use super::{at_opt, now_ms, At, Pool, Store, StoreError};
+use super::states::{decode, Verdict};
+use super::{at_opt, At, Pool, Store, StoreError};
 
 /// A recurring check.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ScheduleRow {
     /// Id.
     pub id: String,
@@ -37,7 +37,6 @@ pub struct ScheduleRow {
     /// Callback URL.
     pub callback_url: Option<String>,
     /// Callback key (never shown).
-    #[serde(skip)]
     pub callback_secret: Option<String>,
     /// Next run.
     pub next_run_at: DateTime<Utc>,
@@ -46,7 +45,7 @@ pub struct ScheduleRow {
     /// Last run's judgment.
     pub last_judgment_id: Option<String>,
     /// Last run's verdict.
-    pub last_verdict: Option<String>,
+    pub last_verdict: Option<Verdict>,
     /// Last run's error.
     pub last_error: Option<String>,
     /// Runs so far.
@@ -76,7 +75,10 @@ macro_rules! schedule_from_row {
             next_run_at: row.try_get::<At, _>("next_run_at")?.0,
             last_run_at: row.try_get::<Option<At>, _>("last_run_at")?.map(|t| t.0),
             last_judgment_id: row.try_get("last_judgment_id")?,
-            last_verdict: row.try_get("last_verdict")?,
+            last_verdict: match row.try_get::<Option<String>, _>("last_verdict")? {
+                Some(text) => Some(decode(&text, Verdict::parse, "schedule verdict")?),
+                None => None,
+            },
             last_error: row.try_get("last_error")?,
             runs: row.try_get("runs")?,
         }
@@ -166,7 +168,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<ScheduleRow>, StoreError> {
         self.check_file()?;
-        let now = now_ms();
+        let now = self.clock.now();
         let ids: Vec<String> = match &self.pool {
             Pool::Sqlite(p) => sqlx::query(
                 "UPDATE schedules SET lease_owner = $1, lease_until = $2 WHERE id IN \

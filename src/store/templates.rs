@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{now_ms, At, Pool, Store, StoreError};
+use super::{At, Pool, Store, StoreError};
 
 /// One stored template version.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -79,7 +79,7 @@ impl Store {
             )
             .bind(name)
             .bind(next)
-            .bind(At(now_ms()))
+            .bind(At(self.clock.now()))
             .bind(source)
             .bind(origin)
             .execute(&mut *tx)
@@ -151,7 +151,7 @@ impl Store {
                 "UPDATE templates SET deleted_at = $2 WHERE name = $1 AND deleted_at IS NULL",
             )
             .bind(name)
-            .bind(At(now_ms()))
+            .bind(At(self.clock.now()))
             .execute(p)
             .await?;
             Ok(done.rows_affected() > 0)

@@ -410,7 +410,7 @@ async fn callbacks_are_retried_until_delivered() {
 /// or more, be stored as a negative number.
 #[test]
 fn hostile_numbers_get_a_400_naming_the_field() {
-    use canaryd::scheduler::plan::MAX_MINUTES;
+    use canaryd::service::plan::MAX_MINUTES;
     use canaryd::source::MAX_STEP_SECONDS;
     use proptest::prelude::*;
     use proptest::test_runner::{Config, TestRunner};
@@ -560,4 +560,123 @@ fn hostile_numbers_get_a_400_naming_the_field() {
         assert_eq!(list.as_array().map(Vec::len), Some(0), "{list}");
     });
     rt.block_on(app.stop());
+}
+
+/// The scheduler on a manual clock, in this process, with no sleep anywhere: an interval is
+/// not judged a millisecond before its window has closed plus the settle delay, is judged
+/// once it has; a lease another instance holds (and never records under) keeps the work from
+/// this one until the lease runs out, and not a millisecond longer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intervals_fall_due_and_leases_expire_on_the_injected_clock() {
+    use std::sync::Arc;
+
+    use canaryd::clock::Clock;
+    use canaryd::config::{Settings, SourceSettings};
+    use canaryd::scheduler::Scheduler;
+    use canaryd::service::analyses::{analysis_detail, create_analysis, AnalysisSpec};
+    use canaryd::store::{AnalysisState, Store, Verdict};
+    use chrono::Duration as Span;
+    use tokio::sync::Notify;
+
+    let scratch = support::Scratch::new("clock");
+    let points: Vec<f64> = (0..20).map(|i| 10.0 + f64::from(i % 5)).collect();
+    let data = scratch.file(
+        "recorded.json",
+        &json!({"metrics": {"lat": {"baseline": points, "canary": points}}}).to_string(),
+    );
+    let mut settings = Settings::default();
+    settings.store.url = format!("sqlite://{}", scratch.path.join("canaryd.db").display());
+    settings.sources.clear();
+    settings.sources.insert(
+        "recorded".into(),
+        SourceSettings {
+            kind: "file".into(),
+            url: data.display().to_string(),
+            ..SourceSettings::default()
+        },
+    );
+    settings.scheduler.settle_seconds = 30.0;
+    settings.scheduler.lease_seconds = 60.0;
+    settings.scheduler.instance_id = "a".into();
+    let t0 = chrono::DateTime::from_timestamp(T0, 0).unwrap();
+    let clock = Clock::manual(t0);
+    let store = Arc::new(
+        Store::connect(&settings.store.url)
+            .await
+            .expect("store")
+            .with_clock(clock.clone()),
+    );
+    let template = "name: clocked\nsource: recorded\nstep_seconds: 60\nmetrics:\n  - name: lat\n    query: 'lat{v=\"${scope}\"}'\n";
+    store
+        .put_template("clocked", template, "test")
+        .await
+        .expect("template");
+    let made = create_analysis(
+        &settings,
+        &store,
+        &Notify::new(),
+        "clock-test".into(),
+        AnalysisSpec {
+            template: "clocked".into(),
+            template_version: None,
+            args: Default::default(),
+            baseline: "baseline".into(),
+            canary: "canary".into(),
+            start: None,
+            lifetime_minutes: 10.0,
+            interval_minutes: 5.0,
+            begin_after_minutes: 0.0,
+            lookback_minutes: 0.0,
+            step_seconds: None,
+            callback_url: None,
+            callback_secret: None,
+            stop_on_fail: None,
+        },
+    )
+    .await
+    .expect("analysis");
+    let id = made.analysis.id.clone();
+    assert_eq!(
+        made.analysis.start_at, t0,
+        "the start defaults to the clock's now"
+    );
+    let a = Arc::new(Scheduler::new(
+        settings,
+        store.clone(),
+        Arc::new(Notify::new()),
+    ));
+    let judged = || async { analysis_detail(&store, &id).await.expect("read").intervals };
+
+    // Interval 0's window closes at t0 + 5 min; it is due 30 s later.
+    clock.set(t0 + Span::minutes(5) + Span::seconds(30) - Span::milliseconds(1));
+    assert_eq!(a.run_due().await.expect("pass"), 0, "not due yet");
+    assert!(judged().await.is_empty());
+    clock.advance(Span::milliseconds(1));
+    assert_eq!(a.run_due().await.expect("pass"), 1);
+    let intervals = judged().await;
+    assert_eq!(intervals.len(), 1);
+    assert_eq!(intervals[0].verdict, Verdict::Pass);
+    assert_eq!(intervals[0].judged_at, clock.now(), "stamped on the clock");
+
+    // Interval 1 falls due; instance b claims it and never records (it died).
+    clock.set(t0 + Span::minutes(10) + Span::seconds(30));
+    let taken = store
+        .claim_due_analyses("b", clock.now() + Span::seconds(60), 10)
+        .await
+        .expect("claim");
+    assert_eq!(taken, vec![id.clone()]);
+    assert_eq!(a.run_due().await.expect("pass"), 0, "b's lease holds");
+    clock.advance(Span::seconds(60));
+    assert_eq!(
+        a.run_due().await.expect("pass"),
+        0,
+        "to its last millisecond"
+    );
+    clock.advance(Span::milliseconds(1));
+    assert_eq!(a.run_due().await.expect("pass"), 1, "expired: a takes it");
+    let d = analysis_detail(&store, &id).await.expect("read");
+    assert_eq!(d.intervals.len(), 2);
+    assert_eq!(d.intervals[1].judged_by, "a");
+    assert_eq!(d.analysis.state, AnalysisState::Completed);
+    store.close().await;
 }

@@ -7,9 +7,9 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use canaryd::analysis::{judge_with_source, LiveRequest};
 use canaryd::config::SourceSettings;
 use canaryd::judge::{judge, Report};
+use canaryd::service::live::{judge_with_source, LiveRequest};
 use canaryd::source::{build_source, parse_time, RecordedData, Window, DEFAULT_MAX_CONCURRENT};
 use canaryd::template::{load_template, Template};
 use serde_json::Value;

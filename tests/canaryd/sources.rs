@@ -76,9 +76,14 @@ async fn fetch_template(
     canary: &str,
     w: &Window,
 ) -> BTreeMap<String, canaryd::source::Observation> {
-    let queries =
-        canaryd::analysis::render_queries(template, source, baseline, canary, &BTreeMap::new())
-            .unwrap();
+    let queries = canaryd::service::live::render_queries(
+        template,
+        source,
+        baseline,
+        canary,
+        &BTreeMap::new(),
+    )
+    .unwrap();
     fetch_all(source, &queries, w, 4).await.unwrap()
 }
 
@@ -251,7 +256,7 @@ async fn prometheus_scopes_match_only_the_literal_series_in_every_quoting() {
     let s = source.fetch_range("m", &naive, &w).await.unwrap();
     assert_eq!(s.values, vec![Some(1.0); 61], "{naive}");
     // A raw string cannot hold a backtick: refused, naming the scope and the metric.
-    let err = canaryd::analysis::render_queries(
+    let err = canaryd::service::live::render_queries(
         &template,
         &*source,
         "baseline",

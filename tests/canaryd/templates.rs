@@ -1351,8 +1351,8 @@ fn scope_and_args_can_be_declared_regexes() {
 mod rendering {
     use std::collections::BTreeMap;
 
-    use canaryd::analysis::{render_queries, AnalysisError};
     use canaryd::config::SourceSettings;
+    use canaryd::service::live::{render_queries, LiveError};
     use canaryd::source::{build_source, MetricSource};
 
     use super::parse_ok;
@@ -1378,7 +1378,7 @@ mod rendering {
     }
 
     /// The canary query of the template's only metric `query`, rendered for `kind`.
-    fn render(kind: &str, head: &str, query: &str, canary: &str) -> Result<String, AnalysisError> {
+    fn render(kind: &str, head: &str, query: &str, canary: &str) -> Result<String, LiveError> {
         let t = parse_ok(&format!(
             "name: t\nsource: {kind}\n{head}metrics:\n  - name: m\n    query: '{}'\n",
             query.replace('\'', "''")

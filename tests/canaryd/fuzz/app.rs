@@ -48,9 +48,12 @@ pub fn with_app<R>(f: impl FnOnce(&dyn Fn(TestRequest) -> Answer) -> R) -> R {
     let app = system.block_on(async {
         let store = Store::connect(&settings.store.url).await.expect("store");
         for dir in ["analysis-templates", "fixtures/templates"] {
-            canaryd::api::load_template_dir(&store, &repo_root().join(dir).display().to_string())
-                .await
-                .expect("load templates");
+            canaryd::startup::load_template_dir(
+                &store,
+                &repo_root().join(dir).display().to_string(),
+            )
+            .await
+            .expect("load templates");
         }
         let tokens = web::Data::new(auth::Tokens::default());
         let state = web::Data::new(AppState {

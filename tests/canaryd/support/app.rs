@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use canaryd::api::Application;
 use canaryd::config::Settings;
+use canaryd::startup::Application;
 use serde_json::Value;
 
 use super::{free_port, repo_root, require_binary, temp_dir, Process, Scratch};

@@ -7,13 +7,14 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::analysis::{fetch_live, AnalysisError, LiveRequest};
 use crate::config::Settings;
 use crate::judge::{judge, Report};
-use crate::source::{Observation, ObservationSet, RecordedData, SourceError, Window};
-use crate::store::{now_ms, NewJudgment, Store, StoreError};
+use crate::service::error::ServiceError;
+use crate::service::live::{fetch_live, LiveError, LiveRequest};
+use crate::source::{Observation, ObservationSet, RecordedData, Window};
+use crate::store::{NewJudgment, Store, StoreError};
 use crate::telemetry::metrics;
-use crate::template::{parse_template, resolve_args, Diagnostic, Template, TemplateError};
+use crate::template::{parse_template, resolve_args, Template};
 
 /// Which template a judgment uses.
 #[derive(Debug, Clone)]
@@ -62,40 +63,6 @@ pub struct JudgmentInput {
     pub request_id: String,
     /// `(gate, key)` when a gate asks; the key identifies calls that may reuse a judgment.
     pub gate: Option<(String, Option<String>)>,
-}
-
-/// Why a judgment could not be made. Each maps to one HTTP status and code (`api::error`).
-#[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
-    /// No stored template of that name (or version).
-    #[error("no template named '{name}'{}", version.map(|v| format!(" with version {v}")).unwrap_or_default())]
-    TemplateNotFound {
-        /// Name.
-        name: String,
-        /// Version asked for.
-        version: Option<i64>,
-    },
-    /// The template has problems.
-    #[error("invalid template: {}", .0.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("; "))]
-    InvalidTemplate(Vec<Diagnostic>),
-    /// The request does not fit the template (data for metrics it lacks...).
-    #[error("{0}")]
-    BadInput(String),
-    /// Arguments, source, window or fetch failed.
-    #[error(transparent)]
-    Analysis(#[from] AnalysisError),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl From<TemplateError> for ServiceError {
-    fn from(e: TemplateError) -> Self {
-        match e {
-            TemplateError::Invalid(d) => ServiceError::InvalidTemplate(d),
-            other => ServiceError::BadInput(other.to_string()),
-        }
-    }
 }
 
 /// A judgment made and stored.
@@ -244,6 +211,26 @@ pub async fn make_judgment(
     Ok(prepared.judgment)
 }
 
+/// A gate's judgment: the one made for the same gate key within the last `window` (the same
+/// question asked again, as Flagger does at every tick), or a new one made and stored.
+pub async fn gate_judgment(
+    settings: &Settings,
+    store: &Store,
+    input: JudgmentInput,
+    window: chrono::Duration,
+) -> Result<Judgment, ServiceError> {
+    if let Some((gate, Some(key))) = &input.gate {
+        if let Some(found) = store
+            .find_gate_judgment(key, store.clock().now() - window)
+            .await?
+        {
+            tracing::info!(judgment_id = %found.id, "{gate} gate: reusing a judgment of this window");
+            return judgment_of(&found, true);
+        }
+    }
+    make_judgment(settings, store, input).await
+}
+
 /// Makes the judgment without storing it (the scheduler stores it in the same transaction as
 /// the interval it belongs to).
 pub async fn prepare_judgment(
@@ -264,7 +251,7 @@ pub async fn prepare_judgment(
                         "template",
                         metric_template(&template.name, template_version),
                     ),
-                    ("code", error_code(&e)),
+                    ("code", e.code().name()),
                 ],
                 1.0,
             );
@@ -277,7 +264,7 @@ pub async fn prepare_judgment(
         Points::Data(_) => input.args.clone(),
         Points::Live { .. } => resolve_args(&template, &input.args)?,
     };
-    let created_at = now_ms();
+    let created_at = store.clock().now();
     let (gate, gate_key) = match &input.gate {
         Some((g, k)) => (Some(g.clone()), k.clone()),
         None => (None, None),
@@ -337,7 +324,7 @@ async fn judge_points(
             step_seconds,
         } => {
             let window = Window::new(*start, *end, step_seconds.unwrap_or(template.step_seconds))
-                .map_err(AnalysisError::from)?;
+                .map_err(LiveError::from)?;
             let request = LiveRequest {
                 baseline: baseline.clone(),
                 canary: canary.clone(),
@@ -399,32 +386,6 @@ pub fn count_judgment(report: &Report, stored: bool) {
             ],
             1.0,
         );
-    }
-}
-
-/// The stable error code of `e` (API bodies, metrics).
-pub fn error_code(e: &ServiceError) -> &'static str {
-    match e {
-        ServiceError::TemplateNotFound { .. } => "template_not_found",
-        ServiceError::InvalidTemplate(_) => "invalid_template",
-        ServiceError::BadInput(_) => "invalid_request",
-        ServiceError::Analysis(a) => match a {
-            AnalysisError::Template { .. } => "invalid_arguments",
-            AnalysisError::UnknownSource { .. } => "unknown_source",
-            AnalysisError::Escape { .. } => "invalid_scope",
-            AnalysisError::Source(s) => match s {
-                SourceError::InvalidWindow(_) => "invalid_window",
-                SourceError::Config { .. } => "source_config",
-                SourceError::Unreachable { .. } | SourceError::Timeout { .. } => {
-                    "source_unavailable"
-                }
-                SourceError::NothingRead { source_down, .. } if *source_down => {
-                    "source_unavailable"
-                }
-                _ => "source_error",
-            },
-        },
-        ServiceError::Store(_) => "store_error",
     }
 }
 

@@ -31,7 +31,7 @@ pub struct LiveRequest {
 
 /// Why a live judgment could not be made.
 #[derive(Debug, thiserror::Error)]
-pub enum AnalysisError {
+pub enum LiveError {
     /// Arguments missing or unknown, or a placeholder the template does not declare.
     #[error("template '{template}': {source}")]
     Template {
@@ -71,15 +71,15 @@ pub enum AnalysisError {
 /// # Errors
 /// Missing or unknown arguments; a placeholder where no value can be put safely
 /// ([`TemplateError::UnsafePlacement`]); a value that cannot be made safe where it sits
-/// ([`AnalysisError::Escape`], naming the value's role and the metric).
+/// ([`LiveError::Escape`], naming the value's role and the metric).
 pub fn render_queries(
     template: &Template,
     source: &dyn MetricSource,
     baseline: &str,
     canary: &str,
     args: &BTreeMap<String, String>,
-) -> Result<Vec<MetricQuery>, AnalysisError> {
-    let template_err = |source| AnalysisError::Template {
+) -> Result<Vec<MetricQuery>, LiveError> {
+    let template_err = |source| LiveError::Template {
         template: template.name.clone(),
         source,
     };
@@ -135,7 +135,7 @@ pub fn render_queries(
                 };
                 source
                     .escape_at(value, placement, is_regex)
-                    .map_err(|source| AnalysisError::Escape {
+                    .map_err(|source| LiveError::Escape {
                         what: format!("{what} in metric '{}'", m.name),
                         source,
                     })
@@ -156,7 +156,7 @@ pub async fn judge_with_source(
     source: &dyn MetricSource,
     request: &LiveRequest,
     max_concurrent: usize,
-) -> Result<Report, AnalysisError> {
+) -> Result<Report, LiveError> {
     let queries = render_queries(
         template,
         source,
@@ -174,7 +174,7 @@ pub async fn judge_live(
     settings: &Settings,
     template: &Template,
     request: &LiveRequest,
-) -> Result<Report, AnalysisError> {
+) -> Result<Report, LiveError> {
     let observations = fetch_live(settings, template, request).await?;
     Ok(judge(template, &observations))
 }
@@ -185,7 +185,7 @@ pub async fn fetch_live(
     settings: &Settings,
     template: &Template,
     request: &LiveRequest,
-) -> Result<BTreeMap<String, Observation>, AnalysisError> {
+) -> Result<BTreeMap<String, Observation>, LiveError> {
     let live = live_queries(
         settings,
         template,
@@ -227,9 +227,9 @@ pub fn live_queries(
     baseline: &str,
     canary: &str,
     args: &BTreeMap<String, String>,
-) -> Result<LiveQueries, AnalysisError> {
+) -> Result<LiveQueries, LiveError> {
     let Some(source_settings) = settings.sources.get(&template.source) else {
-        return Err(AnalysisError::UnknownSource {
+        return Err(LiveError::UnknownSource {
             template: template.name.clone(),
             source_name: template.source.clone(),
             known: settings
@@ -251,7 +251,7 @@ pub fn live_queries(
     // Below a millisecond nothing can answer; above a day is no deadline at all (and
     // Duration::from_secs_f64 panics on what it cannot hold).
     if !(seconds.is_finite() && (0.001..=86_400.0).contains(&seconds)) {
-        return Err(AnalysisError::Source(SourceError::Config {
+        return Err(LiveError::Source(SourceError::Config {
             name: template.source.clone(),
             message: format!(
                 "judgment_timeout_seconds must be a number of seconds between 0.001 and 86400, \
