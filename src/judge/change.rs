@@ -9,7 +9,8 @@
 //! own. It is reported when the level moved by more than the tolerance of the judge (at least
 //! 2%), so that a significant but tolerated wobble says nothing.
 
-use crate::stats::change_point::{change_point, ChangePoint, SUP_WALD_CRITICAL};
+use crate::stats::autocorrelation::{baseline_rho, differences_floor};
+use crate::stats::change_point::{change_point, change_point_with, ChangePoint, SUP_WALD_CRITICAL};
 use crate::template::JudgeSpec;
 
 use super::dependence::Dependence;
@@ -34,7 +35,7 @@ pub(crate) fn canary_change(
             .zip(&p.baseline)
             .map(|(c, b)| c - b)
             .collect();
-        let cp = significant(change_point(&d)?)?;
+        let cp = significant(change_point_with(&d, differences_floor(&d, &p.baseline))?)?;
         let k = cp.index;
         let rel = |c: &[f64], b: &[f64]| relative(mean(c)?, mean(b)?);
         (
@@ -46,7 +47,7 @@ pub(crate) fn canary_change(
         if change_point(&p.baseline).is_some_and(|b| b.significant) {
             return None;
         }
-        let cp = significant(change_point(&p.canary)?)?;
+        let cp = significant(change_point_with(&p.canary, baseline_rho(&p.baseline))?)?;
         let base = mean(&p.baseline)?;
         (
             cp.clone(),

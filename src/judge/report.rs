@@ -483,7 +483,8 @@ pub struct MetricReport {
     /// The queries behind the data (live sources).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub query: Option<QueryReport>,
-    /// Where the canary changed level inside the window, when it did ([`super::change`]).
+    /// Where the canary changed level inside the window, when it did (the least-squares break
+    /// of `stats::change_point`, significant by Andrews' sup-Wald test).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub change_point: Option<ChangePointReport>,
 }

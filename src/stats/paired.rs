@@ -38,23 +38,12 @@
 //!
 //! Pure functions of the data: no resampling, no random numbers.
 
+pub use super::acf::{segmented_lag1, segments, MAX_SEGMENTS, MIN_SEGMENT};
 use super::autocorrelation::{bias_corrected, lag1_autocorrelation, MATERIAL_AUTOCORRELATION};
 use super::normal::pnorm_upper;
 
-/// Segment length below which the differences' autocorrelation is estimated over the whole
-/// series (the bias correction needs more than 8 points, and wants many more).
-pub const MIN_SEGMENT: usize = 30;
-
-/// At most this many segments.
-pub const MAX_SEGMENTS: usize = 4;
-
 /// Significance (one-sided) that the two series' correlation must reach for a paired analysis.
 pub const PAIRING_ALPHA: f64 = 0.01;
-
-/// How many segments a series of `n` points is cut into: ⌊n / 30⌋ within 1..=4.
-pub fn segments(n: usize) -> usize {
-    (n / MIN_SEGMENT).clamp(1, MAX_SEGMENTS)
-}
 
 /// Pearson's correlation (R's `cor(x, y)`); `None` below 3 points or for a constant series.
 pub fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
@@ -156,30 +145,6 @@ pub fn pairing(x: &[f64], y: &[f64]) -> Option<Pairing> {
         p_value,
         shared: p_value < PAIRING_ALPHA,
     })
-}
-
-/// The lag-1 autocorrelation of `d` pooled within [`segments`] consecutive segments, each
-/// around its own mean: Σ (d_t − m_s)(d_{t+1} − m_s) / Σ (d_t − m_s)² over pairs inside a
-/// segment. `None` when it cannot be estimated (fewer than 3 points, no variation).
-pub fn segmented_lag1(d: &[f64]) -> Option<f64> {
-    let n = d.len();
-    if n < 3 || d.iter().any(|v| !v.is_finite()) {
-        return None;
-    }
-    let k = segments(n);
-    let (mut num, mut den) = (0.0, 0.0);
-    for s in 0..k {
-        let part = &d[s * n / k..(s + 1) * n / k];
-        let m = part.iter().sum::<f64>() / part.len() as f64;
-        for (i, v) in part.iter().enumerate() {
-            den += (v - m) * (v - m);
-            if i + 1 < part.len() {
-                num += (v - m) * (part[i + 1] - m);
-            }
-        }
-    }
-    let r = num / den;
-    (den > 0.0 && r.is_finite()).then_some(r.clamp(-1.0, 1.0))
 }
 
 /// The dependence of the differences: `(lag1, effective)` with `lag1` from

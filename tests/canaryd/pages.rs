@@ -180,3 +180,48 @@ fn judge_format_html_writes_the_same_page_offline() {
     assert!(console_messages(&stderr).is_empty(), "{stderr}");
     assert!(dom.contains("id=\"verdict\">FAIL<"));
 }
+
+/// A canary that stepped up half-way: the page's series chart marks where, and the page still
+/// loads without a console message.
+#[test]
+fn the_series_chart_marks_where_the_canary_stepped() {
+    let scratch = Scratch::new("html-step");
+    let wobble = |i: usize, k: f64| 200.0 + 12.0 * ((i as f64) * k).sin();
+    let baseline: Vec<f64> = (0..120).map(|i| wobble(i, 1.7)).collect();
+    let canary: Vec<f64> = (0..120)
+        .map(|i| wobble(i, 2.3) * if i >= 61 { 1.4 } else { 1.0 })
+        .collect();
+    let data = scratch.file(
+        "step.json",
+        &json!({"metrics": {"latency": {"baseline": baseline, "canary": canary}}}).to_string(),
+    );
+    let template = scratch.file(
+        "step.yaml",
+        "name: step\nsource: recorded\nmetrics:\n  - name: latency\n    query: q{v=\"${scope}\"}\n    judge: { test: auto, direction: increase, allowed_increase: 1.05 }\n",
+    );
+    let run = |format: &str| {
+        Command::new(env!("CARGO_BIN_EXE_canaryd"))
+            .args(["judge", "--template"])
+            .arg(&template)
+            .arg("--data")
+            .arg(&data)
+            .args(["--format", format])
+            .output()
+            .unwrap()
+    };
+    let json_out = run("json");
+    let report: serde_json::Value = serde_json::from_slice(&json_out.stdout).unwrap();
+    let c = &report["metrics"][0]["change_point"];
+    assert_eq!(c["index"], 61, "{report}");
+    assert_eq!(c["direction"], "up");
+    let html = String::from_utf8(run("html").stdout).unwrap();
+    assert_eq!(html.matches("class=\"change-point\"").count(), 1);
+    assert!(
+        html.contains("canary stepped up at point 62"),
+        "the marker's label"
+    );
+    let file = scratch.file("report.html", &html);
+    let (dom, stderr) = chromium(&format!("file://{}", file.display()), "--dump-dom");
+    assert!(console_messages(&stderr).is_empty(), "{stderr}");
+    assert!(dom.contains("change-point"));
+}

@@ -1,19 +1,28 @@
 //! `test: auto`: `counts` for sparse whole-number data (at least half zeros) or with a `total`;
-//! otherwise location (Hodges-Lehmann interval of the Mann-Whitney test), `quantile` and
-//! `scale` together, each at the Bonferroni-adjusted level 1 − (1 − confidence) / k, `high`
-//! when any is `high`. The tail is the lower one (1 − `quantile`) when only a decrease is bad,
-//! and only a wider spread counts (a narrower one is never a regression); the tail and spread
-//! tests use [`Rule::Interval`]. For the question "is any of them significant" Holm's step-down
-//! procedure rejects exactly when Bonferroni does (its first step is Bonferroni's), so the
-//! false-alarm rate of the whole is at most 1 − confidence either way.
+//! otherwise five tests together, `high` when any is `high`:
+//! - location: the Hodges-Lehmann interval of the Mann-Whitney test ([`super::location`];
+//!   paired for aligned series that share a pattern);
+//! - mean: the canary mean against the baseline's variance ([`super::mean`]), for a few large
+//!   excursions the ranks dilute;
+//! - step: a change of level inside the window that only the canary took ([`super::step`]);
+//! - tail: an upper quantile (the lower one, 1 − `quantile`, when only a decrease is bad);
+//! - spread: Brown-Forsythe, and for paired series the canary's own spread beyond the shared
+//!   pattern; only a wider spread counts (a narrower one is never a regression).
 //!
-//! Serial dependence: every judge but `mann-whitney` and `threshold`, and `auto`'s location
-//! test, uses the effective sample sizes of `stats::autocorrelation::effective_sizes` (from the
-//! canary − baseline differences' lag-1 autocorrelation for aligned series, else the
-//! baseline's, when material); the spread tests their `spread_effective` sizes (a spread is
-//! estimated more precisely than a mean). Aligned series that share a pattern are compared
-//! point for point (see [`super::location`]). The plain `mann-whitney` judge stays R's
-//! `wilcox.test` exactly (CONTRACT §4).
+//! Each runs at its share of the error rate (weighted Bonferroni, see [`W_LOCATION`]): the
+//! chance that any fires on an unchanged canary is at most 1 − confidence. For the question "is
+//! any of them significant" Holm's step-down procedure rejects exactly when Bonferroni does
+//! (its first step is Bonferroni's). The mean, step, tail and spread tests are there for large
+//! changes the location test misses: they use [`Rule::Interval`] (or, for the step, the level
+//! after it beyond the tolerance), so a small, tolerated change cannot fail a metric through
+//! them.
+//!
+//! Serial dependence: every test here uses the effective sample sizes of
+//! `stats::autocorrelation::effective_sizes` (from the canary − baseline differences' lag-1
+//! autocorrelation for aligned series, else the baseline's, when material, and estimated around
+//! a change of level when there is a significant one); the spread tests their
+//! `spread_effective` sizes. The plain `mann-whitney` judge stays R's `wilcox.test` exactly
+//! (CONTRACT §4).
 
 use crate::stats::paired::differences_dependence;
 use crate::stats::percentile::sorted;

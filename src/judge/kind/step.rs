@@ -13,7 +13,8 @@
 //! baseline's, must reach `allowed_increase` (or `allowed_decrease`), and so must the step
 //! itself.
 
-use crate::stats::change_point::{change_point, sup_wald_p_value};
+use crate::stats::autocorrelation::{baseline_rho, differences_floor};
+use crate::stats::change_point::{change_point, change_point_with, sup_wald_p_value};
 
 use crate::judge::decide::{decide, Criteria, Outcome};
 use crate::judge::dependence::Dependence;
@@ -37,7 +38,9 @@ pub(crate) fn compare(
             .zip(&p.baseline)
             .map(|(c, b)| c - b)
             .collect();
-        let Some(cp) = change_point(&d) else {
+        // Tested allowing for at least a dependence that is not fitted to the break (see
+        // `stats::autocorrelation::differences_floor`).
+        let Some(cp) = change_point_with(&d, differences_floor(&d, &p.baseline)) else {
             return none("no step test: too few points, or no variation");
         };
         let k = cp.index;
@@ -54,7 +57,7 @@ pub(crate) fn compare(
         if change_point(&p.baseline).is_some_and(|b| b.significant) {
             return none("no step test: the baseline changed level too");
         }
-        let Some(cp) = change_point(&p.canary) else {
+        let Some(cp) = change_point_with(&p.canary, baseline_rho(&p.baseline)) else {
             return none("no step test: too few points, or no variation");
         };
         let base = mean(&p.baseline).filter(|b| *b != 0.0);
@@ -62,7 +65,8 @@ pub(crate) fn compare(
         let (before, after) = (side(&p.canary[..cp.index]), side(&p.canary[cp.index..]));
         (cp, before, after)
     };
-    let p_value = sup_wald_p_value(cp.wald, cp.n);
+    let wald = cp.wald;
+    let p_value = sup_wald_p_value(wald, cp.n);
     let significant = p_value <= 1.0 - confidence;
     // The level after the step against the baseline, and the step itself, beyond the tolerance.
     let (up, down) = match (before, after) {
@@ -86,7 +90,7 @@ pub(crate) fn compare(
         cp.n,
         shown(after),
         shown(before),
-        num(cp.wald),
+        num(wald),
         num(p_value),
         num(1.0 - confidence)
     );
@@ -96,7 +100,7 @@ pub(crate) fn compare(
         } else {
             "least-squares break of the canary, sup-Wald".into()
         },
-        statistic: cp.wald,
+        statistic: wald,
         p_value,
         confidence,
         index: cp.index,
