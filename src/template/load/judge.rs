@@ -501,10 +501,23 @@ impl Ctx<'_> {
         path: &str,
         key: &str,
     ) -> Option<Option<f64>> {
-        if fields.get(key).is_none() {
+        let Some(v) = fields.get(key) else {
             return Some(None);
+        };
+        let field = format!("{path}.{key}");
+        let number = self.number(v, &field)?;
+        if number <= 0.0 {
+            self.report(
+                v.pos,
+                field,
+                format!(
+                    "{key} is an effect size (a mean ratio, or with cles a probability) and \
+                     must be above 0, found {number}"
+                ),
+            );
+            return None;
         }
-        self.positive_or(fields, path, key, f64::NAN).map(Some)
+        Some(Some(number))
     }
 
     fn outliers(&mut self, node: &Node, path: &str) -> Option<OutlierSpec> {
