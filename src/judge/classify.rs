@@ -53,18 +53,20 @@ pub fn classify_metric_with_total(
         change_point: None,
     };
 
+    let mut critical_exemption = None;
     let (classification, reason) = if let Some(message) = &obs_ref.error {
         (
             Classification::Error,
             format!("could not fetch the data: {message}"),
         )
     } else if obs.is_none() {
-        (
-            nodata(spec),
-            "no data: the metric is absent from the data".to_string(),
+        without_data(
+            judge.passes_without_data(spec),
+            spec,
+            "the metric is absent from the data",
         )
     } else if let Some(why) = missing_side(&prepared, judge.needs_baseline()) {
-        (nodata(spec), format!("no data: {why}"))
+        without_data(judge.passes_without_data(spec), spec, &why)
     } else if prepared.canary.len() < spec.min_points {
         (
             nodata(spec),
@@ -77,6 +79,9 @@ pub fn classify_metric_with_total(
         )
     } else {
         let outcome = judge.judge(&prepared, spec, &dependence);
+        if spec.critical && outcome.class != Classification::Pass {
+            critical_exemption = judge.critical_exemption(&outcome);
+        }
         report.test = outcome.test;
         report.tests = outcome.tests;
         report.change_point = change::canary_change(&prepared, spec, &dependence);
@@ -114,11 +119,32 @@ pub fn classify_metric_with_total(
         reason.push_str("; ");
         reason.push_str(note);
     }
-    report.critical = spec.critical && classification != Classification::Pass;
+    report.critical =
+        spec.critical && classification != Classification::Pass && critical_exemption.is_none();
     if report.critical {
         reason.push_str(" [critical metric]");
+    }
+    if let Some(note) = &critical_exemption {
+        reason.push_str(note);
     }
     report.classification = classification;
     report.reason = reason;
     report
+}
+
+/// The classification of a metric without values (`why`): `nodata` / `nodata_fail`, or `pass`
+/// for a judge that passes it (`kayenta` with `nan: replace`).
+fn without_data(
+    passes: bool,
+    spec: &crate::template::JudgeSpec,
+    why: &str,
+) -> (Classification, String) {
+    if passes {
+        (
+            Classification::Pass,
+            format!("no data ({why}), which passes with nan: replace, as in Kayenta"),
+        )
+    } else {
+        (nodata(spec), format!("no data: {why}"))
+    }
 }

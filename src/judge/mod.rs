@@ -22,7 +22,8 @@ use crate::template::Template;
 
 pub use classify::{classify_metric, classify_metric_with_total};
 pub use report::{
-    Classification, GroupScore, MetricReport, Report, TailReport, TestReport, Thresholds, Verdict,
+    Classification, GroupScore, KayentaCheck, MetricReport, Report, TailReport, TestReport,
+    Thresholds, Verdict,
 };
 
 /// Judges every metric of `template` and scores the whole. A metric absent from

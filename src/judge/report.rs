@@ -129,6 +129,29 @@ pub struct GroupScore {
     pub score: f64,
 }
 
+/// The numbers of Kayenta's `MannWhitneyClassifier` beside its interval (`test: kayenta`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KayentaCheck {
+    /// The `tolerance` key: the fraction of |estimate| the interval must clear.
+    #[serde(with = "finite")]
+    pub tolerance: f64,
+    /// The band `[-tolerance x |estimate|, +tolerance x |estimate|]`: `high` needs `ci[0]`
+    /// above it, `low` `ci[1]` below it.
+    #[serde(with = "finite_pair")]
+    pub band: [f64; 2],
+    /// `mean-ratio` or `cles`.
+    pub effect_size: String,
+    /// The effect size; `null` where Kayenta's is NaN (a mean of 0), which blocks nothing.
+    #[serde(default)]
+    pub effect: Option<f64>,
+    /// `[allowed_decrease, allowed_increase]`.
+    #[serde(with = "finite_pair")]
+    pub allowed: [f64; 2],
+    /// `[critical_decrease, critical_increase]`.
+    #[serde(with = "finite_pair")]
+    pub critical: [f64; 2],
+}
+
 /// The statistical test behind a metric's classification.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind")]
@@ -155,6 +178,9 @@ pub enum TestReport {
         /// Confidence level of `ci` (R's, adjusted when not achievable).
         #[serde(with = "finite")]
         confidence: f64,
+        /// What Kayenta's classifier held the interval against (`test: kayenta` only).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        kayenta: Option<KayentaCheck>,
     },
     /// `auto`'s paired location test, for aligned series that share a pattern: the Wilcoxon
     /// signed-rank test of the point-for-point differences, R's `wilcox.test(canary, baseline,

@@ -13,6 +13,7 @@ mod grafana;
 mod integrations;
 mod judge_auto_quality;
 mod judge_extra;
+mod judge_kayenta;
 mod judge_metrics;
 mod live_judge;
 mod outage;

@@ -542,7 +542,7 @@ fn enum_values_list_what_is_allowed() {
         13,
         "metrics[0].judge.test",
         "did you mean `mann-whitney`? (allowed values: mann-whitney, threshold, quantile, scale, \
-         counts, auto)",
+         counts, auto, kayenta)",
     );
     only_problem(
         &with_judge("      direction: up\n"),

@@ -56,6 +56,7 @@ pub(crate) fn unpaired(
         estimate: mw.estimate,
         ci: [mw.ci.0, mw.ci.1],
         confidence: mw.confidence,
+        kayenta: None,
     };
     let (up, down) = (mw.ci.0 > 0.0, mw.ci.1 < 0.0);
     let what = match baseline_median {

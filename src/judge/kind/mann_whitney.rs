@@ -36,6 +36,7 @@ impl Judge for MannWhitneySpec {
             estimate: mw.estimate,
             ci: [mw.ci.0, mw.ci.1],
             confidence: mw.confidence,
+            kayenta: None,
         });
         let shift = describe_shift(&mw, p.baseline_summary.median);
         let identical =

@@ -7,10 +7,12 @@
 //! - [`quantile`]: an upper quantile of the two sides;
 //! - [`scale`]: the spread (and `auto`'s paired spread test);
 //! - [`counts`]: Poisson rates of sparse events, per step or per unit of a `total` metric;
-//! - [`auto`]: counts, or location ([`location`], plain and paired), tail and spread together.
+//! - [`auto`]: counts, or location ([`location`], plain and paired), tail and spread together;
+//! - [`kayenta`]: Kayenta's NetflixACAJudge-v1.0 classifier.
 
 pub(crate) mod auto;
 pub(crate) mod counts;
+pub(crate) mod kayenta;
 pub(crate) mod location;
 pub(crate) mod mann_whitney;
 pub(crate) mod mean;
@@ -37,6 +39,18 @@ pub(crate) trait Judge {
     /// and enough canary points; `judge` is the metric's whole judge (direction, what no data
     /// is), `dep` the dependence of the samples' points.
     fn judge(&self, p: &Prepared<'_>, judge: &JudgeSpec, dep: &Dependence) -> Outcome;
+
+    /// Whether a metric without values on a side (or absent from the data) passes instead of
+    /// having no data (`kayenta` with `nan: replace`, as Kayenta does).
+    fn passes_without_data(&self, _judge: &JudgeSpec) -> bool {
+        false
+    }
+
+    /// Why a critical metric's `outcome` (not `pass`) is nevertheless not a critical failure,
+    /// as the note to add to its reason; `None` (the default) when it is one.
+    fn critical_exemption(&self, _outcome: &Outcome) -> Option<String> {
+        None
+    }
 }
 
 /// The judge of a metric's test.
@@ -48,5 +62,6 @@ pub(crate) fn judge_of(kind: &JudgeKind) -> &dyn Judge {
         JudgeKind::Scale(k) => k,
         JudgeKind::Counts(k) => k,
         JudgeKind::Auto(k) => k,
+        JudgeKind::Kayenta(k) => k,
     }
 }
