@@ -126,17 +126,20 @@ pub enum TestKind {
     Counts,
     /// Choose a test from the data.
     Auto,
+    /// Kayenta's NetflixACAJudge-v1.0 classifier (its `MannWhitneyClassifier`).
+    Kayenta,
 }
 
 impl TestKind {
     /// Every test, in the order templates list them.
-    pub const ALL: [TestKind; 6] = [
+    pub const ALL: [TestKind; 7] = [
         TestKind::MannWhitney,
         TestKind::Threshold,
         TestKind::Quantile,
         TestKind::Scale,
         TestKind::Counts,
         TestKind::Auto,
+        TestKind::Kayenta,
     ];
 
     /// The keys of `judge:` that this test reads beyond those every judge reads (`test`,
@@ -164,6 +167,7 @@ impl TestKind {
                 "quantile",
                 "total",
             ],
+            TestKind::Kayenta => KayentaSpec::KEYS,
         }
     }
 
@@ -176,6 +180,7 @@ impl TestKind {
             TestKind::Scale => "scale",
             TestKind::Counts => "counts",
             TestKind::Auto => "auto",
+            TestKind::Kayenta => "kayenta",
         }
     }
 }
@@ -292,6 +297,7 @@ impl JudgeSpec {
             JudgeKind::Scale(k) => Some(&k.tolerance),
             JudgeKind::Counts(k) => Some(&k.tolerance),
             JudgeKind::Auto(k) => Some(&k.tolerance),
+            JudgeKind::Kayenta(k) => Some(&k.tolerance),
         }
     }
 
@@ -304,6 +310,7 @@ impl JudgeSpec {
             JudgeKind::Scale(k) => Some(&mut k.tolerance),
             JudgeKind::Counts(k) => Some(&mut k.tolerance),
             JudgeKind::Auto(k) => Some(&mut k.tolerance),
+            JudgeKind::Kayenta(k) => Some(&mut k.tolerance),
         }
     }
 
@@ -381,6 +388,8 @@ pub enum JudgeKind {
     Counts(CountsSpec),
     /// `test: auto`.
     Auto(AutoSpec),
+    /// `test: kayenta`.
+    Kayenta(KayentaSpec),
 }
 
 impl JudgeKind {
@@ -393,6 +402,7 @@ impl JudgeKind {
             TestKind::Scale => JudgeKind::Scale(ScaleSpec::default()),
             TestKind::Counts => JudgeKind::Counts(CountsSpec::default()),
             TestKind::Auto => JudgeKind::Auto(AutoSpec::default()),
+            TestKind::Kayenta => JudgeKind::Kayenta(KayentaSpec::default()),
         }
     }
 
@@ -405,6 +415,7 @@ impl JudgeKind {
             JudgeKind::Scale(_) => TestKind::Scale,
             JudgeKind::Counts(_) => TestKind::Counts,
             JudgeKind::Auto(_) => TestKind::Auto,
+            JudgeKind::Kayenta(_) => TestKind::Kayenta,
         }
     }
 }
@@ -524,6 +535,93 @@ impl Default for AutoSpec {
     }
 }
 
+/// How `test: kayenta` measures the size of a change (Kayenta's `effectSize.measure`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EffectSize {
+    /// Canary mean over baseline mean (Kayenta's `meanRatio`, its default); unknown (NaN in
+    /// Kayenta) when either mean is 0.
+    #[default]
+    MeanRatio,
+    /// The common-language effect size (Kayenta's `cles`, Vargha and Delaney's A): the share of
+    /// (canary, baseline) pairs where the canary is higher, ties counting half. 0.5 is no change.
+    Cles,
+}
+
+impl EffectSize {
+    /// The name used in templates and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EffectSize::MeanRatio => "mean-ratio",
+            EffectSize::Cles => "cles",
+        }
+    }
+
+    /// The default of `allowed_increase`, `allowed_decrease`, `critical_increase` and
+    /// `critical_decrease` with this measure, as Kayenta's judge has them: 1.0 for the mean
+    /// ratio, 0.5 for cles.
+    pub fn default_threshold(self) -> f64 {
+        match self {
+            EffectSize::MeanRatio => 1.0,
+            EffectSize::Cles => 0.5,
+        }
+    }
+}
+
+/// The default `tolerance` of `test: kayenta` (Kayenta's `MannWhitneyClassifier`).
+pub const KAYENTA_TOLERANCE: f64 = 0.25;
+/// The default `confidence` of `test: kayenta` (the level NetflixACAJudge-v1.0 uses).
+pub const KAYENTA_CONFIDENCE: f64 = 0.98;
+
+/// `test: kayenta`: Kayenta's NetflixACAJudge-v1.0 classifier. `high` when the interval's lower
+/// end lies above the band `tolerance x |estimate|` and the effect size reaches
+/// `allowed_increase`; `low` symmetrically; a critical metric fails critically only when the
+/// effect size also passes `critical_increase` / `critical_decrease`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KayentaSpec {
+    /// Confidence (default 0.98) and the effect sizes tolerated (`allowed_increase`,
+    /// `allowed_decrease`: 1.0, or 0.5 with cles).
+    pub tolerance: Tolerance,
+    /// The `tolerance` key: the interval must clear `tolerance x |estimate|` (default 0.25).
+    pub band: f64,
+    /// Effect size a critical metric's `high` must reach to be a critical failure (default as
+    /// `allowed_increase`).
+    pub critical_increase: f64,
+    /// Effect size a critical metric's `low` must reach (at most) to be a critical failure.
+    pub critical_decrease: f64,
+    /// How the effect size is measured (default mean-ratio).
+    pub effect_size: EffectSize,
+}
+
+impl KayentaSpec {
+    /// The keys, in `judge:`.
+    pub const KEYS: &'static [&'static str] = &[
+        "confidence",
+        "allowed_increase",
+        "allowed_decrease",
+        "tolerance",
+        "critical_increase",
+        "critical_decrease",
+        "effect_size",
+    ];
+}
+
+impl Default for KayentaSpec {
+    fn default() -> Self {
+        KayentaSpec {
+            tolerance: Tolerance {
+                confidence: KAYENTA_CONFIDENCE,
+                allowed_increase: 1.0,
+                allowed_decrease: 1.0,
+            },
+            band: KAYENTA_TOLERANCE,
+            critical_increase: 1.0,
+            critical_decrease: 1.0,
+            effect_size: EffectSize::MeanRatio,
+        }
+    }
+}
+
 /// The wire form of a [`JudgeSpec`]: the flat `judge:` mapping, every key in this order, the
 /// keys the kind does not read at their defaults.
 #[derive(Serialize)]
@@ -545,12 +643,24 @@ struct JudgeWire<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     total: Option<&'a str>,
     min_points: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tolerance: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    critical_increase: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    critical_decrease: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    effect_size: Option<EffectSize>,
 }
 
 impl Serialize for JudgeSpec {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let tolerance = self.tolerance().copied().unwrap_or_default();
         let bounds = self.threshold().copied().unwrap_or_default();
+        let kayenta = match &self.kind {
+            JudgeKind::Kayenta(k) => Some(k),
+            _ => None,
+        };
         JudgeWire {
             test: self.test(),
             direction: self.direction,
@@ -568,6 +678,10 @@ impl Serialize for JudgeSpec {
             max_decrease_ratio: bounds.max_decrease_ratio,
             total: self.total(),
             min_points: self.min_points,
+            tolerance: kayenta.map(|k| k.band),
+            critical_increase: kayenta.map(|k| k.critical_increase),
+            critical_decrease: kayenta.map(|k| k.critical_decrease),
+            effect_size: kayenta.map(|k| k.effect_size),
         }
         .serialize(serializer)
     }

@@ -11,6 +11,7 @@
 
 pub(crate) mod auto;
 pub(crate) mod counts;
+pub(crate) mod kayenta;
 pub(crate) mod location;
 pub(crate) mod mann_whitney;
 pub(crate) mod mean;
@@ -48,5 +49,6 @@ pub(crate) fn judge_of(kind: &JudgeKind) -> &dyn Judge {
         JudgeKind::Scale(k) => k,
         JudgeKind::Counts(k) => k,
         JudgeKind::Auto(k) => k,
+        JudgeKind::Kayenta(k) => k,
     }
 }

@@ -6,8 +6,9 @@
 //! it is written, and the test builds its own options ([`JudgeKind`]) from the keys it reads.
 
 use super::super::{
-    AutoSpec, CountsSpec, Direction, JudgeKind, JudgeSpec, MannWhitneySpec, NanStrategy,
-    OutlierSpec, QuantileSpec, ScaleSpec, TestKind, ThresholdSpec, Tolerance, DEFAULT_QUANTILE,
+    AutoSpec, CountsSpec, Direction, EffectSize, JudgeKind, JudgeSpec, KayentaSpec,
+    MannWhitneySpec, NanStrategy, OutlierSpec, QuantileSpec, ScaleSpec, TestKind, ThresholdSpec,
+    Tolerance, DEFAULT_QUANTILE, KAYENTA_CONFIDENCE, KAYENTA_TOLERANCE,
 };
 use super::{Ctx, Fields, Node, Pos};
 
@@ -29,6 +30,10 @@ pub(super) const JUDGE_KEYS: &[&str] = &[
     "max_decrease_ratio",
     "total",
     "min_points",
+    "tolerance",
+    "critical_increase",
+    "critical_decrease",
+    "effect_size",
 ];
 const OUTLIER_KEYS: &[&str] = &["remove", "factor"];
 
@@ -36,6 +41,10 @@ const DIRECTIONS: &[(&str, Direction)] = &[
     ("increase", Direction::Increase),
     ("decrease", Direction::Decrease),
     ("either", Direction::Either),
+];
+const EFFECT_SIZES: &[(&str, EffectSize)] = &[
+    ("mean-ratio", EffectSize::MeanRatio),
+    ("cles", EffectSize::Cles),
 ];
 const NAN_STRATEGIES: &[(&str, NanStrategy)] = &[
     ("remove", NanStrategy::Remove),
@@ -54,6 +63,21 @@ struct KindKeys {
     max_increase_ratio: Option<Option<f64>>,
     max_decrease_ratio: Option<Option<f64>>,
     total: Option<Option<String>>,
+    /// `test: kayenta`'s keys; `confidence`, the allowed and critical effect sizes take its
+    /// own defaults when they are not written (`written`).
+    band: Option<f64>,
+    critical_increase: Option<Option<f64>>,
+    critical_decrease: Option<Option<f64>>,
+    effect_size: Option<EffectSize>,
+    written: Written,
+}
+
+/// Which of the keys whose default depends on the test are written.
+#[derive(Clone, Copy)]
+struct Written {
+    confidence: bool,
+    allowed_increase: bool,
+    allowed_decrease: bool,
 }
 
 impl KindKeys {
@@ -92,6 +116,38 @@ impl KindKeys {
                 quantile: self.quantile?,
                 total: self.total.clone()?,
             }),
+            TestKind::Kayenta => {
+                let effect_size = self.effect_size?;
+                let default = effect_size.default_threshold();
+                let pick = |value: Option<f64>, written: bool| {
+                    if written {
+                        value
+                    } else {
+                        Some(default)
+                    }
+                };
+                JudgeKind::Kayenta(KayentaSpec {
+                    tolerance: Tolerance {
+                        confidence: if self.written.confidence {
+                            self.confidence?
+                        } else {
+                            KAYENTA_CONFIDENCE
+                        },
+                        allowed_increase: pick(
+                            self.allowed_increase,
+                            self.written.allowed_increase,
+                        )?,
+                        allowed_decrease: pick(
+                            self.allowed_decrease,
+                            self.written.allowed_decrease,
+                        )?,
+                    },
+                    band: self.band?,
+                    critical_increase: self.critical_increase?.unwrap_or(default),
+                    critical_decrease: self.critical_decrease?.unwrap_or(default),
+                    effect_size,
+                })
+            }
         })
     }
 }
@@ -219,6 +275,57 @@ impl Ctx<'_> {
                 .non_empty_string(v, &field("total"))
                 .map(|t| Some((t, v.pos))),
         };
+        let band = match fields.get("tolerance") {
+            None => Some(KAYENTA_TOLERANCE),
+            Some(v) => self.number(v, &field("tolerance")).and_then(|t| {
+                if (0.0..1.0).contains(&t) {
+                    Some(t)
+                } else {
+                    self.report(
+                        v.pos,
+                        field("tolerance"),
+                        format!(
+                            "tolerance is the fraction of |estimate| the interval must clear, \
+                             from 0 up to (not including) 1 (Kayenta's is 0.25), found {t}"
+                        ),
+                    );
+                    None
+                }
+            }),
+        };
+        let effect_size = match fields.get("effect_size") {
+            None => Some(EffectSize::default()),
+            Some(v) => self.choice(v, &field("effect_size"), "effect_size", EFFECT_SIZES),
+        };
+        let critical_increase = self.positive_if_written(&fields, path, "critical_increase");
+        let critical_decrease = self.positive_if_written(&fields, path, "critical_decrease");
+        if effect_size == Some(EffectSize::Cles) {
+            // cles is a probability: a threshold above 1 could never be reached.
+            for (key, value) in [
+                ("allowed_increase", allowed_increase),
+                ("allowed_decrease", allowed_decrease),
+                ("critical_increase", critical_increase.flatten()),
+                ("critical_decrease", critical_decrease.flatten()),
+            ] {
+                let (Some(v), Some(n)) = (fields.get(key), value) else {
+                    continue;
+                };
+                {
+                    if n > 1.0 {
+                        self.report(
+                            v.pos,
+                            field(key),
+                            format!(
+                                "with effect_size: cles, {key} is a probability (the share of \
+                                 pairs where the canary is higher, 0.5 = no change) and must be \
+                                 at most 1, found {n}"
+                            ),
+                        );
+                        ok = false;
+                    }
+                }
+            }
+        }
         let min = bound(self, "min", false);
         let max = bound(self, "max", false);
         let max_increase_ratio = bound(self, "max_increase_ratio", true);
@@ -251,6 +358,15 @@ impl Ctx<'_> {
             max_increase_ratio,
             max_decrease_ratio,
             total: total.map(|t| t.map(|(t, _)| t)),
+            band,
+            critical_increase,
+            critical_decrease,
+            effect_size,
+            written: Written {
+                confidence: fields.get("confidence").is_some(),
+                allowed_increase: fields.get("allowed_increase").is_some(),
+                allowed_decrease: fields.get("allowed_decrease").is_some(),
+            },
         };
         let spec = (|| {
             Some(JudgeSpec {
@@ -376,6 +492,19 @@ impl Ctx<'_> {
             return None;
         }
         Some(number)
+    }
+
+    /// A key that must be above 0, `Some(None)` when it is not written.
+    fn positive_if_written(
+        &mut self,
+        fields: &Fields<'_>,
+        path: &str,
+        key: &str,
+    ) -> Option<Option<f64>> {
+        if fields.get(key).is_none() {
+            return Some(None);
+        }
+        self.positive_or(fields, path, key, f64::NAN).map(Some)
     }
 
     fn outliers(&mut self, node: &Node, path: &str) -> Option<OutlierSpec> {
