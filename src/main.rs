@@ -178,15 +178,17 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
 /// `canaryd template import-kayenta`: exit 0 with the YAML, 1 with every problem.
 fn import_kayenta(file: &Path, source: Option<String>, name: Option<String>) -> anyhow::Result<u8> {
     use canaryd::template::kayenta::{import_kayenta, ImportOptions};
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("cannot read {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     match import_kayenta(&text, &ImportOptions { name, source }) {
         Ok(imported) => {
             let mut err = std::io::stderr().lock();
             for w in &imported.warnings {
                 writeln!(err, "warning: {}: {w}", file.display())?;
             }
-            std::io::stdout().lock().write_all(imported.yaml.as_bytes())?;
+            std::io::stdout()
+                .lock()
+                .write_all(imported.yaml.as_bytes())?;
             Ok(0)
         }
         Err(e) => {

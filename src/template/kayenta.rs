@@ -160,14 +160,42 @@ pub fn import_kayenta_value(
         return Err(KayentaError::Untranslatable(t.errors));
     };
     let out = t.config(config, options);
-    match out {
-        Some(out) if t.errors.is_empty() => Ok(Imported {
-            name: out.name.clone(),
-            yaml: out.to_yaml(),
-            warnings: t.warnings,
-        }),
-        _ => Err(KayentaError::Untranslatable(t.errors)),
+    let out = match out {
+        Some(out) if t.errors.is_empty() => out,
+        _ => return Err(KayentaError::Untranslatable(t.errors)),
+    };
+    let yaml = out.to_yaml();
+    // What canaryd's own loader finds (an argument default or a placeholder where no value
+    // can be escaped, ...) is an error of the Kayenta metric it came from.
+    if let Err(super::TemplateError::Invalid(diagnostics)) = super::parse_template(&yaml, &out.name)
+    {
+        let issues = diagnostics
+            .into_iter()
+            .map(|d| {
+                let metric = metric_index(&d.field).and_then(|i| out.metrics.get(i));
+                KayentaIssue {
+                    metric: metric.map(|m| m.origin.0.clone()),
+                    field: metric.map_or_else(|| "(config)".to_string(), |m| m.origin.1.clone()),
+                    message: format!(
+                        "the translated template is not valid canaryd: {}: {}",
+                        d.field, d.message
+                    ),
+                }
+            })
+            .collect();
+        return Err(KayentaError::Untranslatable(issues));
     }
+    Ok(Imported {
+        name: out.name.clone(),
+        yaml,
+        warnings: t.warnings,
+    })
+}
+
+/// `i` of a diagnostic's field `metrics[i]...`.
+fn metric_index(field: &str) -> Option<usize> {
+    let rest = field.strip_prefix("metrics[")?;
+    rest[..rest.find(']')?].parse().ok()
 }
 
 // ----- the translation -----
@@ -266,6 +294,8 @@ struct TemplateOut {
 }
 
 struct MetricOut {
+    /// The Kayenta metric's name and JSON path, for the issues of the canaryd template.
+    origin: (String, String),
     name: String,
     group: String,
     query: String,
@@ -307,7 +337,12 @@ impl Translator {
         });
     }
 
-    fn error(&mut self, metric: Option<&str>, field: impl Into<String>, message: impl Into<String>) {
+    fn error(
+        &mut self,
+        metric: Option<&str>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) {
         self.errors.push(KayentaIssue {
             metric: metric.map(str::to_string),
             field: field.into(),
@@ -332,16 +367,16 @@ impl Translator {
                 } else {
                     format!("{path}.{key}")
                 };
-                self.warn(
-                    metric,
-                    field,
-                    format!("not a field {what} reads; ignored"),
-                );
+                self.warn(metric, field, format!("not a field {what} reads; ignored"));
             }
         }
     }
 
-    fn config(&mut self, config: &Map<String, Value>, options: &ImportOptions) -> Option<TemplateOut> {
+    fn config(
+        &mut self,
+        config: &Map<String, Value>,
+        options: &ImportOptions,
+    ) -> Option<TemplateOut> {
         self.unknown_keys(
             None,
             "",
@@ -354,7 +389,11 @@ impl Translator {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s.clone()),
             Some(other) => {
-                self.error(None, "name", format!("expected a string, found {}", json_kind(other)));
+                self.error(
+                    None,
+                    "name",
+                    format!("expected a string, found {}", json_kind(other)),
+                );
                 None
             }
         };
@@ -477,7 +516,10 @@ impl Translator {
                 self.error(
                     None,
                     "judge",
-                    format!("expected an object {{name, judgeConfigurations}}, found {}", json_kind(judge)),
+                    format!(
+                        "expected an object {{name, judgeConfigurations}}, found {}",
+                        json_kind(judge)
+                    ),
                 );
             }
             return;
@@ -527,7 +569,10 @@ impl Translator {
                         other => self.error(
                             None,
                             format!("templates.{name}"),
-                            format!("expected a string (a filter template), found {}", json_kind(other)),
+                            format!(
+                                "expected a string (a filter template), found {}",
+                                json_kind(other)
+                            ),
                         ),
                     }
                 }
@@ -535,7 +580,10 @@ impl Translator {
             Some(other) => self.error(
                 None,
                 "templates",
-                format!("expected an object of named filter templates, found {}", json_kind(other)),
+                format!(
+                    "expected an object of named filter templates, found {}",
+                    json_kind(other)
+                ),
             ),
         }
         out
@@ -550,7 +598,11 @@ impl Translator {
         backend: &mut Option<(String, String)>,
     ) -> Option<(NamedMetric, GroupPlacement)> {
         let Some(metric) = item.as_object() else {
-            self.error(None, path, format!("expected a metric object, found {}", json_kind(item)));
+            self.error(
+                None,
+                path,
+                format!("expected a metric object, found {}", json_kind(item)),
+            );
             return None;
         };
         let kayenta_name = match metric.get("name") {
@@ -572,7 +624,14 @@ impl Translator {
             metric: Some(kayenta_name.as_str()),
             path: path.to_string(),
         };
-        self.unknown_keys(at.metric, path, metric, METRIC_KEYS, &[], "of Kayenta's CanaryMetricConfig");
+        self.unknown_keys(
+            at.metric,
+            path,
+            metric,
+            METRIC_KEYS,
+            &[],
+            "of Kayenta's CanaryMetricConfig",
+        );
         let name = valid_name(&kayenta_name);
         if name != kayenta_name {
             self.warn(
@@ -604,6 +663,7 @@ impl Translator {
                 kayenta_name: kayenta_name.clone(),
                 name: name.clone(),
                 metric: MetricOut {
+                    origin: (kayenta_name.clone(), path.to_string()),
                     name,
                     group,
                     query: query?,
@@ -680,7 +740,10 @@ impl Translator {
                     format!(
                         "Kayenta scores the metric in each of its groups ({}); a canaryd metric \
                          is in one group: it is in `{first}` only",
-                        list.iter().map(|g| format!("`{g}`")).collect::<Vec<_>>().join(", ")
+                        list.iter()
+                            .map(|g| format!("`{g}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 );
                 (first.clone(), rest.to_vec(), false)
@@ -696,7 +759,11 @@ impl Translator {
             None | Some(Value::Null) => &empty,
             Some(Value::Object(map)) => map,
             Some(other) => {
-                self.error(at.metric, base, format!("expected an object, found {}", json_kind(other)));
+                self.error(
+                    at.metric,
+                    base,
+                    format!("expected an object, found {}", json_kind(other)),
+                );
                 return (false, None);
             }
         };
@@ -714,11 +781,22 @@ impl Translator {
             None | Some(Value::Null) => &empty,
             Some(Value::Object(map)) => map,
             Some(other) => {
-                self.error(at.metric, path, format!("expected an object, found {}", json_kind(other)));
+                self.error(
+                    at.metric,
+                    path,
+                    format!("expected an object, found {}", json_kind(other)),
+                );
                 return (false, None);
             }
         };
-        self.unknown_keys(at.metric, &path, canary, CANARY_KEYS, &[], NETFLIX_ACA_JUDGE);
+        self.unknown_keys(
+            at.metric,
+            &path,
+            canary,
+            CANARY_KEYS,
+            &[],
+            NETFLIX_ACA_JUDGE,
+        );
         let f = |key: &str| format!("{path}.{key}");
         let mut ok = true;
 
@@ -770,11 +848,22 @@ impl Translator {
             None | Some(Value::Null) => &empty,
             Some(Value::Object(map)) => map,
             Some(other) => {
-                self.error(at.metric, f("effectSize"), format!("expected an object, found {}", json_kind(other)));
+                self.error(
+                    at.metric,
+                    f("effectSize"),
+                    format!("expected an object, found {}", json_kind(other)),
+                );
                 return (muted, None);
             }
         };
-        self.unknown_keys(at.metric, &f("effectSize"), effect, EFFECT_SIZE_KEYS, &[], NETFLIX_ACA_JUDGE);
+        self.unknown_keys(
+            at.metric,
+            &f("effectSize"),
+            effect,
+            EFFECT_SIZE_KEYS,
+            &[],
+            NETFLIX_ACA_JUDGE,
+        );
         let effect_size = match effect.get("measure") {
             None | Some(Value::Null) => "mean-ratio",
             Some(Value::String(s)) if s == "meanRatio" => "mean-ratio",
@@ -790,31 +879,71 @@ impl Translator {
         };
         // Kayenta's defaults: 0.5 (no effect) with cles, 1.0 (no change) with the mean ratio.
         let default = if effect_size == "cles" { 0.5 } else { 1.0 };
-        let number = |t: &mut Self, object: &Map<String, Value>, key: &str, field: String, default: f64| {
-            match object.get(key) {
-                None | Some(Value::Null) => Some(default),
-                Some(Value::Number(n)) => match n.as_f64() {
-                    Some(x) if x > 0.0 && x.is_finite() => Some(x),
-                    _ => {
-                        t.error(at.metric, field, format!("must be a number above 0, found {n}"));
+        let number =
+            |t: &mut Self, object: &Map<String, Value>, key: &str, field: String, default: f64| {
+                match object.get(key) {
+                    None | Some(Value::Null) => Some(default),
+                    Some(Value::Number(n)) => match n.as_f64() {
+                        Some(x) if x > 0.0 && x.is_finite() => Some(x),
+                        _ => {
+                            t.error(
+                                at.metric,
+                                field,
+                                format!("must be a number above 0, found {n}"),
+                            );
+                            None
+                        }
+                    },
+                    Some(other) => {
+                        t.error(
+                            at.metric,
+                            field,
+                            format!("expected a number, found {other} (Kayenta fails on it too)"),
+                        );
                         None
                     }
-                },
-                Some(other) => {
-                    t.error(at.metric, field, format!("expected a number, found {other} (Kayenta fails on it too)"));
-                    None
                 }
-            }
-        };
-        let allowed_increase = number(self, effect, "allowedIncrease", f("effectSize.allowedIncrease"), default);
-        let allowed_decrease = number(self, effect, "allowedDecrease", f("effectSize.allowedDecrease"), default);
-        let critical_increase = number(self, effect, "criticalIncrease", f("effectSize.criticalIncrease"), default);
-        let critical_decrease = number(self, effect, "criticalDecrease", f("effectSize.criticalDecrease"), default);
+            };
+        let allowed_increase = number(
+            self,
+            effect,
+            "allowedIncrease",
+            f("effectSize.allowedIncrease"),
+            default,
+        );
+        let allowed_decrease = number(
+            self,
+            effect,
+            "allowedDecrease",
+            f("effectSize.allowedDecrease"),
+            default,
+        );
+        let critical_increase = number(
+            self,
+            effect,
+            "criticalIncrease",
+            f("effectSize.criticalIncrease"),
+            default,
+        );
+        let critical_decrease = number(
+            self,
+            effect,
+            "criticalDecrease",
+            f("effectSize.criticalDecrease"),
+            default,
+        );
 
         let outliers = match canary.get("outliers") {
             None | Some(Value::Null) => Some(None),
             Some(Value::Object(o)) => {
-                self.unknown_keys(at.metric, &f("outliers"), o, OUTLIER_KEYS, &[], NETFLIX_ACA_JUDGE);
+                self.unknown_keys(
+                    at.metric,
+                    &f("outliers"),
+                    o,
+                    OUTLIER_KEYS,
+                    &[],
+                    NETFLIX_ACA_JUDGE,
+                );
                 let remove = match o.get("strategy") {
                     None | Some(Value::Null) => false,
                     Some(Value::String(s)) if s == "remove" => true,
@@ -839,7 +968,14 @@ impl Translator {
                 factor.map(|factor| remove.then_some(factor))
             }
             Some(other) => {
-                self.error(at.metric, f("outliers"), format!("expected an object {{strategy, outlierFactor}}, found {}", json_kind(other)));
+                self.error(
+                    at.metric,
+                    f("outliers"),
+                    format!(
+                        "expected an object {{strategy, outlierFactor}}, found {}",
+                        json_kind(other)
+                    ),
+                );
                 None
             }
         };
@@ -877,7 +1013,14 @@ impl Translator {
                 return None;
             }
             Some(other) => {
-                self.error(at.metric, qpath, format!("expected a query object with a `type`, found {}", json_kind(other)));
+                self.error(
+                    at.metric,
+                    qpath,
+                    format!(
+                        "expected a query object with a `type`, found {}",
+                        json_kind(other)
+                    ),
+                );
                 return None;
             }
         };
@@ -888,7 +1031,11 @@ impl Translator {
                 return None;
             }
             Some(other) => {
-                self.error(at.metric, format!("{qpath}.type"), format!("expected a string, found {}", json_kind(other)));
+                self.error(
+                    at.metric,
+                    format!("{qpath}.type"),
+                    format!("expected a string, found {}", json_kind(other)),
+                );
                 return None;
             }
         };
@@ -928,19 +1075,33 @@ impl Translator {
     }
 
     /// A string field; `None` when absent, null or empty (Kayenta's `StringUtils.isEmpty`).
-    fn opt_string(&mut self, at: &At<'_>, q: &Map<String, Value>, key: &str) -> Result<Option<String>, ()> {
+    fn opt_string(
+        &mut self,
+        at: &At<'_>,
+        q: &Map<String, Value>,
+        key: &str,
+    ) -> Result<Option<String>, ()> {
         match q.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if s.is_empty() => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(other) => {
-                self.error(at.metric, at.field(key), format!("expected a string, found {}", json_kind(other)));
+                self.error(
+                    at.metric,
+                    at.field(key),
+                    format!("expected a string, found {}", json_kind(other)),
+                );
                 Err(())
             }
         }
     }
 
-    fn string_list(&mut self, at: &At<'_>, q: &Map<String, Value>, key: &str) -> Result<Vec<String>, ()> {
+    fn string_list(
+        &mut self,
+        at: &At<'_>,
+        q: &Map<String, Value>,
+        key: &str,
+    ) -> Result<Vec<String>, ()> {
         match q.get(key) {
             None | Some(Value::Null) => Ok(Vec::new()),
             Some(Value::Array(items)) => {
@@ -950,15 +1111,27 @@ impl Translator {
                     match item {
                         Value::String(s) => out.push(s.clone()),
                         other => {
-                            self.error(at.metric, format!("{}[{i}]", at.field(key)), format!("expected a string, found {}", json_kind(other)));
+                            self.error(
+                                at.metric,
+                                format!("{}[{i}]", at.field(key)),
+                                format!("expected a string, found {}", json_kind(other)),
+                            );
                             ok = false;
                         }
                     }
                 }
-                if ok { Ok(out) } else { Err(()) }
+                if ok {
+                    Ok(out)
+                } else {
+                    Err(())
+                }
             }
             Some(other) => {
-                self.error(at.metric, at.field(key), format!("expected a list of strings, found {}", json_kind(other)));
+                self.error(
+                    at.metric,
+                    at.field(key),
+                    format!("expected a list of strings, found {}", json_kind(other)),
+                );
                 Err(())
             }
         }
@@ -1117,7 +1290,16 @@ impl Translator {
             at.metric,
             &at.path,
             q,
-            &["type", "resourceType", "metricName", "labelBindings", "groupByFields", "customFilter", "customInlineTemplate", "customFilterTemplate"],
+            &[
+                "type",
+                "resourceType",
+                "metricName",
+                "labelBindings",
+                "groupByFields",
+                "customFilter",
+                "customInlineTemplate",
+                "customFilterTemplate",
+            ],
             &["serviceType"],
             "of Kayenta's Prometheus query",
         );
@@ -1135,7 +1317,10 @@ impl Translator {
             Some((text, field)) => Some(self.expand(at, field, text, &fixed)?),
             None => None,
         };
-        let query = if let Some(promql) = custom_filter.as_deref().and_then(|c| c.strip_prefix("PromQL:")) {
+        let query = if let Some(promql) = custom_filter
+            .as_deref()
+            .and_then(|c| c.strip_prefix("PromQL:"))
+        {
             for (key, present) in [
                 ("metricName", metric_name.is_some()),
                 ("labelBindings", !bindings.is_empty()),
@@ -1152,7 +1337,11 @@ impl Translator {
             promql.to_string()
         } else {
             let Some(metric_name) = metric_name else {
-                self.error(at.metric, at.field("metricName"), "Kayenta needs a metricName unless the template is a full `PromQL:` expression");
+                self.error(
+                    at.metric,
+                    at.field("metricName"),
+                    "Kayenta needs a metricName unless the template is a full `PromQL:` expression",
+                );
                 return None;
             };
             let mut filters = Vec::new();
@@ -1230,7 +1419,10 @@ impl Translator {
     }
 
     fn require_scope(&mut self, at: &At<'_>, field: Option<&str>, query: &str) -> Option<()> {
-        if super::render::placeholders(query).iter().any(|p| p.name == "scope") {
+        if super::render::placeholders(query)
+            .iter()
+            .any(|p| p.name == "scope")
+        {
             return Some(());
         }
         let field = field.map_or_else(|| at.path.clone(), str::to_string);
@@ -1246,9 +1438,20 @@ impl Translator {
     }
 
     fn graphite(&mut self, at: &At<'_>, q: &Map<String, Value>) -> Option<String> {
-        self.unknown_keys(at.metric, &at.path, q, &["type", "metricName"], &["serviceType"], "of Kayenta's Graphite query");
+        self.unknown_keys(
+            at.metric,
+            &at.path,
+            q,
+            &["type", "metricName"],
+            &["serviceType"],
+            "of Kayenta's Graphite query",
+        );
         let Some(metric_name) = self.opt_string(at, q, "metricName").ok()? else {
-            self.error(at.metric, at.field("metricName"), "a Graphite query needs a metricName (the target, with $scope and $location)");
+            self.error(
+                at.metric,
+                at.field("metricName"),
+                "a Graphite query needs a metricName (the target, with $scope and $location)",
+            );
             return None;
         };
         // GraphiteMetricsService.buildQuery: plain replacement of `$scope`, then `$location`.
@@ -1270,7 +1473,14 @@ impl Translator {
     }
 
     fn influxdb(&mut self, at: &At<'_>, q: &Map<String, Value>) -> Option<String> {
-        self.unknown_keys(at.metric, &at.path, q, &["type", "metricName", "fields", "customInlineTemplate"], &["serviceType"], "of Kayenta's InfluxDB query");
+        self.unknown_keys(
+            at.metric,
+            &at.path,
+            q,
+            &["type", "metricName", "fields", "customInlineTemplate"],
+            &["serviceType"],
+            "of Kayenta's InfluxDB query",
+        );
         let metric_name = self.opt_string(at, q, "metricName").ok()?;
         let fields = self.string_list(at, q, "fields").ok()?;
         let inline = self.opt_string(at, q, "customInlineTemplate").ok()?;
@@ -1288,7 +1498,11 @@ impl Translator {
                     }
                 }
                 if !missing.is_empty() {
-                    self.error(at.metric, field, format!("Kayenta requires {} in the query", missing.join(" and ")));
+                    self.error(
+                        at.metric,
+                        field,
+                        format!("Kayenta requires {} in the query", missing.join(" and ")),
+                    );
                     return None;
                 }
                 if let Some(blocked) = INFLUX_BLOCKED.iter().find(|b| text.contains(**b)) {
@@ -1333,9 +1547,16 @@ impl Translator {
                 } else {
                     fields
                 };
-                let query = format!("SELECT {} FROM {measurement} WHERE $timeFilter AND {scope_filter}", fields.join(", "));
+                let query = format!(
+                    "SELECT {} FROM {measurement} WHERE $timeFilter AND {scope_filter}",
+                    fields.join(", ")
+                );
                 if INFLUX_BLOCKED.iter().any(|b| query.contains(b)) {
-                    self.error(at.metric, at.field("metricName"), "Kayenta refuses this query (\"Query type not allowed.\")");
+                    self.error(
+                        at.metric,
+                        at.field("metricName"),
+                        "Kayenta refuses this query (\"Query type not allowed.\")",
+                    );
                     return None;
                 }
                 query
@@ -1358,14 +1579,31 @@ impl Translator {
         q: &Map<String, Value>,
         templates: &BTreeMap<String, String>,
     ) -> Option<String> {
-        self.unknown_keys(at.metric, &at.path, q, &["type", "metricName", "customInlineTemplate", "customFilterTemplate", "customFilter"], &["serviceType"], "of Kayenta's Datadog query");
+        self.unknown_keys(
+            at.metric,
+            &at.path,
+            q,
+            &[
+                "type",
+                "metricName",
+                "customInlineTemplate",
+                "customFilterTemplate",
+                "customFilter",
+            ],
+            &["serviceType"],
+            "of Kayenta's Datadog query",
+        );
         let metric_name = self.opt_string(at, q, "metricName").ok()?;
         let custom = self.custom_template(at, q, templates).ok()?;
         let query = match &custom {
             Some((text, field)) => self.expand(at, field, text, &BTreeMap::new())?,
             None => {
                 let Some(metric_name) = metric_name else {
-                    self.error(at.metric, at.field("metricName"), "a Datadog query needs a metricName or a custom template");
+                    self.error(
+                        at.metric,
+                        at.field("metricName"),
+                        "a Datadog query needs a metricName or a custom template",
+                    );
                     return None;
                 };
                 format!("{metric_name}{{${{scope}}}}")
@@ -1382,17 +1620,31 @@ impl Translator {
         classifier: Option<&Value>,
         metrics: &[MetricOut],
         placements: &[(String, GroupPlacement)],
-    ) -> (Option<(f64, f64)>, Vec<(String, f64)>) {
+    ) -> (Option<(f64, f64)>, GroupWeights) {
         let empty = Map::new();
         let classifier = match classifier {
             None | Some(Value::Null) => &empty,
             Some(Value::Object(c)) => c,
             Some(other) => {
-                self.error(None, "classifier", format!("expected an object {{groupWeights, scoreThresholds}}, found {}", json_kind(other)));
+                self.error(
+                    None,
+                    "classifier",
+                    format!(
+                        "expected an object {{groupWeights, scoreThresholds}}, found {}",
+                        json_kind(other)
+                    ),
+                );
                 return (None, Vec::new());
             }
         };
-        self.unknown_keys(None, "classifier", classifier, &["groupWeights", "scoreThresholds"], &[], "of Kayenta's CanaryClassifierConfig");
+        self.unknown_keys(
+            None,
+            "classifier",
+            classifier,
+            &["groupWeights", "scoreThresholds"],
+            &[],
+            "of Kayenta's CanaryClassifierConfig",
+        );
         let scoring = match classifier.get("scoreThresholds") {
             None | Some(Value::Null) => {
                 self.warn(
@@ -1410,7 +1662,10 @@ impl Translator {
                         self.error(
                             None,
                             format!("classifier.scoreThresholds.{key}"),
-                            format!("expected a number from 0 to 100, found {}", t.get(key).map_or("nothing".into(), |v| v.to_string())),
+                            format!(
+                                "expected a number from 0 to 100, found {}",
+                                t.get(key).map_or("nothing".into(), |v| v.to_string())
+                            ),
                         );
                         None
                     }
@@ -1420,14 +1675,25 @@ impl Translator {
                 match (pass, marginal) {
                     (Some(p), Some(m)) if p >= m => Some((p, m)),
                     (Some(p), Some(m)) => {
-                        self.error(None, "classifier.scoreThresholds", format!("pass ({p}) is below marginal ({m})"));
+                        self.error(
+                            None,
+                            "classifier.scoreThresholds",
+                            format!("pass ({p}) is below marginal ({m})"),
+                        );
                         None
                     }
                     _ => None,
                 }
             }
             Some(other) => {
-                self.error(None, "classifier.scoreThresholds", format!("expected an object {{pass, marginal}}, found {}", json_kind(other)));
+                self.error(
+                    None,
+                    "classifier.scoreThresholds",
+                    format!(
+                        "expected an object {{pass, marginal}}, found {}",
+                        json_kind(other)
+                    ),
+                );
                 None
             }
         };
@@ -1439,12 +1705,23 @@ impl Translator {
                 for (group, weight) in w {
                     match weight.as_f64() {
                         Some(x) if x >= 0.0 && x.is_finite() => weights.push((group.clone(), x)),
-                        _ => self.error(None, format!("classifier.groupWeights.{group}"), format!("expected a number of at least 0, found {weight}")),
+                        _ => self.error(
+                            None,
+                            format!("classifier.groupWeights.{group}"),
+                            format!("expected a number of at least 0, found {weight}"),
+                        ),
                     }
                 }
             }
             Some(other) => {
-                self.error(None, "classifier.groupWeights", format!("expected an object of group weights, found {}", json_kind(other)));
+                self.error(
+                    None,
+                    "classifier.groupWeights",
+                    format!(
+                        "expected an object of group weights, found {}",
+                        json_kind(other)
+                    ),
+                );
             }
         }
         let used: BTreeSet<&str> = metrics.iter().map(|m| m.group.as_str()).collect();
@@ -1497,6 +1774,9 @@ impl Translator {
         (scoring, kept)
     }
 }
+
+/// The template's groups and their weights, in order.
+type GroupWeights = Vec<(String, f64)>;
 
 /// Where a metric's Kayenta groups went.
 struct GroupPlacement {
@@ -1677,10 +1957,22 @@ impl TemplateOut {
                 ));
             }
             y.push_str(&format!("      effect_size: {}\n", j.effect_size));
-            y.push_str(&format!("      allowed_increase: {}\n", number(j.allowed_increase)));
-            y.push_str(&format!("      allowed_decrease: {}\n", number(j.allowed_decrease)));
-            y.push_str(&format!("      critical_increase: {}\n", number(j.critical_increase)));
-            y.push_str(&format!("      critical_decrease: {}\n", number(j.critical_decrease)));
+            y.push_str(&format!(
+                "      allowed_increase: {}\n",
+                number(j.allowed_increase)
+            ));
+            y.push_str(&format!(
+                "      allowed_decrease: {}\n",
+                number(j.allowed_decrease)
+            ));
+            y.push_str(&format!(
+                "      critical_increase: {}\n",
+                number(j.critical_increase)
+            ));
+            y.push_str(&format!(
+                "      critical_decrease: {}\n",
+                number(j.critical_decrease)
+            ));
         }
         y
     }

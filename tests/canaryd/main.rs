@@ -14,6 +14,7 @@ mod integrations;
 mod judge_auto_quality;
 mod judge_extra;
 mod judge_metrics;
+mod kayenta_import;
 mod live_judge;
 mod outage;
 mod pages;
