@@ -50,6 +50,18 @@ enum TemplateCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Translate a Kayenta canary config (JSON) into a template: the YAML on stdout, one
+    /// warning on stderr for every field that does not map exactly.
+    ImportKayenta {
+        /// The Kayenta canary config (JSON).
+        file: PathBuf,
+        /// The template's source (default: the metrics' Kayenta backend, e.g. prometheus).
+        #[arg(long)]
+        source: Option<String>,
+        /// The template's name (default: the config's name, made a valid name).
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -156,6 +168,41 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 )?;
                 Ok(1)
             }
+        }
+        Command::Template {
+            command: TemplateCommand::ImportKayenta { file, source, name },
+        } => import_kayenta(&file, source, name),
+    }
+}
+
+/// `canaryd template import-kayenta`: exit 0 with the YAML, 1 with every problem.
+fn import_kayenta(file: &Path, source: Option<String>, name: Option<String>) -> anyhow::Result<u8> {
+    use canaryd::template::kayenta::{import_kayenta, ImportOptions};
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    match import_kayenta(&text, &ImportOptions { name, source }) {
+        Ok(imported) => {
+            let mut err = std::io::stderr().lock();
+            for w in &imported.warnings {
+                writeln!(err, "warning: {}: {w}", file.display())?;
+            }
+            std::io::stdout()
+                .lock()
+                .write_all(imported.yaml.as_bytes())?;
+            Ok(0)
+        }
+        Err(e) => {
+            let mut err = std::io::stderr().lock();
+            for issue in e.issues() {
+                writeln!(err, "error: {}: {issue}", file.display())?;
+            }
+            writeln!(
+                err,
+                "error: {} cannot be imported: {} problem(s)",
+                file.display(),
+                e.issues().len()
+            )?;
+            Ok(1)
         }
     }
 }

@@ -11,8 +11,12 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
 use super::{body, AppState};
+use crate::error::Code;
 use crate::service::ServiceError;
 use crate::store::{PutOutcome, StoredTemplate};
+use crate::template::kayenta::{
+    import_kayenta_value, is_kayenta_config, ImportOptions, KayentaIssue,
+};
 use crate::template::{parse_template, Template};
 
 /// A template in a listing.
@@ -146,10 +150,18 @@ pub struct PutResponse {
     pub version: i64,
     /// False when the text equals the current version's (nothing stored).
     pub created: bool,
+    /// A Kayenta canary config's body: one warning per field that does not map exactly
+    /// (`metric`, `field`, `message`); absent for a canaryd template.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub warnings: Vec<KayentaIssue>,
 }
 
 /// Store a template as the next version. The body is YAML, or a JSON object with
-/// `Content-Type: application/json`; its `name` must be the path's.
+/// `Content-Type: application/json`; its `name` must be the path's. A JSON body in the shape
+/// of a Kayenta canary config (a `classifier`, or metrics whose `query` is an object) is
+/// translated as `canaryd template import-kayenta --name {name}` does, and the translation is
+/// stored; nothing is stored when it cannot be translated.
 #[utoipa::path(
     operation_id = "put_template",
     tag = "templates",
@@ -176,12 +188,30 @@ pub async fn put(
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
+    let mut warnings = Vec::new();
     let text = if is_json {
         let v: Value = body::json(&bytes)?;
         if !v.is_object() {
             return Err(ApiError::bad("(body)", "expected a template object"));
         }
-        serde_json::to_string_pretty(&v).unwrap_or_default()
+        if is_kayenta_config(&v) {
+            let options = ImportOptions {
+                name: Some(name.to_string()),
+                source: None,
+            };
+            let imported = import_kayenta_value(&v, &options).map_err(|e| {
+                let issues = e.issues();
+                ApiError::BadRequest {
+                    code: Code::InvalidTemplate,
+                    message: format!("the Kayenta canary config cannot be imported: {e}"),
+                    path: issues.first().map(|i| i.field.clone()),
+                }
+            })?;
+            warnings = imported.warnings;
+            imported.yaml
+        } else {
+            serde_json::to_string_pretty(&v).unwrap_or_default()
+        }
     } else {
         String::from_utf8(bytes.to_vec())
             .map_err(|_| ApiError::bad("(body)", "the template is not UTF-8 text"))?
@@ -202,7 +232,7 @@ pub async fn put(
         PutOutcome::Created(v) => (v, true),
         PutOutcome::Unchanged(v) => (v, false),
     };
-    tracing::info!(template = %name, version, created, "template stored");
+    tracing::info!(template = %name, version, created, kayenta_warnings = warnings.len(), "template stored");
     let mut response = if created {
         HttpResponse::Created()
     } else {
@@ -212,6 +242,7 @@ pub async fn put(
         name: name.into_inner(),
         version,
         created,
+        warnings,
     }))
 }
 

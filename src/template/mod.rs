@@ -10,6 +10,7 @@
 //! Templates are user input: no YAML, however odd (anchors, tags, several documents, a list at
 //! the top), makes this module panic; it makes diagnostics.
 
+pub mod kayenta;
 mod load;
 pub mod model;
 pub mod render;
