@@ -214,11 +214,12 @@ pub fn judgment_page(
                 // grid when none was removed.
                 let on_grid = metric.dropped.canary_missing + metric.dropped.canary_outliers == 0;
                 let change = metric.change_point.as_ref().filter(|_| on_grid).map(|c| {
-                    let at = match times {
-                        Some((start, step)) => (start
-                            + chrono::Duration::seconds(step.saturating_mul(c.index as i64)))
-                        .format("%H:%M")
-                        .to_string(),
+                    let time = times.and_then(|(start, step)| {
+                        let offset = step.checked_mul(i64::try_from(c.index).ok()?)?;
+                        start.checked_add_signed(chrono::Duration::try_seconds(offset)?)
+                    });
+                    let at = match time {
+                        Some(t) => t.format("%H:%M").to_string(),
                         None => format!("point {}", c.index + 1),
                     };
                     (c.index, format!("canary stepped {} at {at}", c.direction))

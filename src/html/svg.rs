@@ -137,10 +137,14 @@ pub fn time_series(
     // x ticks: five labels.
     for k in 0..5 {
         let i = (n - 1) * k / 4;
-        let label = match times {
-            Some((start, step)) => (start + chrono::Duration::seconds(step * i as i64))
-                .format("%H:%M")
-                .to_string(),
+        // Checked: stored data may hold more points than its window (recorded data posted
+        // with a window), and a time past the calendar's end is no label.
+        let time = times.and_then(|(start, step)| {
+            let offset = step.checked_mul(i64::try_from(i).ok()?)?;
+            start.checked_add_signed(chrono::Duration::try_seconds(offset)?)
+        });
+        let label = match time {
+            Some(t) => t.format("%H:%M").to_string(),
             None => i.to_string(),
         };
         let _ = write!(
@@ -381,6 +385,16 @@ mod tests {
         assert!(d.contains(r#"class="ci""#));
         assert_eq!(d.matches("<circle").count(), 6);
         assert!(time_series("x<y", &[], &[], None, None).contains("no data"));
+        // A grid that runs past the calendar's end labels points by index, without a panic.
+        let end: DateTime<Utc> = "9999-12-31T23:00:00Z".parse().unwrap();
+        let far = time_series(
+            "lat",
+            &[Some(1.0); 5],
+            &[Some(2.0); 5],
+            Some((end, 4_000_000_000_000_000)),
+            Some((4, "x")),
+        );
+        assert!(far.contains(">4</text>"), "{far}");
         assert!(!time_series("x<y", &[], &[], None, None).contains("x<y"));
     }
 }
