@@ -9,6 +9,7 @@ pub mod body;
 pub mod error;
 pub mod gates;
 pub mod judgments;
+pub mod kayenta;
 pub mod observe;
 pub mod ops;
 pub mod pages;
@@ -70,6 +71,13 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(ops::openapi)
         .service(pages::judgment)
         .service(pages::analysis)
+        .service(kayenta::list_configs)
+        .service(kayenta::create_config)
+        .service(kayenta::get_config)
+        .service(kayenta::put_config)
+        .service(kayenta::delete_config)
+        .service(kayenta::create_execution)
+        .service(kayenta::get_execution)
         .service(
             scope::scope("/api/v1")
                 .service(judgments::create)

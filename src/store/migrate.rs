@@ -34,6 +34,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "readiness",
         include_str!("../../migrations/sqlite/0005_readiness.sql"),
     ),
+    (
+        6,
+        "kayenta_api",
+        include_str!("../../migrations/sqlite/0006_kayenta_api.sql"),
+    ),
 ];
 
 /// The same for PostgreSQL.
@@ -58,6 +63,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         5,
         "readiness",
         include_str!("../../migrations/postgres/0005_readiness.sql"),
+    ),
+    (
+        6,
+        "kayenta_api",
+        include_str!("../../migrations/postgres/0006_kayenta_api.sql"),
     ),
 ];
 

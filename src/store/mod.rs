@@ -126,6 +126,7 @@ macro_rules! with_pool {
 mod analyses;
 mod deliveries;
 mod judgments;
+mod kayenta;
 mod schedules;
 mod states;
 mod templates;
@@ -133,6 +134,7 @@ mod templates;
 pub use analyses::{AnalysisRow, AnalysisUpdate, DueKind, IntervalRow, NewAnalysis};
 pub use deliveries::{DeliveryRow, DeliveryToSend, NewDelivery};
 pub use judgments::{JudgmentFilter, JudgmentSummary, NewJudgment, StoredJudgment};
+pub use kayenta::{StoredKayentaConfig, StoredKayentaExecution};
 pub use schedules::ScheduleRow;
 pub use states::{AnalysisState, DeliveryState, Verdict};
 pub use templates::{PutOutcome, StoredTemplate};

@@ -15,6 +15,7 @@ mod judge_auto_quality;
 mod judge_extra;
 mod judge_kayenta;
 mod judge_metrics;
+mod kayenta_api;
 mod kayenta_import;
 mod live_judge;
 mod outage;

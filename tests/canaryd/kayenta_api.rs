@@ -1,0 +1,374 @@
+//! Kayenta's REST API (issue 16 item 3) through HTTP on a spawned app and the real Prometheus:
+//! canary config CRUD at `/canaryConfig`, the exact call sequence of Argo Rollouts' `kayenta`
+//! provider (`metricproviders/kayenta/kayenta.go`: the config lookup by name, the POST with its
+//! body, the GET polled for `complete` and `result.judgeResult.score.score`), giving the score of
+//! `POST /api/v1/judgments` for the same window; auth; unknown ids in Kayenta's error shape.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Value};
+
+use crate::support::app::{spawn_app, Db, TestApp};
+use crate::support::{self, T0};
+
+crate::on_both!(
+    canary_configs_round_trip,
+    argo_call_sequence_gives_our_score
+);
+
+/// A Kayenta canary config over the fixture series (`latency_seconds{version=...}`).
+fn config(name: &str) -> Value {
+    json!({
+        "name": name,
+        "description": "latency of the fixture series",
+        "applications": ["shop"],
+        "judge": {"name": "NetflixACAJudge-v1.0", "judgeConfigurations": {}},
+        "metrics": [{
+            "name": "latency",
+            "query": {
+                "type": "prometheus",
+                "metricName": "latency_seconds",
+                "customInlineTemplate": "PromQL:latency_seconds{version=\"${scope}\"}"
+            },
+            "groups": ["latency"],
+            "analysisConfigurations": {"canary": {"direction": "increase"}},
+            "scopeName": "default"
+        }],
+        "classifier": {"groupWeights": {"latency": 100}},
+        "templates": {}
+    })
+}
+
+fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(s.as_bytes()))
+}
+
+fn with_prometheus(s: &mut canaryd::config::Settings) {
+    let source = s.sources.get_mut("prometheus").expect("default source");
+    source.url = support::prometheus().url.clone();
+}
+
+async fn send(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let mut r = app.client.request(method, app.at(path));
+    if let Some(b) = body {
+        r = r.json(b);
+    }
+    crate::support::app::read(r.send().await.expect("request")).await
+}
+
+async fn canary_configs_round_trip(db: Db) {
+    use reqwest::Method;
+    let app = spawn_app(db, |_| {}).await;
+    let (status, list) = app.get("/canaryConfig").await;
+    assert_eq!((status, list), (200, json!([])));
+
+    let (status, made) = app.post("/canaryConfig", &config("checkout")).await;
+    assert_eq!(status, 200, "{made}");
+    let id = made["canaryConfigId"]
+        .as_str()
+        .expect("canaryConfigId")
+        .to_string();
+
+    // The config as given, with Kayenta's id and timestamps.
+    let (status, got) = app.get(&format!("/canaryConfig/{id}")).await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["id"], json!(id));
+    assert_eq!(got["name"], "checkout");
+    assert_eq!(got["metrics"], config("checkout")["metrics"]);
+    assert!(got["updatedTimestamp"].is_i64(), "{got}");
+
+    // The account query parameters Argo sends are ignored.
+    let (status, list) = app
+        .get("/canaryConfig?application=shop&configurationAccountName=my-account")
+        .await;
+    assert_eq!(status, 200);
+    let entries = list.as_array().expect("a list");
+    assert_eq!(entries.len(), 1, "{list}");
+    assert_eq!(entries[0]["id"], json!(id));
+    assert_eq!(entries[0]["name"], "checkout");
+    assert_eq!(entries[0]["applications"], json!(["shop"]));
+    assert!(entries[0]["updatedTimestamp"].is_i64());
+    assert!(entries[0]["updatedTimestampIso"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
+
+    // Stored as a canaryd template named by the id, translated.
+    let (status, t) = app.get(&format!("/api/v1/templates/{id}")).await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(
+        t["template"]["metrics"][0]["judge"]["test"], "kayenta",
+        "{t}"
+    );
+
+    // PUT replaces it.
+    let mut changed = config("checkout-v2");
+    changed["description"] = json!("changed");
+    let (status, put) = send(
+        &app,
+        Method::PUT,
+        &format!("/canaryConfig/{id}"),
+        Some(&changed),
+    )
+    .await;
+    assert_eq!((status, &put["canaryConfigId"]), (200, &json!(id)), "{put}");
+    let (_, got) = app.get(&format!("/canaryConfig/{id}")).await;
+    assert_eq!(got["name"], "checkout-v2");
+    let (_, t) = app.get(&format!("/api/v1/templates/{id}")).await;
+    assert_eq!(t["version"], 2);
+
+    // A config given its own id keeps it; the same id again is refused.
+    let mut own = config("own");
+    own["id"] = json!("own-id");
+    let (status, made) = app.post("/canaryConfig", &own).await;
+    assert_eq!(
+        (status, made["canaryConfigId"].clone()),
+        (200, json!("own-id"))
+    );
+    let (status, e) = app.post("/canaryConfig", &own).await;
+    assert_eq!(status, 400);
+    assert_eq!(e["message"], "Canary config 'own-id' already exists.");
+
+    // Bad configs: a clear message, nothing stored.
+    let mut nameless = config("x");
+    nameless.as_object_mut().unwrap().remove("name");
+    let (status, e) = app.post("/canaryConfig", &nameless).await;
+    assert_eq!(
+        (status, e["message"].clone()),
+        (400, json!("Canary config must specify a name."))
+    );
+    let mut unknown = config("unknown-backend");
+    unknown["metrics"][0]["query"] = json!({"type": "stackdriver", "metricType": "x"});
+    let (status, e) = app.post("/canaryConfig", &unknown).await;
+    assert_eq!(status, 400, "{e}");
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.contains("latency") && message.contains("metrics[0].query"),
+        "{message}"
+    );
+    let (status, e) = send(
+        &app,
+        Method::PUT,
+        &format!("/canaryConfig/{id}"),
+        Some(&unknown),
+    )
+    .await;
+    assert_eq!(status, 400, "{e}");
+    let (_, got) = app.get(&format!("/canaryConfig/{id}")).await;
+    assert_eq!(got["name"], "checkout-v2", "a refused PUT stores nothing");
+    let (_, list) = app.get("/canaryConfig").await;
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+
+    // Unknown ids: Kayenta's 404 `{message}`, and its 400 for a PUT.
+    let (status, e) = app.get("/canaryConfig/nope").await;
+    assert_eq!(status, 404);
+    assert_eq!(e["message"], "No canary config with id 'nope' was found.");
+    let (status, e) = send(&app, Method::PUT, "/canaryConfig/nope", Some(&config("n"))).await;
+    assert_eq!(
+        (status, e["message"].clone()),
+        (400, json!("Canary config 'nope' does not exist."))
+    );
+    let (status, _) = send(&app, Method::DELETE, "/canaryConfig/nope", None).await;
+    assert_eq!(status, 404);
+    let (status, e) = app.get("/canary/nope").await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        e["message"],
+        "No canary execution with id 'nope' was found."
+    );
+    let (status, e) = app.post("/canary/nope", &json!({"scopes": {}})).await;
+    assert_eq!(status, 404, "{e}");
+
+    // DELETE: gone from the list and the lookup.
+    let (status, _) = send(&app, Method::DELETE, &format!("/canaryConfig/{id}"), None).await;
+    assert_eq!(status, 204);
+    let (status, _) = app.get(&format!("/canaryConfig/{id}")).await;
+    assert_eq!(status, 404);
+    let (_, list) = app.get("/canaryConfig").await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    app.stop().await;
+}
+
+fn rfc3339(unix: i64) -> String {
+    DateTime::<Utc>::from_timestamp(unix, 0)
+        .unwrap()
+        .to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Argo's `AnalysisRequest` body, as `kayenta.go` marshals it.
+fn argo_body(canary: &str) -> Value {
+    json!({
+        "scopes": {"default": {
+            "controlScope": {"scope": "baseline", "location": "", "step": 10,
+                "start": rfc3339(T0), "end": rfc3339(T0 + 600)},
+            "experimentScope": {"scope": canary, "location": "", "step": 10,
+                "start": rfc3339(T0), "end": rfc3339(T0 + 600)}
+        }},
+        "thresholds": {"pass": 90, "marginal": 75}
+    })
+}
+
+/// What Argo does for one measurement: look the config up by name, POST, GET; the score.
+async fn argo_measurement(app: &TestApp, config_name: &str, canary: &str) -> (Value, f64) {
+    let (status, list) = app
+        .get("/canaryConfig?application=shop&configurationAccountName=storage")
+        .await;
+    assert_eq!(status, 200, "{list}");
+    let id = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == config_name)
+        .and_then(|c| c["id"].as_str())
+        .expect("config found by name")
+        .to_string();
+    let (status, job) = app
+        .post(
+            &format!(
+                "/canary/{id}?application=shop&metricsAccountName=prom&configurationAccountName=storage&storageAccountName=storage"
+            ),
+            &argo_body(canary),
+        )
+        .await;
+    assert_eq!(status, 200, "{job}");
+    let execution = job["canaryExecutionId"]
+        .as_str()
+        .expect("canaryExecutionId")
+        .to_string();
+    assert!(!execution.is_empty());
+    let (status, result) = app.get(&format!("/canary/{execution}")).await;
+    assert_eq!(status, 200, "{result}");
+    assert_eq!(result["complete"], true, "{result}");
+    let score = result["result"]["judgeResult"]["score"]["score"]
+        .as_f64()
+        .expect("result.judgeResult.score.score");
+    (result, score)
+}
+
+async fn argo_call_sequence_gives_our_score(db: Db) {
+    let app = spawn_app(db, with_prometheus).await;
+    let (status, made) = app.post("/canaryConfig", &config("checkout")).await;
+    assert_eq!(status, 200, "{made}");
+    let id = made["canaryConfigId"].as_str().unwrap().to_string();
+
+    for (canary, classification) in [("canary", "Fail"), ("baseline", "Pass")] {
+        let (result, score) = argo_measurement(&app, "checkout", canary).await;
+        assert_eq!(result["status"], "succeeded");
+        assert_eq!(result["executionStatus"], "SUCCEEDED");
+        assert_eq!(result["canaryConfigId"], json!(id));
+        let judge = &result["result"]["judgeResult"];
+        assert_eq!(judge["score"]["classification"], classification, "{result}");
+        assert!(judge["score"]["classificationReason"].is_string());
+        assert_eq!(judge["groupScores"][0]["name"], "latency");
+        let metric = &judge["results"][0];
+        assert_eq!(metric["name"], "latency");
+        let expected = if canary == "canary" { "High" } else { "Pass" };
+        assert_eq!(metric["classification"], expected, "{result}");
+        assert!(metric["classificationReason"].is_string());
+        assert_eq!(metric["controlMetadata"]["stats"]["count"], 61, "{result}");
+        assert_eq!(metric["experimentMetadata"]["stats"]["count"], 61);
+        assert!(result["canaryExecutionRequest"]["scopes"]["default"].is_object());
+
+        // Our own API, same template, same window and step: the same score.
+        let (status, ours) = app
+            .post(
+                "/api/v1/judgments",
+                &json!({"template": id, "baseline": "baseline", "canary": canary,
+                    "start": T0, "end": (T0 + 600).to_string(), "step_seconds": 10}),
+            )
+            .await;
+        assert_eq!(status, 201, "{ours}");
+        assert_eq!(ours["score"].as_f64(), Some(score), "{ours}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kayenta_routes_need_tokens_of_the_right_role() {
+    use reqwest::Method;
+    let app = spawn_app(Db::Sqlite, |s| {
+        for (name, token, role) in [
+            ("viewer", "read-token-123", canaryd::config::Role::Read),
+            ("argo", "judge-token-456", canaryd::config::Role::Judge),
+            ("ops", "admin-token-789", canaryd::config::Role::Admin),
+        ] {
+            s.auth.tokens.push(canaryd::config::TokenSettings {
+                name: name.into(),
+                token_sha256: sha256_hex(token),
+                role,
+            });
+        }
+    })
+    .await;
+    let call =
+        |method: Method, path: &str, token: Option<&str>, basic: bool, body: Option<Value>| {
+            let mut r = app.client.request(method, app.at(path));
+            match (token, basic) {
+                (Some(t), false) => r = r.bearer_auth(t),
+                // What Go's client sends for an address `http://argo:TOKEN@canaryd:8080`.
+                (Some(t), true) => r = r.basic_auth("argo", Some(t)),
+                (None, _) => {}
+            }
+            if let Some(b) = body {
+                r = r.json(&b);
+            }
+            async move { crate::support::app::read(r.send().await.unwrap()).await }
+        };
+    for (method, path) in [
+        (Method::GET, "/canaryConfig"),
+        (Method::POST, "/canaryConfig"),
+        (Method::GET, "/canaryConfig/x"),
+        (Method::DELETE, "/canaryConfig/x"),
+        (Method::POST, "/canary/x"),
+        (Method::GET, "/canary/x"),
+    ] {
+        let (status, e) = call(method.clone(), path, None, false, Some(json!({}))).await;
+        assert_eq!(status, 401, "{method} {path}: {e}");
+    }
+    // Config writes need admin; reads, read.
+    let (status, _) = call(
+        Method::POST,
+        "/canaryConfig",
+        Some("judge-token-456"),
+        false,
+        Some(config("c")),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, made) = call(
+        Method::POST,
+        "/canaryConfig",
+        Some("admin-token-789"),
+        false,
+        Some(config("c")),
+    )
+    .await;
+    assert_eq!(status, 200, "{made}");
+    let (status, list) = call(
+        Method::GET,
+        "/canaryConfig",
+        Some("read-token-123"),
+        true,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list[0]["name"], "c");
+    // Judging needs judge.
+    let id = made["canaryConfigId"].as_str().unwrap();
+    let (status, _) = call(
+        Method::POST,
+        &format!("/canary/{id}"),
+        Some("read-token-123"),
+        true,
+        Some(argo_body("canary")),
+    )
+    .await;
+    assert_eq!(status, 403);
+    app.stop().await;
+}
