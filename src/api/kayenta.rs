@@ -383,9 +383,9 @@ fn side_location(side: &ScopeSide) -> Option<String> {
         .filter(|l| !l.is_empty())
 }
 
-/// The judgment input of an execution request for the config's template `id`.
+/// The judgment input of an execution request for `template` (by its name; the caller sets
+/// the version, or the text of an inline config).
 fn input_of(
-    id: &str,
     template: &crate::template::Template,
     req: &ExecutionRequest,
     request_id: String,
@@ -487,7 +487,7 @@ fn input_of(
     }
     Ok(JudgmentInput {
         template: TemplateRef::Named {
-            name: id.to_string(),
+            name: template.name.clone(),
             version: None,
         },
         args,
@@ -533,15 +533,102 @@ pub async fn create_execution(
     };
     let template = parse_template(&config.template.source, &format!("canary config {id}"))
         .map_err(service::ServiceError::from)?;
-    let input = input_of(&id, &template, &req, request_id.0)?;
+    let mut input = input_of(&template, &req, request_id.0)?;
+    input.template = TemplateRef::Named {
+        name: id.to_string(),
+        version: Some(config.template.version),
+    };
+    let original: Value = serde_json::from_str(&config.config).unwrap_or(Value::Null);
+    execute(&state, &id, original, &req, input).await
+}
+
+/// Judges `input`, stores the judgment and the Kayenta request (with the config judged),
+/// answers `{canaryExecutionId}`.
+async fn execute(
+    state: &AppState,
+    config_id: &str,
+    config: Value,
+    req: &ExecutionRequest,
+    input: JudgmentInput,
+) -> Answer {
     let judgment = service::make_judgment(&state.settings, &state.store, input).await?;
-    let request = serde_json::to_string(&req).unwrap_or_default();
+    let stored = json!({"canaryExecutionRequest": req, "canaryConfig": config});
     state
         .store
-        .insert_kayenta_execution(&judgment.id, &id, &request)
+        .insert_kayenta_execution(&judgment.id, config_id, &stored.to_string())
         .await?;
-    tracing::info!(canary_config = %id, judgment_id = %judgment.id, "Kayenta canary execution judged");
+    tracing::info!(canary_config = %config_id, judgment_id = %judgment.id, "Kayenta canary execution judged");
     Ok(HttpResponse::Ok().json(json!({ "canaryExecutionId": judgment.id })))
+}
+
+/// Kayenta's `CanaryAdhocExecutionRequest`: a config given inline.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdhocRequest {
+    /// The canary config.
+    pub canary_config: Value,
+    /// The execution request.
+    pub execution_request: ExecutionRequest,
+}
+
+/// `POST /canary`: `{canaryConfig, executionRequest}`, a config given inline (translated, not
+/// stored as a config), judged as `POST /canary/{canaryConfigId}` judges a stored one.
+#[utoipa::path(
+    operation_id = "create_kayenta_adhoc_execution",
+    tag = "kayenta",
+    responses(
+        (status = 200, description = "Judged and stored: `{canaryExecutionId}`"),
+        (status = 400, description = "Invalid config or request: `{message}`"),
+    ),
+    security(("bearer" = ["judge"]))
+)]
+#[post("/canary", guard = "crate::api::auth::judge")]
+pub async fn create_adhoc_execution(
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    payload: web::Payload,
+) -> Answer {
+    let bytes = body::read(payload, state.settings.server.max_body_bytes).await?;
+    let req: AdhocRequest = serde_json::from_slice(&bytes).map_err(|e| {
+        KayentaApiError::Bad(format!(
+            "The canary adhoc execution request is not valid: {e}"
+        ))
+    })?;
+    let name = req
+        .canary_config
+        .get("name")
+        .and_then(Value::as_str)
+        .map(|n| {
+            n.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect::<String>()
+        })
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "adhoc".to_string());
+    let source = translate(&name, &req.canary_config)?;
+    let template = parse_template(&source, "canaryConfig").map_err(service::ServiceError::from)?;
+    let mut input = input_of(&template, &req.execution_request, request_id.0)?;
+    input.template = TemplateRef::Inline(source);
+    let config_id = req
+        .canary_config
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    execute(
+        &state,
+        &config_id,
+        req.canary_config,
+        &req.execution_request,
+        input,
+    )
+    .await
 }
 
 /// Kayenta's label of a metric classification.
@@ -657,26 +744,18 @@ pub async fn get_execution(state: web::Data<AppState>, id: web::Path<String>) ->
         return Err(not_found());
     };
     let judgment = service::judgment_of(&record, false)?;
-    let request: Value = serde_json::from_str(&execution.request).unwrap_or(Value::Null);
+    let stored: Value = serde_json::from_str(&execution.request).unwrap_or(Value::Null);
+    let request = stored
+        .get("canaryExecutionRequest")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let config = stored.get("canaryConfig").cloned().unwrap_or(Value::Null);
     let report = &judgment.report;
     let (pass, marginal) = match serde_json::from_value::<RequestThresholds>(
         request.get("thresholds").cloned().unwrap_or(Value::Null),
     ) {
         Ok(t) => (t.pass, t.marginal),
         Err(_) => (report.thresholds.pass, report.thresholds.marginal),
-    };
-    let config: Value = match state
-        .store
-        .get_template(&execution.config_id, record.template_version)
-        .await?
-    {
-        Some(_) => state
-            .store
-            .get_kayenta_config(&execution.config_id)
-            .await?
-            .and_then(|c| serde_json::from_str(&c.config).ok())
-            .unwrap_or(Value::Null),
-        None => Value::Null,
     };
     let created = judgment.created_at;
     let mut out = Map::new();

@@ -77,6 +77,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(kayenta::put_config)
         .service(kayenta::delete_config)
         .service(kayenta::create_execution)
+        .service(kayenta::create_adhoc_execution)
         .service(kayenta::get_execution)
         .service(
             scope::scope("/api/v1")

@@ -20,7 +20,8 @@ pub struct StoredKayentaConfig {
 pub struct StoredKayentaExecution {
     /// The canary config judged.
     pub config_id: String,
-    /// The `CanaryExecutionRequest` as given (JSON).
+    /// `{canaryExecutionRequest, canaryConfig}`: the request as given and the config judged
+    /// (JSON).
     pub request: String,
 }
 

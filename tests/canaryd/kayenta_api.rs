@@ -256,6 +256,7 @@ async fn argo_call_sequence_gives_our_score(db: Db) {
     assert_eq!(status, 200, "{made}");
     let id = made["canaryConfigId"].as_str().unwrap().to_string();
 
+    let mut scores = Vec::new();
     for (canary, classification) in [("canary", "Fail"), ("baseline", "Pass")] {
         let (result, score) = argo_measurement(&app, "checkout", canary).await;
         assert_eq!(result["status"], "succeeded");
@@ -284,7 +285,45 @@ async fn argo_call_sequence_gives_our_score(db: Db) {
             .await;
         assert_eq!(status, 201, "{ours}");
         assert_eq!(ours["score"].as_f64(), Some(score), "{ours}");
+        scores.push(score);
     }
+
+    // The inline form, `POST /canary` with `{canaryConfig, executionRequest}`: the same score,
+    // and the config it judged in the answer; no config is stored.
+    let (status, job) = app
+        .post(
+            "/canary",
+            &json!({"canaryConfig": config("inline"), "executionRequest": argo_body("canary")}),
+        )
+        .await;
+    assert_eq!(status, 200, "{job}");
+    let execution = job["canaryExecutionId"].as_str().unwrap();
+    let (status, result) = app.get(&format!("/canary/{execution}")).await;
+    assert_eq!(status, 200, "{result}");
+    assert_eq!(
+        result["result"]["judgeResult"]["score"]["score"].as_f64(),
+        Some(scores[0])
+    );
+    assert_eq!(result["config"]["name"], "inline");
+    let (_, list) = app.get("/canaryConfig").await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    // A request canaryd cannot judge as asked says why.
+    let mut two = argo_body("canary");
+    two["scopes"]["other"] = two["scopes"]["default"].clone();
+    let (status, e) = app.post(&format!("/canary/{id}"), &two).await;
+    assert_eq!(status, 400);
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("one scope per execution"),
+        "{e}"
+    );
+    let mut windows = argo_body("canary");
+    windows["scopes"]["default"]["experimentScope"]["start"] = json!(rfc3339(T0 + 60));
+    let (status, e) = app.post(&format!("/canary/{id}"), &windows).await;
+    assert_eq!(status, 400);
+    assert!(e["message"].as_str().unwrap().contains("one window"), "{e}");
     app.stop().await;
 }
 
