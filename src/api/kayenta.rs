@@ -8,7 +8,10 @@
 //! - `POST /canary/{canaryConfigId}`: a live judgment of the config's template (the path of
 //!   `POST /api/v1/judgments`), stored; its id is the `canaryExecutionId`;
 //! - `GET /canary/{canaryExecutionId}`: the judgment as Kayenta's
-//!   `CanaryExecutionStatusResponse`.
+//!   `CanaryExecutionStatusResponse`;
+//! - `POST /canary`: the same with the config inline;
+//! - `POST /standalone_canary_analysis/{canaryConfigId}`, `GET /standalone_canary_analysis/{id}`:
+//!   Kayenta's standalone analysis as a canaryd scheduled analysis.
 //!
 //! Kayenta's account query parameters (`application`, `configurationAccountName`, ...) are
 //! accepted and ignored: canaryd has one store and its sources are named by the template.
@@ -786,6 +789,256 @@ pub async fn get_execution(state: web::Data<AppState>, id: web::Path<String>) ->
     out.insert(
         "canarydJudgment".into(),
         json!(format!("/api/v1/judgments/{}", judgment.id)),
+    );
+    Ok(HttpResponse::Ok().json(Value::Object(out)))
+}
+
+/// A scope of Kayenta's `CanaryAnalysisExecutionRequest`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisScope {
+    /// The scope's name (canaryd judges one).
+    #[serde(default)]
+    pub scope_name: Option<String>,
+    /// Baseline.
+    pub control_scope: String,
+    /// Baseline location.
+    #[serde(default)]
+    pub control_location: Option<String>,
+    /// Canary.
+    pub experiment_scope: String,
+    /// Canary location.
+    #[serde(default)]
+    pub experiment_location: Option<String>,
+    /// When the canary started (default: now).
+    #[serde(default)]
+    pub start_time_iso: Option<String>,
+    /// When it ends (gives the lifetime when `lifetimeDurationMins` is absent).
+    #[serde(default)]
+    pub end_time_iso: Option<String>,
+    /// Step in seconds.
+    #[serde(default)]
+    pub step: Option<i64>,
+    /// Extended scope parameters: template arguments.
+    #[serde(default)]
+    pub extended_scope_params: BTreeMap<String, String>,
+}
+
+/// Kayenta's `CanaryAnalysisExecutionRequest`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisRequest {
+    /// Scopes (canaryd judges one).
+    pub scopes: Vec<AnalysisScope>,
+    /// How long intervals are judged.
+    #[serde(default)]
+    pub lifetime_duration_mins: Option<f64>,
+    /// Wait before the first interval.
+    #[serde(default)]
+    pub begin_after_mins: Option<f64>,
+    /// Window of each judgment; 0: from the start, growing.
+    #[serde(default)]
+    pub lookback_mins: Option<f64>,
+    /// Distance between two judgments (default: the lifetime, one judgment).
+    #[serde(default)]
+    pub analysis_interval_mins: Option<f64>,
+}
+
+/// `POST /standalone_canary_analysis/{canaryConfigId}`: a Kayenta `CanaryAnalysisExecutionRequest`
+/// as a canaryd scheduled analysis (`lifetimeDurationMins`, `analysisIntervalMins`,
+/// `beginAfterMins`, `lookbackMins`), `{canaryAnalysisExecutionId}` (the analysis id).
+#[utoipa::path(
+    operation_id = "create_kayenta_standalone_analysis",
+    tag = "kayenta",
+    params(("canary_config_id" = String, Path, description = "Id")),
+    responses(
+        (status = 200, description = "Scheduled: `{canaryAnalysisExecutionId}`"),
+        (status = 400, description = "Invalid request: `{message}`"),
+        (status = 404, description = "No such config: `{message}`"),
+    ),
+    security(("bearer" = ["judge"]))
+)]
+#[post(
+    "/standalone_canary_analysis/{canary_config_id}",
+    guard = "crate::api::auth::judge"
+)]
+pub async fn create_standalone(
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Answer {
+    let bytes = body::read(payload, state.settings.server.max_body_bytes).await?;
+    let req: AnalysisRequest = serde_json::from_slice(&bytes).map_err(|e| {
+        KayentaApiError::Bad(format!(
+            "The canary analysis execution request is not valid: {e}"
+        ))
+    })?;
+    let Some(config) = state.store.get_kayenta_config(&id).await? else {
+        return Err(config_not_found(&id));
+    };
+    let template = parse_template(&config.template.source, &format!("canary config {id}"))
+        .map_err(service::ServiceError::from)?;
+    let scope = match req.scopes.as_slice() {
+        [one] => one,
+        [] => {
+            return Err(KayentaApiError::Bad(
+                "scopes: at least one scope is required.".into(),
+            ))
+        }
+        many => {
+            return Err(KayentaApiError::Bad(format!(
+                "scopes: canaryd judges one scope per analysis; this request has {}.",
+                many.len()
+            )))
+        }
+    };
+    let time = |f: &str, v: &Option<String>| -> Result<Option<DateTime<Utc>>, KayentaApiError> {
+        v.as_ref()
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                super::judgments::time_field(&format!("scopes[0].{f}"), &json!(s))
+                    .map_err(|e| KayentaApiError::Bad(e.to_string()))
+            })
+            .transpose()
+    };
+    let start = time("startTimeIso", &scope.start_time_iso)?;
+    let end = time("endTimeIso", &scope.end_time_iso)?;
+    let lifetime = match (req.lifetime_duration_mins, start, end) {
+        (Some(m), _, _) => m,
+        (None, Some(s), Some(e)) => (e - s).num_seconds() as f64 / 60.0,
+        _ => {
+            return Err(KayentaApiError::Bad(
+                "lifetimeDurationMins: required (or scopes[0].startTimeIso and endTimeIso).".into(),
+            ))
+        }
+    };
+    let mut args = BTreeMap::new();
+    let location = [&scope.control_location, &scope.experiment_location];
+    match location {
+        [Some(a), Some(b)] if !a.is_empty() && !b.is_empty() && a != b => {
+            return Err(KayentaApiError::Bad(format!(
+                "scopes[0]: controlLocation '{a}' and experimentLocation '{b}' differ; the canary \
+                 config's template takes one location for both."
+            )))
+        }
+        [a, b] => {
+            if let Some(l) = a.clone().or(b.clone()).filter(|l| !l.is_empty()) {
+                if template.args.contains_key("location") {
+                    args.insert("location".to_string(), l);
+                }
+            }
+        }
+    }
+    for (k, v) in &scope.extended_scope_params {
+        if template.args.contains_key(k) {
+            args.insert(k.clone(), v.clone());
+        }
+    }
+    let spec = service::analyses::AnalysisSpec {
+        template: id.to_string(),
+        template_version: Some(config.template.version),
+        args,
+        baseline: scope.control_scope.clone(),
+        canary: scope.experiment_scope.clone(),
+        start,
+        lifetime_minutes: lifetime,
+        interval_minutes: req.analysis_interval_mins.unwrap_or(lifetime),
+        begin_after_minutes: req.begin_after_mins.unwrap_or(0.0),
+        lookback_minutes: req.lookback_mins.unwrap_or(0.0),
+        step_seconds: scope.step.filter(|s| *s > 0).map(|s| s.unsigned_abs()),
+        callback_url: None,
+        callback_secret: None,
+        stop_on_fail: None,
+    };
+    let detail = service::analyses::create_analysis(
+        &state.settings,
+        &state.store,
+        &state.wake,
+        request_id.0,
+        spec,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({"canaryAnalysisExecutionId": detail.analysis.id})))
+}
+
+/// `GET /standalone_canary_analysis/{id}`: the analysis as Kayenta's
+/// `CanaryAnalysisExecutionStatusResponse`.
+#[utoipa::path(
+    operation_id = "get_kayenta_standalone_analysis",
+    tag = "kayenta",
+    params(("id" = String, Path, description = "Id")),
+    responses(
+        (status = 200, description = "Kayenta's CanaryAnalysisExecutionStatusResponse"),
+        (status = 404, description = "No such analysis: `{message}`"),
+    ),
+    security(("bearer" = ["read"]))
+)]
+#[get("/standalone_canary_analysis/{id}", guard = "crate::api::auth::read")]
+pub async fn get_standalone(state: web::Data<AppState>, id: web::Path<String>) -> Answer {
+    use crate::store::{AnalysisState, Verdict};
+    let detail = match service::analyses::analysis_detail(&state.store, &id).await {
+        Ok(d) => d,
+        Err(service::ServiceError::AnalysisNotFound { .. }) => {
+            return Err(KayentaApiError::NotFound(format!(
+                "No canary analysis execution with id '{id}' was found."
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let a = &detail.analysis;
+    let complete = matches!(a.state, AnalysisState::Completed | AnalysisState::Cancelled);
+    let status = match a.state {
+        AnalysisState::Pending => "NOT_STARTED",
+        AnalysisState::Running => "RUNNING",
+        AnalysisState::Completed => "SUCCEEDED",
+        AnalysisState::Cancelled => "CANCELED",
+    };
+    let results: Vec<Value> = detail
+        .intervals
+        .iter()
+        .map(|i| {
+            json!({
+                "executionId": i.judgment_id,
+                "executionStatus": if i.error.is_some() { "TERMINAL" } else { "SUCCEEDED" },
+                "exception": i.error,
+                "judgementStartTimeIso": iso(i.start),
+                "judgementStartTimeMillis": millis(i.start),
+                "judgementEndTimeIso": iso(i.end),
+                "judgementEndTimeMillis": millis(i.end),
+                "score": finite(i.score),
+                "warnings": [],
+            })
+        })
+        .collect();
+    let scores: Vec<f64> = detail.intervals.iter().map(|i| finite(i.score)).collect();
+    let mut out = Map::new();
+    out.insert("pipelineId".into(), json!(a.id));
+    out.insert("complete".into(), json!(complete));
+    out.insert("executionStatus".into(), json!(status));
+    out.insert("status".into(), json!(status.to_lowercase()));
+    out.insert("canaryConfigId".into(), json!(a.template));
+    if complete {
+        out.insert(
+            "canaryAnalysisExecutionResult".into(),
+            json!({
+                "didPassThresholds": a.verdict == Some(Verdict::Pass),
+                "hasWarnings": false,
+                "canaryScoreMessage": a.reason,
+                "canaryScores": scores,
+                "canaryExecutionResults": results,
+            }),
+        );
+    } else {
+        out.insert("canaryExecutionResults".into(), json!(results));
+    }
+    out.insert("buildTimeMillis".into(), json!(millis(a.created_at)));
+    out.insert("buildTimeIso".into(), json!(iso(a.created_at)));
+    out.insert("startTimeMillis".into(), json!(millis(a.start_at)));
+    out.insert("startTimeIso".into(), json!(iso(a.start_at)));
+    out.insert(
+        "canarydAnalysis".into(),
+        json!(format!("/api/v1/analyses/{}", a.id)),
     );
     Ok(HttpResponse::Ok().json(Value::Object(out)))
 }

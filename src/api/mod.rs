@@ -79,6 +79,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(kayenta::create_execution)
         .service(kayenta::create_adhoc_execution)
         .service(kayenta::get_execution)
+        .service(kayenta::create_standalone)
+        .service(kayenta::get_standalone)
         .service(
             scope::scope("/api/v1")
                 .service(judgments::create)

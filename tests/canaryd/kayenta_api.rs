@@ -12,7 +12,8 @@ use crate::support::{self, T0};
 
 crate::on_both!(
     canary_configs_round_trip,
-    argo_call_sequence_gives_our_score
+    argo_call_sequence_gives_our_score,
+    standalone_analysis_is_a_scheduled_analysis,
 );
 
 /// A Kayenta canary config over the fixture series (`latency_seconds{version=...}`).
@@ -409,5 +410,75 @@ async fn kayenta_routes_need_tokens_of_the_right_role() {
     )
     .await;
     assert_eq!(status, 403);
+    app.stop().await;
+}
+
+/// Settings for fast scheduling (as the analyses tests): no settle delay, short polls.
+fn fast(s: &mut canaryd::config::Settings) {
+    with_prometheus(s);
+    s.scheduler.settle_seconds = 0.0;
+    s.scheduler.poll_interval_ms = 100;
+    s.scheduler.retry_delay_seconds = 0.2;
+}
+
+async fn standalone_analysis_is_a_scheduled_analysis(db: Db) {
+    let app = spawn_app(db, fast).await;
+    let (status, made) = app.post("/canaryConfig", &config("checkout")).await;
+    assert_eq!(status, 200, "{made}");
+    let id = made["canaryConfigId"].as_str().unwrap().to_string();
+    let body = json!({
+        "scopes": [{"scopeName": "default", "controlScope": "baseline", "experimentScope": "baseline",
+            "startTimeIso": rfc3339(T0), "step": 10, "extendedScopeParams": {}}],
+        "thresholds": {"pass": 90, "marginal": 75},
+        "lifetimeDurationMins": 10,
+        "analysisIntervalMins": 5
+    });
+    let (status, job) = app
+        .post(
+            &format!("/standalone_canary_analysis/{id}?user=me&application=shop"),
+            &body,
+        )
+        .await;
+    assert_eq!(status, 200, "{job}");
+    let execution = job["canaryAnalysisExecutionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let result = loop {
+        let (status, r) = app
+            .get(&format!("/standalone_canary_analysis/{execution}"))
+            .await;
+        assert_eq!(status, 200, "{r}");
+        if r["complete"] == true {
+            break r;
+        }
+        assert!(std::time::Instant::now() < deadline, "not complete: {r}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(result["executionStatus"], "SUCCEEDED", "{result}");
+    assert_eq!(result["canaryConfigId"], json!(id));
+    let outcome = &result["canaryAnalysisExecutionResult"];
+    assert_eq!(outcome["didPassThresholds"], true, "{result}");
+    let scores = outcome["canaryScores"].as_array().unwrap();
+    assert_eq!(scores.len(), 2, "{result}");
+    let first = &outcome["canaryExecutionResults"][0];
+    assert_eq!(
+        first["judgementStartTimeIso"],
+        rfc3339(T0).replace('Z', ".000Z")
+    );
+    // The first interval is the judgment of its window.
+    let (status, ours) = app
+        .post(
+            "/api/v1/judgments",
+            &json!({"template": id, "baseline": "baseline", "canary": "baseline",
+                "start": T0, "end": (T0 + 300).to_string(), "step_seconds": 10}),
+        )
+        .await;
+    assert_eq!(status, 201, "{ours}");
+    assert_eq!(ours["score"], scores[0]);
+    let (status, e) = app.get("/standalone_canary_analysis/nope").await;
+    assert_eq!(status, 404);
+    assert!(e["message"].as_str().unwrap().contains("nope"), "{e}");
     app.stop().await;
 }
