@@ -4,6 +4,7 @@
 
 use sqlx::Row;
 
+use super::templates::template_from_row;
 use super::{At, Pool, PutOutcome, Store, StoreError, StoredTemplate};
 
 /// A canary config: its template version, and the Kayenta JSON it was stored from.
@@ -29,13 +30,7 @@ macro_rules! config_from_row {
     ($row:expr) => {{
         let row = $row;
         StoredKayentaConfig {
-            template: StoredTemplate {
-                name: row.try_get("name")?,
-                version: row.try_get("version")?,
-                created_at: row.try_get::<At, _>("created_at")?.0,
-                source: row.try_get("source")?,
-                origin: row.try_get("origin")?,
-            },
+            template: template_from_row!(&row),
             config: row.try_get("kayenta_config")?,
         }
     }};

@@ -43,6 +43,7 @@ macro_rules! template_from_row {
         }
     }};
 }
+pub(super) use template_from_row;
 
 impl Store {
     /// Stores `source` as the next version of template `name`, unless it equals the latest
