@@ -45,41 +45,8 @@ impl Store {
         source: &str,
         config: &str,
     ) -> Result<PutOutcome, StoreError> {
-        self.check_file()?;
-        with_pool!(self, |p| {
-            let mut tx = p.begin().await?;
-            let latest = sqlx::query(
-                "SELECT version, source, kayenta_config, deleted_at IS NOT NULL AS deleted \
-                 FROM templates WHERE name = $1 ORDER BY version DESC LIMIT 1",
-            )
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let mut next = 1;
-            if let Some(row) = latest {
-                let version: i64 = row.try_get("version")?;
-                let text: String = row.try_get("source")?;
-                let original: Option<String> = row.try_get("kayenta_config")?;
-                let deleted: bool = row.try_get("deleted")?;
-                if text == source && original.as_deref() == Some(config) && !deleted {
-                    return Ok(PutOutcome::Unchanged(version));
-                }
-                next = version + 1;
-            }
-            sqlx::query(
-                "INSERT INTO templates (name, version, created_at, source, origin, kayenta_config) \
-                 VALUES ($1, $2, $3, $4, 'kayenta-api', $5)",
-            )
-            .bind(id)
-            .bind(next)
-            .bind(At(self.clock.now()))
-            .bind(source)
-            .bind(config)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok(PutOutcome::Created(next))
-        })
+        self.put_template_version(id, source, "kayenta-api", Some(config))
+            .await
     }
 
     /// The canary config `id`: the latest live version of template `id`, when that version

@@ -54,12 +54,25 @@ impl Store {
         source: &str,
         origin: &str,
     ) -> Result<PutOutcome, StoreError> {
+        self.put_template_version(name, source, origin, None).await
+    }
+
+    /// [`Self::put_template`], keeping with the version the Kayenta canary config `kayenta`
+    /// it was translated from (`None`: a plain template). A version is also new when its
+    /// Kayenta config differs; a plain put compares the text alone.
+    pub(super) async fn put_template_version(
+        &self,
+        name: &str,
+        source: &str,
+        origin: &str,
+        kayenta: Option<&str>,
+    ) -> Result<PutOutcome, StoreError> {
         self.check_file()?;
         with_pool!(self, |p| {
             let mut tx = p.begin().await?;
             let latest = sqlx::query(
-                "SELECT version, source, deleted_at IS NOT NULL AS deleted FROM templates \
-                 WHERE name = $1 ORDER BY version DESC LIMIT 1",
+                "SELECT version, source, kayenta_config, deleted_at IS NOT NULL AS deleted \
+                 FROM templates WHERE name = $1 ORDER BY version DESC LIMIT 1",
             )
             .bind(name)
             .fetch_optional(&mut *tx)
@@ -68,21 +81,24 @@ impl Store {
             if let Some(row) = latest {
                 let version: i64 = row.try_get("version")?;
                 let text: String = row.try_get("source")?;
+                let original: Option<String> = row.try_get("kayenta_config")?;
                 let deleted: bool = row.try_get("deleted")?;
-                if text == source && !deleted {
+                let same_config = kayenta.is_none() || original.as_deref() == kayenta;
+                if text == source && same_config && !deleted {
                     return Ok(PutOutcome::Unchanged(version));
                 }
                 next = version + 1;
             }
             sqlx::query(
-                "INSERT INTO templates (name, version, created_at, source, origin) \
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO templates (name, version, created_at, source, origin, kayenta_config) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(name)
             .bind(next)
             .bind(At(self.clock.now()))
             .bind(source)
             .bind(origin)
+            .bind(kayenta)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
