@@ -17,6 +17,8 @@ use crate::service::analyses::{
     self as service, plan_of, AnalysisDetail, AnalysisSpec, ScheduleSpec,
 };
 use crate::service::ServiceError;
+use crate::judge::sequential::{SequentialReport, SequentialSpec};
+use crate::stats::sequential::Spending;
 use crate::store::{AnalysisRow, AnalysisState, DeliveryRow, IntervalRow, ScheduleRow, Verdict};
 
 /// Starts an analysis.
@@ -56,6 +58,45 @@ pub struct AnalysisRequest {
     pub callback_secret: Option<String>,
     /// End at the first failing interval (default true).
     pub stop_on_fail: Option<bool>,
+    /// A stated false-fail rate for the whole analysis, however many intervals it has, and
+    /// decisions as early as the evidence allows (each interval then reads back with
+    /// `sequential: {evidence, boundary, decision}`).
+    pub sequential: Option<SequentialRequest>,
+}
+
+/// `sequential` of an analysis.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SequentialRequest {
+    /// The chance that a healthy canary fails anywhere in the analysis (default 0.05).
+    #[serde(default = "default_alpha")]
+    pub alpha: f64,
+    /// Pass before the last interval once the evidence bounds the change within the judge's
+    /// `allowed_increase` (default false).
+    #[serde(default)]
+    pub pass_early: bool,
+    /// How alpha is spent over the intervals: `pocock` (default: early decisions) or
+    /// `o-brien-fleming` (little early, more at the end).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub spending: Spending,
+}
+
+/// The alpha of a `sequential` that gives none.
+pub const DEFAULT_ALPHA: f64 = 0.05;
+
+fn default_alpha() -> f64 {
+    DEFAULT_ALPHA
+}
+
+impl From<SequentialRequest> for SequentialSpec {
+    fn from(r: SequentialRequest) -> Self {
+        SequentialSpec {
+            alpha: r.alpha,
+            pass_early: r.pass_early,
+            spending: r.spending,
+        }
+    }
 }
 
 /// An analysis with its intervals and callbacks.
@@ -98,6 +139,10 @@ pub struct AnalysisView {
     pub step_seconds: Option<i64>,
     /// Stop at the first fail.
     pub stop_on_fail: bool,
+    /// The whole-analysis error rate, when sequential.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub sequential: Option<SequentialSpec>,
     /// Callback URL (the secret is never shown).
     pub callback_url: Option<String>,
     /// Intervals planned.
@@ -142,6 +187,11 @@ pub struct IntervalView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub report: Option<Value>,
+    /// The look of a sequential analysis: `{evidence, boundary, decision, ...}`, where
+    /// `decision` is `continue`, `fail` or `pass`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub sequential: Option<SequentialReport>,
 }
 
 impl From<IntervalRow> for IntervalView {
@@ -157,6 +207,7 @@ impl From<IntervalRow> for IntervalView {
             judged_at: i.judged_at,
             judged_by: i.judged_by,
             report: i.report,
+            sequential: i.sequential,
         }
     }
 }
@@ -324,6 +375,7 @@ fn summary(a: AnalysisRow) -> AnalysisView {
         settle_seconds: a.settle_seconds,
         step_seconds: a.step_seconds,
         stop_on_fail: a.stop_on_fail,
+        sequential: a.sequential,
         callback_url: a.callback_url,
         interval_count: a.interval_count,
         next,
@@ -376,6 +428,7 @@ pub async fn create(
         callback_url: req.callback_url,
         callback_secret: req.callback_secret,
         stop_on_fail: req.stop_on_fail,
+        sequential: req.sequential.map(SequentialSpec::from),
     };
     let d = service::create_analysis(
         &state.settings,

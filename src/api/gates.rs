@@ -193,6 +193,7 @@ fn input_of(
         },
         request_id,
         gate,
+        sequential: None,
     }
 }
 

@@ -173,6 +173,7 @@ pub fn input_of(req: JudgmentRequest, request_id: String) -> Result<JudgmentInpu
         points,
         request_id,
         gate: None,
+        sequential: None,
     })
 }
 

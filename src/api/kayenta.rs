@@ -503,6 +503,7 @@ fn input_of(
         },
         request_id,
         gate: None,
+        sequential: None,
     })
 }
 
@@ -950,6 +951,7 @@ pub async fn create_standalone(
         callback_url: None,
         callback_secret: None,
         stop_on_fail: None,
+        sequential: None,
     };
     let detail = service::analyses::create_analysis(
         &state.settings,

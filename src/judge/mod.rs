@@ -13,6 +13,7 @@ mod kind;
 mod prepare;
 pub mod report;
 pub mod score;
+pub mod sequential;
 pub mod text;
 
 use std::collections::BTreeMap;
@@ -52,6 +53,7 @@ pub fn judge(template: &Template, observations: &BTreeMap<String, Observation>) 
         },
         groups,
         metrics,
+        sequential: None,
     };
     report.headline = headline::headline(&report);
     report

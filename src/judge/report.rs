@@ -587,6 +587,10 @@ pub struct Report {
     pub groups: Vec<GroupScore>,
     /// Metric results, in template order.
     pub metrics: Vec<MetricReport>,
+    /// A look of a sequential analysis or gate sequence: the evidence so far, the boundary it
+    /// was held to and the decision ([`super::sequential`]). Absent from a plain judgment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequential: Option<super::sequential::SequentialReport>,
 }
 
 /// Score thresholds in a report.

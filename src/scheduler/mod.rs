@@ -298,6 +298,7 @@ impl Scheduler {
             },
             request_id: format!("analysis-{id}-{k}"),
             gate: Some(("analysis".into(), Some(format!("{id}:{k}")))),
+            sequential: service::analyses::look_of(&a, k),
         };
         let started = std::time::Instant::now();
         let (record, interval) = match service::prepare_judgment(&self.settings, &self.store, input)
@@ -318,6 +319,7 @@ impl Scheduler {
                     judged_at: self.now(),
                     judged_by: self.owner.clone(),
                     report: None,
+                    sequential: prepared.judgment.report.sequential.clone(),
                 };
                 (Some((record, prepared.judgment.report)), interval)
             }
@@ -351,38 +353,15 @@ impl Scheduler {
                     judged_at: self.now(),
                     judged_by: self.owner.clone(),
                     report: None,
+                    sequential: None,
                 };
                 (None, interval)
             }
         };
-        let last = k + 1 >= a.interval_count;
-        let failed = interval.verdict == Verdict::Fail;
-        let stop = a.stop_on_fail && failed && !last;
-        let (state, reason) = if last {
-            (
-                AnalysisState::Completed,
-                Some(format!(
-                    "the last interval ({} of {}) is {}",
-                    k + 1,
-                    a.interval_count,
-                    interval.verdict
-                )),
-            )
-        } else if stop {
-            (
-                AnalysisState::Completed,
-                Some(format!(
-                    "interval {} of {} failed and stop_on_fail is set",
-                    k + 1,
-                    a.interval_count
-                )),
-            )
-        } else {
-            (AnalysisState::Running, None)
-        };
+        let (state, verdict, reason) = service::analyses::after_interval(&a, &interval);
         let update = AnalysisUpdate {
             state,
-            verdict: Some(interval.verdict),
+            verdict: Some(verdict),
             reason: reason.clone(),
             next_due_at: if state == AnalysisState::Completed {
                 a.next_due_at
@@ -397,7 +376,7 @@ impl Scheduler {
             AnalysisEvent::Interval,
             Some(&interval),
             state,
-            Some(interval.verdict),
+            Some(verdict),
             reason.as_deref(),
             self.now(),
         ));
@@ -408,7 +387,7 @@ impl Scheduler {
                 AnalysisEvent::Completed,
                 Some(&interval),
                 state,
-                Some(interval.verdict),
+                Some(verdict),
                 reason.as_deref(),
                 self.now(),
             ));
@@ -613,6 +592,7 @@ impl Scheduler {
             },
             request_id: format!("schedule-{}-{}", s.id, run_at.timestamp()),
             gate: Some(("schedule".into(), Some(format!("schedule:{}", s.id)))),
+            sequential: None,
         };
         let (record, error, report) =
             match service::prepare_judgment(&self.settings, &self.store, input).await {

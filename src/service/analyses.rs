@@ -18,6 +18,8 @@ use crate::source::{Window, MAX_STEP_SECONDS};
 use crate::store::{
     AnalysisRow, AnalysisState, DeliveryRow, IntervalRow, NewAnalysis, ScheduleRow, Store,
 };
+use crate::judge::sequential::{Decision, Horizon, Look, SequentialSpec};
+use crate::store::Verdict;
 use crate::template::{resolve_args, Template};
 
 /// A new analysis, as parsed from the request.
@@ -51,6 +53,8 @@ pub struct AnalysisSpec {
     pub callback_secret: Option<String>,
     /// End at the first failing interval (default true).
     pub stop_on_fail: Option<bool>,
+    /// A whole-rollout error rate instead of one per interval (issue 17).
+    pub sequential: Option<SequentialSpec>,
 }
 
 /// A new recurring check, as parsed from the request.
@@ -193,6 +197,11 @@ pub async fn create_analysis(
         &spec.args,
     )?;
     check_callback(settings, &spec.callback_url, &spec.callback_secret).await?;
+    if let Some(sequential) = &spec.sequential {
+        sequential
+            .check()
+            .map_err(|why| ServiceError::invalid("sequential", why))?;
+    }
     let start = spec.start.unwrap_or_else(|| store.clock().now());
     let settle = settings.scheduler.settle_seconds;
     let plan = Plan::new(
@@ -238,11 +247,125 @@ pub async fn create_analysis(
         stop_on_fail: spec.stop_on_fail.unwrap_or(true),
         interval_count: plan.count(),
         first_due_at: plan.due(0),
+        sequential: spec.sequential,
     };
     store.insert_analysis(&new).await?;
     wake.notify_waiters();
     tracing::info!(analysis_id = %new.id, template = %new.template, intervals = new.interval_count, "analysis started");
     analysis_detail(store, &new.id).await
+}
+
+/// The look interval `k` (from 0) of analysis `a` is, when the analysis is sequential: look
+/// `k + 1` of its planned intervals, on windows that nest when each grows from the start
+/// (`lookback` 0) and that do not when they slide.
+pub fn look_of(a: &AnalysisRow, k: i64) -> Option<(SequentialSpec, Look)> {
+    let spec = a.sequential?;
+    let count = |n: i64| usize::try_from(n.max(1)).unwrap_or(usize::MAX);
+    Some((
+        spec,
+        Look {
+            number: count(k + 1),
+            horizon: Horizon::Looks(count(a.interval_count)),
+            nested: a.lookback_minutes == 0.0,
+        },
+    ))
+}
+
+/// Where analysis `a` stands once `interval` (its next) is judged: its state, its verdict and,
+/// when it ends, why.
+///
+/// Without `sequential`: the last interval ends it with that interval's verdict; a fail ends
+/// it early under `stop_on_fail`. With `sequential`, the look's decision does: `fail` ends it
+/// (under `stop_on_fail`; without, the analysis stays failed and goes on being judged),
+/// `pass` ends it passed (early, or at the last look), `continue` goes on. An interval that
+/// could not be judged (`error`) decides nothing: its look's share of alpha goes unspent.
+pub fn after_interval(
+    a: &AnalysisRow,
+    interval: &IntervalRow,
+) -> (AnalysisState, Verdict, Option<String>) {
+    let k = interval.index;
+    let n = a.interval_count;
+    let last = k + 1 >= n;
+    let Some(look) = interval.sequential.as_ref().filter(|_| a.sequential.is_some()) else {
+        // Already failed in a sequential analysis without stop_on_fail: it stays failed.
+        let sticky = a.sequential.is_some() && a.verdict == Some(Verdict::Fail);
+        let verdict = if sticky { Verdict::Fail } else { interval.verdict };
+        if last {
+            return (
+                AnalysisState::Completed,
+                verdict,
+                Some(format!(
+                    "the last interval ({} of {n}) is {}",
+                    k + 1,
+                    interval.verdict
+                )),
+            );
+        }
+        if a.stop_on_fail && interval.verdict == Verdict::Fail {
+            return (
+                AnalysisState::Completed,
+                verdict,
+                Some(format!(
+                    "interval {} of {n} failed and stop_on_fail is set",
+                    k + 1
+                )),
+            );
+        }
+        return (AnalysisState::Running, verdict, None);
+    };
+    let failed_before = a.verdict == Some(Verdict::Fail);
+    match look.decision {
+        Decision::Fail if a.stop_on_fail || last => (
+            AnalysisState::Completed,
+            Verdict::Fail,
+            Some(format!(
+                "sequential: look {} of {n} is a conclusive fail ({})",
+                k + 1,
+                look.reason
+            )),
+        ),
+        Decision::Fail => (AnalysisState::Running, Verdict::Fail, None),
+        Decision::Pass if failed_before => (
+            AnalysisState::Completed,
+            Verdict::Fail,
+            Some(format!(
+                "sequential: an earlier look failed; look {} of {n} ends it",
+                k + 1
+            )),
+        ),
+        Decision::Pass => (
+            AnalysisState::Completed,
+            Verdict::Pass,
+            Some(if last {
+                format!(
+                    "sequential: no conclusive regression in {n} looks ({})",
+                    look.reason
+                )
+            } else {
+                format!(
+                    "sequential: passed early at look {} of {n} ({})",
+                    k + 1,
+                    look.reason
+                )
+            }),
+        ),
+        // A look that leaves the last interval undecided still ends the analysis: nothing
+        // conclusive was found in all its looks.
+        Decision::Continue if last => (
+            AnalysisState::Completed,
+            if failed_before {
+                Verdict::Fail
+            } else {
+                Verdict::Pass
+            },
+            Some(format!(
+                "sequential: no conclusive regression in {n} looks ({})",
+                look.reason
+            )),
+        ),
+        Decision::Continue if failed_before => (AnalysisState::Running, Verdict::Fail, None),
+        Decision::Continue => (AnalysisState::Running, interval.verdict, None),
+    }
 }
 
 /// One analysis with its intervals (each with its report) and deliveries.

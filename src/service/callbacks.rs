@@ -99,6 +99,13 @@ pub fn analysis_event(
             "judgment_id": i.judgment_id,
             "report_url": i.judgment_id.as_ref().map(|j| format!("{base}/api/v1/judgments/{j}")),
         });
+        // A look of a sequential analysis: its decision and the look it came at, so that a
+        // pipeline can act on `decision` (continue | fail | pass) without reading the report.
+        if let Some(look) = &i.sequential {
+            body["interval"]["sequential"] = json!(look);
+            body["decision"] = json!(look.decision);
+            body["look"] = json!(look.look);
+        }
     }
     Some(NewDelivery {
         analysis_id: Some(a.id.clone()),

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::Settings;
+use crate::judge::sequential::{judge_look, Look, SequentialSpec};
 use crate::judge::{judge, Report};
 use crate::service::error::ServiceError;
 use crate::service::live::{fetch_live, LiveError, LiveRequest};
@@ -63,6 +64,9 @@ pub struct JudgmentInput {
     pub request_id: String,
     /// `(gate, key)` when a gate asks; the key identifies calls that may reuse a judgment.
     pub gate: Option<(String, Option<String>)>,
+    /// A look of a sequential analysis or gate sequence: judged at the look's level, with
+    /// its evidence, boundary and decision in the report.
+    pub sequential: Option<(SequentialSpec, Look)>,
 }
 
 /// A judgment made and stored.
@@ -258,7 +262,14 @@ pub async fn prepare_judgment(
             return Err(e);
         }
     };
-    let report = judge(&template, &observations);
+    let report = match &input.sequential {
+        Some((spec, look)) => {
+            let (mut report, look) = judge_look(&template, &observations, spec, look);
+            report.sequential = Some(look);
+            report
+        }
+        None => judge(&template, &observations),
+    };
     let args = match &input.points {
         // Recorded data ignores arguments; keep what was given.
         Points::Data(_) => input.args.clone(),

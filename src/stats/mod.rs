@@ -20,6 +20,7 @@ pub mod percentile;
 pub mod poisson;
 pub mod quantile_compare;
 mod select;
+pub mod sequential;
 pub mod signed_rank;
 mod wilcox_dist;
 

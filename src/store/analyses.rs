@@ -17,6 +17,7 @@ use super::deliveries::{insert_delivery_on, NewDelivery};
 use super::judgments::{insert_judgment_on, NewJudgment};
 use super::states::{decode, AnalysisState, Verdict, OPEN_STATES};
 use super::{at_opt, At, Pool, Store, StoreError};
+use crate::judge::sequential::{SequentialReport, SequentialSpec};
 
 /// The kinds of work that fall due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +71,8 @@ pub struct NewAnalysis {
     pub interval_count: i64,
     /// When interval 0 is due.
     pub first_due_at: DateTime<Utc>,
+    /// The whole-rollout error rate, for a sequential analysis.
+    pub sequential: Option<SequentialSpec>,
 }
 
 /// A stored analysis.
@@ -129,6 +132,8 @@ pub struct AnalysisRow {
     pub last_error: Option<String>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// The whole-rollout error rate, for a sequential analysis.
+    pub sequential: Option<SequentialSpec>,
 }
 
 /// One judged interval.
@@ -154,6 +159,8 @@ pub struct IntervalRow {
     pub judged_by: String,
     /// The interval's report (CONTRACT §4), when shown with the analysis.
     pub report: Option<Value>,
+    /// The look of a sequential analysis: evidence, boundary, decision.
+    pub sequential: Option<SequentialReport>,
 }
 
 /// The analysis's state after an interval.
@@ -172,7 +179,7 @@ pub struct AnalysisUpdate {
 const ANALYSIS_COLUMNS: &str = "id, created_at, request_id, template, template_version, args, \
     baseline, canary, start_at, lifetime_minutes, interval_minutes, begin_after_minutes, \
     lookback_minutes, step_seconds, settle_seconds, callback_url, callback_secret, stop_on_fail, \
-    state, verdict, reason, interval_count, next_index, next_due_at, attempts, last_error, updated_at";
+    state, verdict, reason, interval_count, next_index, next_due_at, attempts, last_error, updated_at, sequential";
 
 macro_rules! analysis_from_row {
     ($row:expr) => {{
@@ -215,6 +222,9 @@ macro_rules! analysis_from_row {
             attempts: row.try_get("attempts")?,
             last_error: row.try_get("last_error")?,
             updated_at: row.try_get::<At, _>("updated_at")?.0,
+            sequential: row
+                .try_get::<Option<Json<SequentialSpec>>, _>("sequential")?
+                .map(|j| j.0),
         }
     }};
 }
@@ -229,9 +239,10 @@ impl Store {
                 "INSERT INTO analyses (id, created_at, request_id, template, template_version, args, \
                  baseline, canary, start_at, lifetime_minutes, interval_minutes, begin_after_minutes, \
                  lookback_minutes, step_seconds, settle_seconds, callback_url, callback_secret, \
-                 stop_on_fail, state, interval_count, next_index, next_due_at, attempts, updated_at) \
+                 stop_on_fail, state, interval_count, next_index, next_due_at, attempts, updated_at, \
+                 sequential) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-                 $18, 'pending', $19, 0, $20, 0, $2)",
+                 $18, 'pending', $19, 0, $20, 0, $2, $21)",
             )
             .bind(&a.id)
             .bind(At(now))
@@ -253,6 +264,7 @@ impl Store {
             .bind(a.stop_on_fail)
             .bind(a.interval_count)
             .bind(At(a.first_due_at))
+            .bind(a.sequential.as_ref().map(Json))
             .execute(p)
             .await?;
         });
@@ -301,7 +313,7 @@ impl Store {
         with_pool!(self, |p| {
             let rows = sqlx::query(
                 "SELECT idx, start_at, end_at, verdict, score, judgment_id, error, judged_at, \
-                 judged_by FROM analysis_intervals WHERE analysis_id = $1 ORDER BY idx",
+                 judged_by, sequential FROM analysis_intervals WHERE analysis_id = $1 ORDER BY idx",
             )
             .bind(analysis_id)
             .fetch_all(p)
@@ -323,6 +335,9 @@ impl Store {
                     judged_at: row.try_get::<At, _>("judged_at")?.0,
                     judged_by: row.try_get("judged_by")?,
                     report: None,
+                    sequential: row
+                        .try_get::<Option<Json<SequentialReport>>, _>("sequential")?
+                        .map(|j| j.0),
                 });
             }
             Ok(out)
@@ -457,8 +472,8 @@ impl Store {
             }
             sqlx::query(
                 "INSERT INTO analysis_intervals (analysis_id, idx, start_at, end_at, verdict, \
-                 score, judgment_id, error, judged_at, judged_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 score, judgment_id, error, judged_at, judged_by, sequential) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(id)
             .bind(k)
@@ -470,6 +485,7 @@ impl Store {
             .bind(&interval.error)
             .bind(At(interval.judged_at))
             .bind(&interval.judged_by)
+            .bind(interval.sequential.as_ref().map(Json))
             .execute(&mut *tx)
             .await?;
             for d in deliveries {

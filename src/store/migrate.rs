@@ -39,6 +39,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "kayenta_api",
         include_str!("../../migrations/sqlite/0006_kayenta_api.sql"),
     ),
+    (
+        7,
+        "sequential",
+        include_str!("../../migrations/sqlite/0007_sequential.sql"),
+    ),
 ];
 
 /// The same for PostgreSQL.
@@ -68,6 +73,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         6,
         "kayenta_api",
         include_str!("../../migrations/postgres/0006_kayenta_api.sql"),
+    ),
+    (
+        7,
+        "sequential",
+        include_str!("../../migrations/postgres/0007_sequential.sql"),
     ),
 ];
 

@@ -631,6 +631,7 @@ async fn intervals_fall_due_and_leases_expire_on_the_injected_clock() {
             callback_url: None,
             callback_secret: None,
             stop_on_fail: None,
+            sequential: None,
         },
     )
     .await

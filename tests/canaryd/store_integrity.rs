@@ -318,6 +318,7 @@ fn analysis(id: &str, due: DateTime<Utc>) -> NewAnalysis {
         stop_on_fail: false,
         interval_count: 2,
         first_due_at: due,
+        sequential: None,
     }
 }
 
