@@ -13,11 +13,11 @@ use super::error::{ApiError, ErrorBody};
 use super::judgments::time_field;
 use super::observe::RequestId;
 use super::{body, AppState};
+use crate::judge::sequential::{SequentialReport, SequentialSpec};
 use crate::service::analyses::{
     self as service, plan_of, AnalysisDetail, AnalysisSpec, ScheduleSpec,
 };
 use crate::service::ServiceError;
-use crate::judge::sequential::{SequentialReport, SequentialSpec};
 use crate::stats::sequential::Spending;
 use crate::store::{AnalysisRow, AnalysisState, DeliveryRow, IntervalRow, ScheduleRow, Verdict};
 

@@ -29,8 +29,10 @@ use super::error::{ApiError, ErrorBody};
 use super::judgments::{time_field, JudgmentResponse};
 use super::observe::RequestId;
 use super::{auth, body, AppState};
+use crate::judge::sequential::{Decision, SequentialSpec};
 use crate::service::plan::MAX_MINUTES;
 use crate::service::{self, JudgmentInput, Points, TemplateRef};
+use crate::stats::sequential::Spending;
 use crate::telemetry::metrics;
 
 /// What a gate call asks for, from Flagger metadata or Argo parameters.
@@ -47,6 +49,95 @@ struct GateParams {
     /// The window as asked: `START..END` (Unix seconds) when given, `last:Nm` for a window of
     /// N minutes ending now. Two calls asking about other windows are other questions.
     window: String,
+    /// A sequential gate: `sequence`, `alpha`, `pass_early`, `looks`, `spending` (issue 17).
+    sequential: Option<SequenceParams>,
+}
+
+/// The sequential parameters of a gate call.
+#[derive(Debug, Clone)]
+struct SequenceParams {
+    /// The caller's sequence key (`sequence`); Flagger's default is its canary revision.
+    key: Option<String>,
+    /// alpha, pass_early, spending.
+    spec: SequentialSpec,
+    /// The calls the caller plans (`looks`), when it says.
+    looks: Option<usize>,
+}
+
+/// Most looks a gate sequence may plan.
+const MAX_LOOKS: u64 = 10_000;
+
+/// The sequential parameters among `pairs`, when `sequence` or `alpha` is given.
+fn sequence_params(
+    pairs: &BTreeMap<String, String>,
+    field: &dyn Fn(&str) -> String,
+) -> Result<Option<SequenceParams>, ApiError> {
+    let key = pairs.get("sequence").map(|v| v.trim().to_string());
+    if key.as_deref() == Some("") {
+        return Err(ApiError::bad(field("sequence"), "must not be empty"));
+    }
+    if key.is_none() && !pairs.contains_key("alpha") {
+        for k in ["pass_early", "looks", "spending"] {
+            if pairs.contains_key(k) {
+                return Err(ApiError::bad(
+                    field(k),
+                    "applies to a sequential gate: give sequence (or alpha) too",
+                ));
+            }
+        }
+        return Ok(None);
+    }
+    let alpha = match pairs.get("alpha") {
+        Some(v) => v
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| ApiError::bad(field("alpha"), format!("expected a number, got '{v}'")))?,
+        None => crate::api::analyses::DEFAULT_ALPHA,
+    };
+    let pass_early = match pairs.get("pass_early").map(|v| v.trim()) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(v) => {
+            return Err(ApiError::bad(
+                field("pass_early"),
+                format!("expected true or false, got '{v}'"),
+            ))
+        }
+    };
+    let spending = match pairs.get("spending").map(|v| v.trim()) {
+        None | Some("pocock") => Spending::Pocock,
+        Some("o-brien-fleming") => Spending::OBrienFleming,
+        Some(v) => {
+            return Err(ApiError::bad(
+                field("spending"),
+                format!("expected pocock or o-brien-fleming, got '{v}'"),
+            ))
+        }
+    };
+    let looks = match pairs.get("looks") {
+        Some(v) => {
+            let n = v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=MAX_LOOKS).contains(n));
+            Some(n.ok_or_else(|| {
+                ApiError::bad(
+                    field("looks"),
+                    format!("expected a whole number from 1 to {MAX_LOOKS}, got '{v}'"),
+                )
+            })? as usize)
+        }
+        None => None,
+    };
+    let spec = SequentialSpec {
+        alpha,
+        pass_early,
+        spending,
+    };
+    spec.check()
+        .map_err(|why| ApiError::bad(field("alpha"), why))?;
+    Ok(Some(SequenceParams { key, spec, looks }))
 }
 
 /// Keys some Flagger versions add to a webhook's metadata themselves: not typos of ours.
@@ -94,11 +185,17 @@ fn gate_params(
                 | "end"
                 | "window_minutes"
                 | "step_seconds"
+                | "sequence"
+                | "alpha"
+                | "pass_early"
+                | "looks"
+                | "spending"
         ) {
             return Err(ApiError::bad(
                 field(k),
                 "unknown parameter; expected template, template_version, baseline, canary, \
-                 start, end, window_minutes, step_seconds or arg.NAME",
+                 start, end, window_minutes, step_seconds, arg.NAME, or for a sequential gate \
+                 sequence, alpha, pass_early, looks, spending",
             ));
         }
     }
@@ -170,6 +267,7 @@ fn gate_params(
         step_seconds: number("step_seconds")?,
         args,
         window,
+        sequential: sequence_params(pairs, &field)?,
     })
 }
 
@@ -257,7 +355,44 @@ async fn flagger_judgment(
         p.step_seconds.map(|v| v.to_string()).unwrap_or_default(),
     );
     let input = input_of(&p, request_id, Some(("flagger".into(), Some(key))));
-    Ok(service::gate_judgment(&state.settings, &state.store, input, p.end - p.start).await?)
+    // A sequential hook's looks are its calls for one canary revision (or the caller's own
+    // `sequence`), each hook a sequence of its own.
+    let sequence = match &p.sequential {
+        None => None,
+        Some(s) => Some(service::GateSequence {
+            key: match &s.key {
+                Some(k) => format!("flagger-{hook_kind}:sequence={k}"),
+                // Without a checksum, the next revision would be the same sequence (and get
+                // its decision): the caller has to name it.
+                None if hook.checksum.trim().is_empty() => {
+                    return Err(ApiError::bad(
+                        "metadata.sequence",
+                        "required for a sequential hook when Flagger sends no checksum: name \
+                         the canary revision",
+                    ))
+                }
+                None => format!(
+                    "flagger-{hook_kind}:{}/{}:{}",
+                    hook.namespace, hook.name, hook.checksum
+                ),
+            },
+            spec: s.spec,
+            looks: s.looks,
+        }),
+    };
+    Ok(service::gate_judgment(
+        &state.settings,
+        &state.store,
+        input,
+        p.end - p.start,
+        sequence.as_ref(),
+    )
+    .await?)
+}
+
+/// The decision of a sequential gate's look; `None` for a plain judgment.
+fn decision(j: &service::Judgment) -> Option<Decision> {
+    j.report.sequential.as_ref().map(|s| s.decision)
 }
 
 fn count(gate: &str, outcome: &str) {
@@ -293,7 +428,12 @@ pub async fn flagger(
         Ok(j) => j,
         Err(e) => return flagger_unjudged(e, "flagger"),
     };
-    let pass = j.report.verdict == crate::judge::Verdict::Pass;
+    // A sequential hook holds back only on a conclusive fail: a look that is not conclusive
+    // yet (continue) lets the rollout go on, as its error rate is the whole rollout's.
+    let pass = match decision(&j) {
+        Some(d) => d != Decision::Fail,
+        None => j.report.verdict == crate::judge::Verdict::Pass,
+    };
     Ok(flagger_answer(&state, j, pass, "flagger", ["pass", "halt"]))
 }
 
@@ -375,7 +515,8 @@ pub async fn flagger_rollback(
     };
     // Only a regression rolls back: a fail from missing or unreadable data (the first ticks
     // of a rollout, before the canary has traffic) is "keep".
-    let fail = crate::judge::score::fails_from_regressions(&j.report);
+    let fail = crate::judge::score::fails_from_regressions(&j.report)
+        && decision(&j).is_none_or(|d| d == Decision::Fail);
     Ok(flagger_answer(
         &state,
         j,
@@ -397,8 +538,30 @@ async fn argo_judgment(
         state.settings.server.gate_window_minutes,
         state.store.clock().now(),
     )?;
-    let input = input_of(&p, request_id, Some(("argo".into(), None)));
-    let j = service::make_judgment(&state.settings, &state.store, input).await?;
+    let j = match &p.sequential {
+        None => {
+            let input = input_of(&p, request_id, Some(("argo".into(), None)));
+            service::make_judgment(&state.settings, &state.store, input).await?
+        }
+        Some(s) => {
+            // Argo's calls carry nothing that ties them to one rollout: the caller names the
+            // sequence (e.g. `sequence={{args.rollout-hash}}`).
+            let Some(key) = &s.key else {
+                return Err(ApiError::bad(
+                    format!("{prefix}sequence"),
+                    "required with alpha: Argo's calls name their sequence, e.g. \
+                     sequence={{args.rollout-hash}}",
+                ));
+            };
+            let sequence = service::GateSequence {
+                key: format!("argo:{key}"),
+                spec: s.spec,
+                looks: s.looks,
+            };
+            let input = input_of(&p, request_id, Some(("argo".into(), None)));
+            service::sequence_judgment(&state.settings, &state.store, input, &sequence).await?
+        }
+    };
     count("argo", j.report.verdict.as_str());
     Ok(HttpResponse::Ok().json(ArgoAnswer {
         summary: j.summary(&state.settings.server.public_base()),

@@ -29,7 +29,10 @@ impl SequentialSpec {
         if self.alpha.is_finite() && self.alpha > 0.0 && self.alpha <= 0.5 {
             Ok(())
         } else {
-            Err(format!("sequential.alpha must be in (0, 0.5], found {}", self.alpha))
+            Err(format!(
+                "sequential.alpha must be in (0, 0.5], found {}",
+                self.alpha
+            ))
         }
     }
 }

@@ -9,17 +9,17 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
 use crate::config::Settings;
+use crate::judge::sequential::{Decision, Horizon, Look, SequentialSpec};
 use crate::service::callbacks::{analysis_event, AnalysisEvent};
 use crate::service::judgments::{resolve_template, TemplateRef};
 use crate::service::live::live_queries;
 use crate::service::plan::{self, Plan};
 use crate::service::{delivery, ServiceError};
 use crate::source::{Window, MAX_STEP_SECONDS};
+use crate::store::Verdict;
 use crate::store::{
     AnalysisRow, AnalysisState, DeliveryRow, IntervalRow, NewAnalysis, ScheduleRow, Store,
 };
-use crate::judge::sequential::{Decision, Horizon, Look, SequentialSpec};
-use crate::store::Verdict;
 use crate::template::{resolve_args, Template};
 
 /// A new analysis, as parsed from the request.
@@ -286,10 +286,18 @@ pub fn after_interval(
     let k = interval.index;
     let n = a.interval_count;
     let last = k + 1 >= n;
-    let Some(look) = interval.sequential.as_ref().filter(|_| a.sequential.is_some()) else {
+    let Some(look) = interval
+        .sequential
+        .as_ref()
+        .filter(|_| a.sequential.is_some())
+    else {
         // Already failed in a sequential analysis without stop_on_fail: it stays failed.
         let sticky = a.sequential.is_some() && a.verdict == Some(Verdict::Fail);
-        let verdict = if sticky { Verdict::Fail } else { interval.verdict };
+        let verdict = if sticky {
+            Verdict::Fail
+        } else {
+            interval.verdict
+        };
         if last {
             return (
                 AnalysisState::Completed,

@@ -8,12 +8,12 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::Settings;
-use crate::judge::sequential::{judge_look, Look, SequentialSpec};
+use crate::judge::sequential::{judge_look, Decision, Horizon, Look, SequentialSpec};
 use crate::judge::{judge, Report};
 use crate::service::error::ServiceError;
 use crate::service::live::{fetch_live, LiveError, LiveRequest};
 use crate::source::{Observation, ObservationSet, RecordedData, Window};
-use crate::store::{NewJudgment, Store, StoreError};
+use crate::store::{NewJudgment, SequenceLook, Store, StoreError};
 use crate::telemetry::metrics;
 use crate::template::{parse_template, resolve_args, Template};
 
@@ -104,6 +104,10 @@ pub struct GateSummary {
     /// True when a gate call reused a recent judgment instead of making a new one.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub reused: bool,
+    /// A sequential gate's decision at this look: continue | fail | pass.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub decision: Option<Decision>,
 }
 
 impl Judgment {
@@ -126,6 +130,7 @@ impl Judgment {
             id: self.id.clone(),
             url: format!("{public_base}/judgments/{}", self.id),
             reused: self.reused,
+            decision: self.report.sequential.as_ref().map(|s| s.decision),
         }
     }
 }
@@ -216,12 +221,14 @@ pub async fn make_judgment(
 }
 
 /// A gate's judgment: the one made for the same gate key within the last `window` (the same
-/// question asked again, as Flagger does at every tick), or a new one made and stored.
+/// question asked again, as Flagger does at every tick), or a new one made and stored: a new
+/// look of `sequence` when the gate is sequential.
 pub async fn gate_judgment(
     settings: &Settings,
     store: &Store,
     input: JudgmentInput,
     window: chrono::Duration,
+    sequence: Option<&GateSequence>,
 ) -> Result<Judgment, ServiceError> {
     if let Some((gate, Some(key))) = &input.gate {
         if let Some(found) = store
@@ -232,7 +239,82 @@ pub async fn gate_judgment(
             return judgment_of(&found, true);
         }
     }
-    make_judgment(settings, store, input).await
+    match sequence {
+        Some(sequence) => sequence_judgment(settings, store, input, sequence).await,
+        None => make_judgment(settings, store, input).await,
+    }
+}
+
+/// The calls of a sequential gate that form one test (Flagger's for one canary revision,
+/// Argo's with one `sequence` key): each new judgment is its next look.
+#[derive(Debug, Clone)]
+pub struct GateSequence {
+    /// The sequence's key in the store (`gate_sequences`).
+    pub key: String,
+    /// The whole-rollout error rate and the rest of `sequential`.
+    pub spec: SequentialSpec,
+    /// How many calls the caller plans, when it says; otherwise the sequence is open-ended.
+    pub looks: Option<usize>,
+}
+
+/// The next look of `sequence`, judged and stored; once a look has decided (`fail` or
+/// `pass`), that deciding judgment again (`reused`), without fetching anything.
+///
+/// The windows of gate calls are the caller's and need not nest, so a look is held to its
+/// Bonferroni share of alpha ([`crate::judge::sequential`]), valid however they overlap.
+pub async fn sequence_judgment(
+    settings: &Settings,
+    store: &Store,
+    mut input: JudgmentInput,
+    sequence: &GateSequence,
+) -> Result<Judgment, ServiceError> {
+    let gate = input
+        .gate
+        .as_ref()
+        .map(|(g, _)| g.clone())
+        .unwrap_or_default();
+    let number = match store.next_gate_look(&sequence.key, &gate).await? {
+        SequenceLook::Next(n) => n,
+        SequenceLook::Decided {
+            decision,
+            look,
+            judgment_id,
+        } => {
+            if let Some(found) = match judgment_id {
+                Some(id) => store.get_judgment(&id).await?,
+                None => None,
+            } {
+                tracing::info!(judgment_id = %found.id, look, %decision, "{gate} gate: the sequence is decided; answering its deciding judgment");
+                return judgment_of(&found, true);
+            }
+            // The deciding judgment is gone (pruned): nothing to answer but a new judgment of
+            // the question, outside the sequence.
+            return make_judgment(settings, store, input).await;
+        }
+    };
+    input.sequential = Some((
+        sequence.spec,
+        Look {
+            number: usize::try_from(number.max(1)).unwrap_or(usize::MAX),
+            horizon: sequence.looks.map_or(Horizon::Open, Horizon::Looks),
+            nested: false,
+        },
+    ));
+    let judgment = make_judgment(settings, store, input).await?;
+    let decision = judgment
+        .report
+        .sequential
+        .as_ref()
+        .map(|s| s.decision)
+        .filter(|d| *d != Decision::Continue)
+        .map(|d| match d {
+            Decision::Fail => "fail",
+            _ => "pass",
+        });
+    store
+        .record_gate_look(&sequence.key, number, decision, &judgment.id)
+        .await?;
+    Ok(judgment)
 }
 
 /// Makes the judgment without storing it (the scheduler stores it in the same transaction as

@@ -20,7 +20,9 @@ pub fn spent(spending: Spending, alpha: f64, t: f64) -> f64 {
             if t <= 0.0 {
                 0.0
             } else {
-                2.0 * super::normal::pnorm_upper(super::normal::qnorm(alpha / 2.0, false) / t.sqrt())
+                2.0 * super::normal::pnorm_upper(
+                    super::normal::qnorm(alpha / 2.0, false) / t.sqrt(),
+                )
             }
         }
     }

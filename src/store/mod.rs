@@ -128,6 +128,7 @@ mod deliveries;
 mod judgments;
 mod kayenta;
 mod schedules;
+mod sequences;
 mod states;
 mod templates;
 
@@ -136,6 +137,7 @@ pub use deliveries::{DeliveryRow, DeliveryToSend, NewDelivery};
 pub use judgments::{JudgmentFilter, JudgmentSummary, NewJudgment, StoredJudgment};
 pub use kayenta::{StoredKayentaConfig, StoredKayentaExecution};
 pub use schedules::ScheduleRow;
+pub use sequences::SequenceLook;
 pub use states::{AnalysisState, DeliveryState, Verdict};
 pub use templates::{PutOutcome, StoredTemplate};
 

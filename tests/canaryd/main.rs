@@ -21,6 +21,7 @@ mod live_judge;
 mod outage;
 mod pages;
 mod scoring;
+mod sequential;
 mod sources;
 mod stats_change_point;
 mod stats_judges;
