@@ -251,6 +251,62 @@ pub fn judgment_page(
     )
 }
 
+/// The looks of a sequential analysis: its error rate, the evidence path against its
+/// boundaries, and each look's numbers and decision.
+fn sequential_section(
+    b: &mut String,
+    spec: &crate::judge::sequential::SequentialSpec,
+    planned: i64,
+    intervals: &[IntervalRow],
+) {
+    let looks: Vec<svg::LookPoint<'_>> = intervals
+        .iter()
+        .filter_map(|i| i.sequential.as_ref())
+        .map(|s| svg::LookPoint {
+            look: s.look,
+            evidence: s.evidence,
+            boundary: s.boundary,
+            pass_boundary: s.pass_boundary,
+            decision: decision_word(s.decision),
+        })
+        .collect();
+    let _ = write!(
+        b,
+        "<h2>Sequential decisions</h2><p class=\"meta\"><span>alpha {} for the whole analysis</span><span>spending {}</span><span>pass early: {}</span></p><div class=\"charts\">{}</div>",
+        num(spec.alpha),
+        match spec.spending {
+            crate::stats::sequential::Spending::Pocock => "Pocock-type",
+            crate::stats::sequential::Spending::OBrienFleming => "O'Brien-Fleming-type",
+        },
+        spec.pass_early,
+        svg::evidence_path(&looks, usize::try_from(planned).ok())
+    );
+    b.push_str("<table id=\"looks\"><tr><th>look</th><th>evidence (z)</th><th>boundary</th><th>decision</th><th>why</th></tr>");
+    for s in intervals.iter().filter_map(|i| i.sequential.as_ref()) {
+        let _ = write!(
+            b,
+            "<tr><td>{}{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"c-{}\">{}</td><td>{}</td></tr>",
+            s.look,
+            s.of.map(|k| format!(" of {k}")).unwrap_or_default(),
+            s.evidence.map(num).unwrap_or_else(|| "—".into()),
+            if s.boundary.is_finite() { num(s.boundary) } else { "—".into() },
+            if s.decision == crate::judge::sequential::Decision::Fail { "high" } else { "pass" },
+            decision_word(s.decision),
+            escape(&s.reason)
+        );
+    }
+    b.push_str("</table>");
+}
+
+fn decision_word(d: crate::judge::sequential::Decision) -> &'static str {
+    use crate::judge::sequential::Decision;
+    match d {
+        Decision::Continue => "continue",
+        Decision::Fail => "fail",
+        Decision::Pass => "pass",
+    }
+}
+
 /// The analysis page: state, verdict, reason, interval scores, intervals and callbacks.
 pub fn analysis_page(
     a: &AnalysisRow,
@@ -316,6 +372,9 @@ pub fn analysis_page(
         );
     }
     b.push_str("</table>");
+    if let Some(spec) = &a.sequential {
+        sequential_section(&mut b, spec, a.interval_count, intervals);
+    }
     if !deliveries.is_empty() {
         b.push_str("<h2>Callbacks</h2><table id=\"deliveries\"><tr><th>event</th><th>interval</th><th>attempts</th><th>status</th><th>delivered</th><th>error</th></tr>");
         for d in deliveries {

@@ -336,6 +336,128 @@ pub fn interval_scores(scores: &[(i64, f64, &str)]) -> String {
     out
 }
 
+/// One look of a sequential analysis, as drawn: its number, the evidence (a z; `None` when the
+/// decision did not rest on it), the boundary to fail, the boundary to pass early when there is
+/// one, and the decision.
+pub struct LookPoint<'a> {
+    /// From 1.
+    pub look: usize,
+    /// z.
+    pub evidence: Option<f64>,
+    /// z the evidence had to reach to fail.
+    pub boundary: f64,
+    /// z the evidence had to stay under to pass early.
+    pub pass_boundary: Option<f64>,
+    /// continue | fail | pass.
+    pub decision: &'a str,
+}
+
+/// The evidence path of a sequential analysis against its boundaries: the evidence of each
+/// look (dots, joined), the fail boundary (red, dashed) and the pass-early boundary (green,
+/// dashed) over looks 1..`of` (the planned looks, or those judged).
+pub fn evidence_path(looks: &[LookPoint<'_>], of: Option<usize>) -> String {
+    let mut out = String::new();
+    open(&mut out, "sequential evidence against its boundaries", "sequential");
+    let finite = |v: f64| v.is_finite().then_some(v);
+    let values: Vec<f64> = looks
+        .iter()
+        .flat_map(|l| [l.evidence, finite(l.boundary), l.pass_boundary])
+        .flatten()
+        .filter(|v| v.is_finite())
+        .chain([0.0])
+        .collect();
+    let Some((lo, hi)) = extent(values.iter()) else {
+        return no_data(out);
+    };
+    if looks.is_empty() {
+        return no_data(out);
+    }
+    let n = of
+        .unwrap_or(0)
+        .max(looks.iter().map(|l| l.look).max().unwrap_or(1))
+        .max(1) as f64;
+    let x = |look: usize| {
+        if n <= 1.0 {
+            LEFT + (W - LEFT - RIGHT) / 2.0
+        } else {
+            LEFT + (W - LEFT - RIGHT) * (look.saturating_sub(1)) as f64 / (n - 1.0)
+        }
+    };
+    let y = |v: f64| TOP + (H - TOP - BOTTOM) * (1.0 - (v - lo) / (hi - lo));
+    y_axis(&mut out, lo, hi, &y);
+    let line = |out: &mut String, pts: &[(usize, f64)], colour: &str, class: &str, dash: &str| {
+        if pts.is_empty() {
+            return;
+        }
+        let coords: Vec<String> = pts
+            .iter()
+            .map(|(l, v)| format!("{:.1},{:.1}", x(*l), y(*v)))
+            .collect();
+        let _ = write!(
+            out,
+            r#"<polyline class="{class}" fill="none" stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}" points="{}"/>"#,
+            coords.join(" ")
+        );
+    };
+    let boundary: Vec<(usize, f64)> = looks
+        .iter()
+        .filter_map(|l| finite(l.boundary).map(|b| (l.look, b)))
+        .collect();
+    let pass: Vec<(usize, f64)> = looks
+        .iter()
+        .filter_map(|l| l.pass_boundary.filter(|v| v.is_finite()).map(|b| (l.look, b)))
+        .collect();
+    let evidence: Vec<(usize, f64)> = looks
+        .iter()
+        .filter_map(|l| l.evidence.filter(|v| v.is_finite()).map(|e| (l.look, e)))
+        .collect();
+    line(&mut out, &boundary, "#c0392b", "fail-boundary", "6 4");
+    line(&mut out, &pass, "#2e8b57", "pass-boundary", "6 4");
+    line(&mut out, &evidence, "#333", "evidence", "");
+    for l in looks {
+        let Some(e) = l.evidence.filter(|v| v.is_finite()) else {
+            continue;
+        };
+        let colour = match l.decision {
+            "fail" => "#c0392b",
+            "pass" => "#2e8b57",
+            _ => "#333",
+        };
+        let _ = write!(
+            out,
+            r#"<circle class="look {}" cx="{:.1}" cy="{:.1}" r="4" fill="{colour}"><title>look {}: evidence {}, boundary {}: {}</title></circle>"#,
+            escape(l.decision),
+            x(l.look),
+            y(e),
+            l.look,
+            num(e),
+            num(l.boundary),
+            escape(l.decision)
+        );
+    }
+    let last = n as usize;
+    for look in 1..=last {
+        if last <= 24 || look == 1 || look == last || look % 5 == 0 {
+            let _ = write!(
+                out,
+                r#"<text x="{:.1}" y="{}" font-size="10" text-anchor="middle">{look}</text>"#,
+                x(look),
+                H - BOTTOM + 14.0
+            );
+        }
+    }
+    legend(
+        &mut out,
+        &[
+            ("evidence (z)", "#333"),
+            ("fail boundary", "#c0392b"),
+            ("pass boundary", "#2e8b57"),
+        ],
+    );
+    out.push_str("</svg>");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,5 +518,40 @@ mod tests {
         );
         assert!(far.contains(">4</text>"), "{far}");
         assert!(!time_series("x<y", &[], &[], None, None).contains("x<y"));
+    }
+
+    #[test]
+    fn evidence_path_draws_each_look_against_its_boundaries() {
+        let looks = [
+            LookPoint {
+                look: 1,
+                evidence: Some(0.4),
+                boundary: 2.6,
+                pass_boundary: None,
+                decision: "continue",
+            },
+            LookPoint {
+                look: 2,
+                evidence: None,
+                boundary: f64::INFINITY,
+                pass_boundary: None,
+                decision: "continue",
+            },
+            LookPoint {
+                look: 3,
+                evidence: Some(4.1),
+                boundary: 2.5,
+                pass_boundary: None,
+                decision: "fail",
+            },
+        ];
+        let s = evidence_path(&looks, Some(6));
+        assert!(s.starts_with("<svg") && s.ends_with("</svg>"));
+        assert_eq!(s.matches("<circle").count(), 2, "a look without evidence has no dot");
+        assert_eq!(s.matches(r#"class="look fail""#).count(), 1);
+        assert_eq!(s.matches(r#"class="fail-boundary""#).count(), 1);
+        assert!(!s.contains("pass-boundary\" "), "no pass boundary without pass_early");
+        assert!(!s.contains("NaN") && !s.contains("inf"), "{s}");
+        assert!(evidence_path(&[], Some(3)).contains("no data"));
     }
 }

@@ -156,12 +156,22 @@ async fn a_scripted_regression_fails_at_its_look(db: Db) {
         .all()
         .into_iter()
         .map(|r| r.json())
-        .filter(|b| b["event"] == "interval")
-        .next_back()
+        .rfind(|b| b["event"] == "interval")
         .expect("interval callbacks");
     assert_eq!(last["decision"], "fail");
     assert_eq!(last["look"], 3);
     assert_eq!(last["interval"]["sequential"]["decision"], "fail");
+    // The report page draws the evidence path against its boundaries, one dot per look.
+    let page = reqwest::get(app.at(&format!("/analyses/{id}")))
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("page text");
+    assert!(page.contains(r#"class="chart sequential""#), "{page}");
+    assert_eq!(page.matches(r#"<circle class="look "#).count(), 3, "{page}");
+    assert_eq!(page.matches(r#"class="look fail""#).count(), 1);
+    assert!(page.contains(r#"id="looks""#));
     app.stop().await;
 }
 
