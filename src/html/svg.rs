@@ -357,7 +357,11 @@ pub struct LookPoint<'a> {
 /// dashed) over looks 1..`of` (the planned looks, or those judged).
 pub fn evidence_path(looks: &[LookPoint<'_>], of: Option<usize>) -> String {
     let mut out = String::new();
-    open(&mut out, "sequential evidence against its boundaries", "sequential");
+    open(
+        &mut out,
+        "sequential evidence against its boundaries",
+        "sequential",
+    );
     let finite = |v: f64| v.is_finite().then_some(v);
     let values: Vec<f64> = looks
         .iter()
@@ -405,7 +409,11 @@ pub fn evidence_path(looks: &[LookPoint<'_>], of: Option<usize>) -> String {
         .collect();
     let pass: Vec<(usize, f64)> = looks
         .iter()
-        .filter_map(|l| l.pass_boundary.filter(|v| v.is_finite()).map(|b| (l.look, b)))
+        .filter_map(|l| {
+            l.pass_boundary
+                .filter(|v| v.is_finite())
+                .map(|b| (l.look, b))
+        })
         .collect();
     let evidence: Vec<(usize, f64)> = looks
         .iter()
@@ -547,10 +555,17 @@ mod tests {
         ];
         let s = evidence_path(&looks, Some(6));
         assert!(s.starts_with("<svg") && s.ends_with("</svg>"));
-        assert_eq!(s.matches("<circle").count(), 2, "a look without evidence has no dot");
+        assert_eq!(
+            s.matches("<circle").count(),
+            2,
+            "a look without evidence has no dot"
+        );
         assert_eq!(s.matches(r#"class="look fail""#).count(), 1);
         assert_eq!(s.matches(r#"class="fail-boundary""#).count(), 1);
-        assert!(!s.contains("pass-boundary\" "), "no pass boundary without pass_early");
+        assert!(
+            !s.contains("pass-boundary\" "),
+            "no pass boundary without pass_early"
+        );
         assert!(!s.contains("NaN") && !s.contains("inf"), "{s}");
         assert!(evidence_path(&[], Some(3)).contains("no data"));
     }

@@ -365,3 +365,122 @@ async fn bad_sequential_requests_name_the_field() {
     }
     app.stop().await;
 }
+
+/// A sequential analysis and a gate sequence survive a SIGKILL between looks: after the
+/// restart, the analysis goes on at the next look (each look judged once, numbered by its
+/// interval, held to its own boundary) and the gate's next call is its next look.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sequential_state_survives_a_sigkill_between_looks() {
+    use crate::durability::Node;
+    use std::time::{Duration, Instant};
+
+    let upstream = rollout_prometheus()
+        .url
+        .trim_start_matches("http://")
+        .to_string();
+    let slow = support::fake::slow_proxy(upstream, Duration::from_millis(150)).await;
+    let dir = support::Scratch::new("sequential-crash");
+    std::fs::create_dir_all(dir.path.join("no-templates")).unwrap();
+    let store = format!("sqlite://{}", dir.path.join("canaryd.db").display());
+    let client = reqwest::Client::new();
+    let mut node = Node::start(&dir.path, "seq-node", &store, &slow.url);
+    let template = json!({
+        "name": "rollout",
+        "step_seconds": STEP,
+        "metrics": [{
+            "name": "latency",
+            "query": "rollout_latency{version=\"${scope}\"}",
+            "judge": {"test": "mann-whitney", "direction": "increase"}
+        }]
+    });
+    let r = client
+        .put(format!("{}/api/v1/templates/rollout", node.url))
+        .json(&template)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let r = client
+        .post(format!("{}/api/v1/analyses", node.url))
+        .json(
+            &json!({"template": "rollout", "baseline": "baseline", "canary": "clean",
+                      "start": T0, "lifetime_minutes": 30, "interval_minutes": 2.5,
+                      "sequential": {"alpha": 0.05}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (status, made) = crate::support::app::read(r).await;
+    assert_eq!(status, 201, "{made}");
+    let id = made["id"].as_str().unwrap().to_string();
+    let gate = |end: i64| {
+        let mut f = flagger("rev-k", end);
+        f["metadata"]["canary"] = json!("clean");
+        f
+    };
+    for end in [300, 600] {
+        let r = client
+            .post(format!("{}/api/v1/gates/flagger/rollback", node.url))
+            .json(&gate(end))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 412, "clean: keep");
+    }
+    let analysis = |node: &Node| format!("{}/api/v1/analyses/{id}", node.url);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, a) =
+            crate::support::app::read(client.get(analysis(&node)).send().await.unwrap()).await;
+        if a["intervals"].as_array().map_or(0, Vec::len) >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no progress: {a:#}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    node.kill();
+
+    let node = Node::start(&dir.path, "seq-node", &store, &slow.url);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let a = loop {
+        let (_, a) =
+            crate::support::app::read(client.get(analysis(&node)).send().await.unwrap()).await;
+        if a["state"] == "completed" {
+            break a;
+        }
+        assert!(Instant::now() < deadline, "did not complete: {a:#}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let intervals = a["intervals"].as_array().unwrap();
+    assert_eq!(intervals.len(), 12, "{a:#}");
+    for (k, i) in intervals.iter().enumerate() {
+        assert_eq!(i["index"], k);
+        assert_eq!(i["sequential"]["look"], k + 1, "{i:#}");
+        assert_eq!(i["sequential"]["of"], 12);
+    }
+    assert_eq!(decisions(&a).last().map(String::as_str), Some("pass"));
+    assert_eq!(a["verdict"], "pass");
+    let r = client
+        .post(format!("{}/api/v1/gates/flagger/rollback", node.url))
+        .json(&gate(900))
+        .send()
+        .await
+        .unwrap();
+    let (_, summary) = crate::support::app::read(r).await;
+    let (_, j) = crate::support::app::read(
+        client
+            .get(format!(
+                "{}/api/v1/judgments/{}",
+                node.url,
+                summary["id"].as_str().unwrap()
+            ))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        j["sequential"]["look"], 3,
+        "the gate's third call is its third look"
+    );
+}
