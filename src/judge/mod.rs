@@ -13,6 +13,7 @@ mod kind;
 mod prepare;
 pub mod report;
 pub mod score;
+pub mod sequential;
 pub mod text;
 
 use std::collections::BTreeMap;
