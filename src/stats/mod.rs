@@ -35,6 +35,7 @@ pub use fligner::{fligner_killeen, FlignerTest};
 pub use mann_whitney::{mann_whitney, mann_whitney_inflated, MannWhitney, Method};
 pub use poisson::{poisson_rate_test, PoissonTest};
 pub use quantile_compare::{compare_quantiles, QuantileComparison};
+pub use sequential::{bonferroni_levels, boundaries, open_level, spent, Spending};
 pub use signed_rank::{signed_rank, signed_rank_inflated, SignedRank};
 
 /// What can go wrong in a statistical computation.
