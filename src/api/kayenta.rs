@@ -879,6 +879,25 @@ pub async fn create_standalone(
     };
     let template = parse_template(&config.template.source, &format!("canary config {id}"))
         .map_err(service::ServiceError::from)?;
+    let spec = analysis_spec(&template, config.template.version, &req)?;
+    let detail = service::analyses::create_analysis(
+        &state.settings,
+        &state.store,
+        &state.wake,
+        request_id.0,
+        spec,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({"canaryAnalysisExecutionId": detail.analysis.id})))
+}
+
+/// The canaryd analysis of a `CanaryAnalysisExecutionRequest` over version `version` of
+/// `template` (named by its stored name).
+fn analysis_spec(
+    template: &crate::template::Template,
+    version: i64,
+    req: &AnalysisRequest,
+) -> Result<service::analyses::AnalysisSpec, KayentaApiError> {
     let scope = match req.scopes.as_slice() {
         [one] => one,
         [] => {
@@ -935,9 +954,9 @@ pub async fn create_standalone(
             args.insert(k.clone(), v.clone());
         }
     }
-    let spec = service::analyses::AnalysisSpec {
-        template: id.to_string(),
-        template_version: Some(config.template.version),
+    Ok(service::analyses::AnalysisSpec {
+        template: template.name.clone(),
+        template_version: Some(version),
         args,
         baseline: scope.control_scope.clone(),
         canary: scope.experiment_scope.clone(),
@@ -950,17 +969,90 @@ pub async fn create_standalone(
         callback_url: None,
         callback_secret: None,
         stop_on_fail: None,
+    })
+}
+
+/// Kayenta's `CanaryAnalysisAdhocExecutionRequest`: a config given inline with a
+/// `CanaryAnalysisExecutionRequest`. Both are required (`@NotNull` in Kayenta).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdhocAnalysisRequest {
+    /// The canary config.
+    #[serde(default)]
+    pub canary_config: Option<Value>,
+    /// The analysis request.
+    #[serde(default)]
+    pub execution_request: Option<AnalysisRequest>,
+}
+
+/// `POST /standalone_canary_analysis`: `{canaryConfig, executionRequest}`, a standalone
+/// analysis of a config given inline. The config is translated and checked, and its
+/// translation kept as a deleted template version (`kayenta-adhoc-UUID`, which the analysis
+/// pins and no listing shows), so it is not stored as a canary config; when the analysis
+/// cannot be made, nothing is kept.
+#[utoipa::path(
+    operation_id = "create_kayenta_adhoc_standalone_analysis",
+    tag = "kayenta",
+    responses(
+        (status = 200, description = "Scheduled: `{canaryAnalysisExecutionId}`"),
+        (status = 400, description = "Invalid config or request: `{message}`"),
+    ),
+    security(("bearer" = ["judge"]))
+)]
+#[post("/standalone_canary_analysis", guard = "crate::api::auth::judge")]
+pub async fn create_adhoc_standalone(
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    payload: web::Payload,
+) -> Answer {
+    let bytes = body::read(payload, state.settings.server.max_body_bytes).await?;
+    let req: AdhocAnalysisRequest = serde_json::from_slice(&bytes).map_err(|e| {
+        KayentaApiError::Bad(format!(
+            "The canary analysis adhoc execution request is not valid: {e}"
+        ))
+    })?;
+    // Kayenta's own words for the two missing parts.
+    let Some(canary_config) = req.canary_config.filter(|c| !c.is_null()) else {
+        return Err(KayentaApiError::Bad(
+            "canaryConfig must be provided for ad-hoc requests".into(),
+        ));
     };
-    let detail = service::analyses::create_analysis(
+    let Some(execution_request) = req.execution_request else {
+        return Err(KayentaApiError::Bad(
+            "executionRequest must be provided for ad-hoc requests".into(),
+        ));
+    };
+    let name = format!("{ADHOC_PREFIX}{}", uuid::Uuid::now_v7());
+    let source = translate(&name, &canary_config)?;
+    let template = parse_template(&source, "canaryConfig").map_err(service::ServiceError::from)?;
+    let spec = analysis_spec(&template, 1, &execution_request)?;
+    state
+        .store
+        .put_adhoc_template(&name, &source, &canary_config.to_string())
+        .await?;
+    let made = service::analyses::create_analysis(
         &state.settings,
         &state.store,
         &state.wake,
         request_id.0,
         spec,
     )
-    .await?;
-    Ok(HttpResponse::Ok().json(json!({"canaryAnalysisExecutionId": detail.analysis.id})))
+    .await;
+    match made {
+        Ok(detail) => {
+            Ok(HttpResponse::Ok().json(json!({"canaryAnalysisExecutionId": detail.analysis.id})))
+        }
+        Err(e) => {
+            if let Err(gone) = state.store.remove_adhoc_template(&name).await {
+                tracing::warn!(template = %name, error = %gone, "ad-hoc template not removed");
+            }
+            Err(e.into())
+        }
+    }
 }
+
+/// The name prefix of the template of an ad-hoc standalone analysis.
+const ADHOC_PREFIX: &str = "kayenta-adhoc-";
 
 /// `GET /standalone_canary_analysis/{id}`: the analysis as Kayenta's
 /// `CanaryAnalysisExecutionStatusResponse`.
@@ -1017,7 +1109,9 @@ pub async fn get_standalone(state: web::Data<AppState>, id: web::Path<String>) -
     out.insert("complete".into(), json!(complete));
     out.insert("executionStatus".into(), json!(status));
     out.insert("status".into(), json!(status.to_lowercase()));
-    out.insert("canaryConfigId".into(), json!(a.template));
+    // An ad-hoc analysis has no canary config id, as in Kayenta.
+    let config_id = Some(&a.template).filter(|t| !t.starts_with(ADHOC_PREFIX));
+    out.insert("canaryConfigId".into(), json!(config_id));
     if complete {
         out.insert(
             "canaryAnalysisExecutionResult".into(),

@@ -139,4 +139,45 @@ impl Store {
             }
         })
     }
+
+    /// Stores `source`, translated from the ad-hoc Kayenta config `config`, as version 1 of
+    /// template `name`, already deleted: an analysis pins (name, version), which reads a
+    /// deleted version, while no listing shows it and `/canaryConfig` does not know it.
+    /// Origin `kayenta-adhoc`; the config is kept in `kayenta_config` for the record.
+    pub async fn put_adhoc_template(
+        &self,
+        name: &str,
+        source: &str,
+        config: &str,
+    ) -> Result<(), StoreError> {
+        self.check_file()?;
+        let now = At(self.clock.now());
+        with_pool!(self, |p| {
+            sqlx::query(
+                "INSERT INTO templates (name, version, created_at, source, origin, \
+                 kayenta_config, deleted_at) VALUES ($1, 1, $2, $3, 'kayenta-adhoc', $4, $5)",
+            )
+            .bind(name)
+            .bind(now)
+            .bind(source)
+            .bind(config)
+            .bind(now)
+            .execute(p)
+            .await?;
+            Ok(())
+        })
+    }
+
+    /// Removes what [`Self::put_adhoc_template`] stored, when the analysis it was for could
+    /// not be made (only an ad-hoc template: origin `kayenta-adhoc`).
+    pub async fn remove_adhoc_template(&self, name: &str) -> Result<(), StoreError> {
+        self.check_file()?;
+        with_pool!(self, |p| {
+            sqlx::query("DELETE FROM templates WHERE name = $1 AND origin = 'kayenta-adhoc'")
+                .bind(name)
+                .execute(p)
+                .await?;
+            Ok(())
+        })
+    }
 }
