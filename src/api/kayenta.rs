@@ -687,7 +687,7 @@ fn judge_result(report: &Report, pass: f64, marginal: f64) -> Value {
                 "controlMetadata": stats_of(m.get("baseline").unwrap_or(&Value::Null)),
                 "resultMetadata": {"ratio": m.get("mean_ratio").cloned().unwrap_or(Value::Null)},
                 "critical": m.get("critical").and_then(Value::as_bool).unwrap_or(false),
-                "muted": group == crate::template::kayenta::MUTED_GROUP,
+                "muted": m.get("muted").and_then(Value::as_bool).unwrap_or(false),
             })
         })
         .collect();

@@ -495,3 +495,88 @@ fn wrong_values_are_errors_with_line_and_column() {
     let found = problems("{ test: kayentaa }");
     assert!(found[0].message.contains("kayenta"), "{found:#?}");
 }
+
+/// Kayenta's `ScoringHelper` drops muted results (`filter(!_.isMuted)`) before its
+/// `WeightedSumScorer`: a muted metric is judged and reported, but is in no group score, is
+/// never a critical failure of the judgment and does not count toward the no-data rule,
+/// whatever it is classified.
+#[test]
+fn a_muted_metric_is_judged_and_left_out_of_the_score() {
+    use canaryd::judge::{judge, Verdict};
+    let text = "name: t\nmetrics:\n  - name: a\n    group: g\n    query: 'q{v=\"${scope}\"}'\n    judge: { test: kayenta, critical: true, muted: true }\n  - name: b\n    group: g\n    query: 'r{v=\"${scope}\"}'\n    judge: { test: kayenta }\n";
+    let template = parse_template(text, "t.yaml").expect("template");
+    assert!(template.metrics[0].judge.muted && !template.metrics[1].judge.muted);
+    let obs = |c: f64| {
+        let some = |v: Vec<f64>| v.into_iter().map(Some).collect();
+        Observation::from_values(some(spread(100.0, 10.0, 60)), some(spread(c, 10.0, 60)))
+    };
+    let b_passes = ("b".to_string(), obs(100.0));
+    // No data for the muted metric: 1 of 2 metrics without data would make the score 0 (the
+    // no-data rule, with the default `on_nodata: fail`); muted, it is left out: 100.
+    let r = judge(&template, &[b_passes.clone()].into_iter().collect());
+    assert_eq!(r.metrics[0].classification, Classification::Nodata);
+    assert!(r.metrics[0].muted);
+    assert_eq!((r.score, r.verdict), (100.0, Verdict::Pass), "{}", r.reason);
+    // A critical muted metric far past its critical threshold: high and critical in its own
+    // result, as Kayenta reports it, and still no critical failure of the judgment.
+    let r = judge(
+        &template,
+        &[("a".to_string(), obs(200.0)), b_passes.clone()]
+            .into_iter()
+            .collect(),
+    );
+    expect(&r.metrics[0], Classification::High, true);
+    assert_eq!((r.score, r.verdict), (100.0, Verdict::Pass), "{}", r.reason);
+    assert!(
+        r.reason.contains("Muted, not scored: a (high)"),
+        "{}",
+        r.reason
+    );
+    assert_eq!(r.groups.len(), 1);
+    assert_eq!((r.groups[0].name.as_str(), r.groups[0].score), ("g", 100.0));
+    assert!(!r.headline.contains(" a "), "{}", r.headline);
+    // The same without `muted`: the critical failure forces 0.
+    let unmuted = parse_template(&text.replace(", muted: true", ""), "t.yaml").unwrap();
+    let r = judge(
+        &unmuted,
+        &[("a".to_string(), obs(200.0)), b_passes.clone()]
+            .into_iter()
+            .collect(),
+    );
+    assert_eq!(r.score, 0.0, "{}", r.reason);
+    // must_have_data on a muted metric without data: nodata_fail in its result, not scored.
+    let must = parse_template(
+        &text.replace(
+            "critical: true, muted: true",
+            "must_have_data: true, muted: true",
+        ),
+        "t.yaml",
+    )
+    .unwrap();
+    let r = judge(&must, &[b_passes].into_iter().collect());
+    assert_eq!(r.metrics[0].classification, Classification::NodataFail);
+    assert_eq!(r.score, 100.0, "{}", r.reason);
+}
+
+/// A group whose metrics are all muted has no result in Kayenta (`calculateGroupScores` runs
+/// over the results left), so it adds nothing and its weight is not shared out: with weights
+/// 50/50 and the only metric of one group muted, the best score is 50.
+#[test]
+fn a_group_of_muted_metrics_adds_nothing() {
+    use canaryd::judge::judge;
+    let text = "name: t\ngroups: { g1: 50, g2: 50 }\nmetrics:\n  - name: a\n    group: g1\n    query: 'q{v=\"${scope}\"}'\n    judge: { test: kayenta, muted: true }\n  - name: b\n    group: g2\n    query: 'r{v=\"${scope}\"}'\n    judge: { test: kayenta }\n";
+    let template = parse_template(text, "t.yaml").expect("template");
+    let same = || {
+        let some = |v: Vec<f64>| v.into_iter().map(Some).collect();
+        Observation::from_values(some(spread(100.0, 10.0, 30)), some(spread(100.0, 10.0, 30)))
+    };
+    let r = judge(
+        &template,
+        &[("a".to_string(), same()), ("b".to_string(), same())]
+            .into_iter()
+            .collect(),
+    );
+    assert_eq!(r.score, 50.0, "{}", r.reason);
+    let names: Vec<&str> = r.groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["g2"]);
+}
