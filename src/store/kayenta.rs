@@ -2,10 +2,12 @@
 //! (the `kayenta_config` column of its template version) and the execution request of a
 //! judgment made through `POST /canary/{canaryConfigId}` (the `kayenta_executions` table).
 
+use sqlx::types::Json;
 use sqlx::Row;
 
+use super::judgments::{insert_judgment_on, NewJudgment};
 use super::templates::template_from_row;
-use super::{At, Pool, PutOutcome, Store, StoreError, StoredTemplate};
+use super::{at_opt, At, Pool, PutOutcome, Store, StoreError, StoredTemplate};
 
 /// A canary config: its template version, and the Kayenta JSON it was stored from.
 #[derive(Debug, Clone)]
@@ -113,6 +115,33 @@ impl Store {
             .bind(request)
             .execute(p)
             .await?;
+            Ok(())
+        })
+    }
+
+    /// Stores judgment `j` and its Kayenta execution request in one transaction: both or
+    /// neither, so that `GET /canary/{id}` never finds one without the other.
+    #[tracing::instrument(skip_all, fields(id = %j.id), err)]
+    pub async fn insert_kayenta_judgment(
+        &self,
+        j: &NewJudgment,
+        config_id: &str,
+        request: &str,
+    ) -> Result<(), StoreError> {
+        self.check_file()?;
+        with_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            insert_judgment_on!(&mut *tx, j);
+            sqlx::query(
+                "INSERT INTO kayenta_executions (judgment_id, config_id, request) \
+                 VALUES ($1, $2, $3)",
+            )
+            .bind(&j.id)
+            .bind(config_id)
+            .bind(request)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
             Ok(())
         })
     }

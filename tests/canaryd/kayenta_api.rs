@@ -16,6 +16,8 @@ crate::on_both!(
     standalone_analysis_is_a_scheduled_analysis,
     adhoc_standalone_analysis_is_judged_and_not_stored_as_a_config,
     adhoc_standalone_bad_input_stores_nothing,
+    execution_and_judgment_are_stored_together,
+    influxdb_scope_tag_value_is_split,
 );
 
 /// A Kayenta canary config over the fixture series (`latency_seconds{version=...}`).
@@ -661,5 +663,164 @@ async fn adhoc_standalone_bad_input_stores_nothing(db: Db) {
     assert!(e["message"].as_str().unwrap().contains("nope"), "{e}");
     assert_eq!(e["code"], "not_found");
     assert_eq!(count_rows(&app, analyses).await, 0);
+    app.stop().await;
+}
+
+async fn execution_and_judgment_are_stored_together(db: Db) {
+    let app = spawn_app(db, with_prometheus).await;
+    let (status, made) = app.post("/canaryConfig", &config("checkout")).await;
+    assert_eq!(status, 200, "{made}");
+    let id = made["canaryConfigId"].as_str().unwrap().to_string();
+    let judgments = "SELECT COUNT(*) FROM judgments";
+    let executions = "SELECT COUNT(*) FROM kayenta_executions";
+    let (status, job) = app
+        .post(&format!("/canary/{id}"), &argo_body("canary"))
+        .await;
+    assert_eq!(status, 200, "{job}");
+    // A request refused before judging stores neither.
+    let mut two_windows = argo_body("canary");
+    two_windows["scopes"]["default"]["experimentScope"]["end"] = json!(rfc3339(T0 + 300));
+    let (status, _) = app.post(&format!("/canary/{id}"), &two_windows).await;
+    assert_eq!(status, 400);
+    assert_eq!(count_rows(&app, judgments).await, 1);
+    assert_eq!(count_rows(&app, executions).await, 1);
+
+    // One transaction: when the execution row cannot be written (its id already taken), the
+    // judgment is not stored either.
+    let store = canaryd::store::Store::connect(&app.db_url)
+        .await
+        .expect("store");
+    let execution = job["canaryExecutionId"].as_str().unwrap();
+    let mut record = store
+        .get_judgment(execution)
+        .await
+        .unwrap()
+        .expect("the judgment");
+    record.id = "taken".into();
+    store
+        .insert_kayenta_execution("taken", &id, "{}")
+        .await
+        .unwrap();
+    let failed = store.insert_kayenta_judgment(&record, &id, "{}").await;
+    assert!(failed.is_err(), "the duplicate execution row is refused");
+    assert!(store.get_judgment("taken").await.unwrap().is_none());
+    // And when it can, both are there.
+    record.id = "free".into();
+    store
+        .insert_kayenta_judgment(&record, &id, "{}")
+        .await
+        .expect("stored");
+    assert!(store.get_judgment("free").await.unwrap().is_some());
+    assert!(store.get_kayenta_execution("free").await.unwrap().is_some());
+    store.close().await;
+    app.stop().await;
+}
+
+/// A Kayenta InfluxDB canary config over the fixture series the suite's InfluxDB holds
+/// (`latency_seconds,version=... value=...`).
+fn influx_config(name: &str) -> Value {
+    json!({
+        "name": name,
+        "applications": ["shop"],
+        "metrics": [{
+            "name": "latency",
+            "query": {"type": "influxdb", "metricName": "latency_seconds", "fields": ["value"]},
+            "groups": ["latency"],
+            "analysisConfigurations": {"canary": {"direction": "increase"}},
+            "scopeName": "default"
+        }],
+        "classifier": {"groupWeights": {"latency": 100}},
+        "templates": {}
+    })
+}
+
+fn influx_body(control: &str, experiment: &str) -> Value {
+    json!({
+        "scopes": {"default": {
+            "controlScope": {"scope": control, "step": 10,
+                "start": rfc3339(T0), "end": rfc3339(T0 + 600)},
+            "experimentScope": {"scope": experiment, "step": 10,
+                "start": rfc3339(T0), "end": rfc3339(T0 + 600)}
+        }},
+        "thresholds": {"pass": 90, "marginal": 75}
+    })
+}
+
+async fn influxdb_scope_tag_value_is_split(db: Db) {
+    let influx = support::influxdb();
+    let app = spawn_app(db, |s| {
+        s.sources.insert(
+            "influxdb".into(),
+            canaryd::config::SourceSettings {
+                kind: "influxdb".into(),
+                url: influx.url.clone(),
+                options: [("database".to_string(), json!("canary"))]
+                    .into_iter()
+                    .collect(),
+                ..Default::default()
+            },
+        );
+    })
+    .await;
+    let (status, made) = app.post("/canaryConfig", &influx_config("influx")).await;
+    assert_eq!(status, 200, "{made}");
+    let id = made["canaryConfigId"].as_str().unwrap().to_string();
+    // Kayenta's scope `TAG:VALUE` is our scope VALUE with argument scope_tag TAG: the same
+    // score as our own API given those, with the data found on both sides.
+    let (status, ours) = app
+        .post(
+            "/api/v1/judgments",
+            &json!({"template": id, "baseline": "baseline", "canary": "canary",
+                "args": {"scope_tag": "version"},
+                "start": T0, "end": T0 + 600, "step_seconds": 10}),
+        )
+        .await;
+    assert_eq!(status, 201, "{ours}");
+    assert_eq!(ours["metrics"][0]["classification"], "high", "{ours}");
+    let stored = app
+        .post(
+            &format!("/canary/{id}"),
+            &influx_body("version:baseline", "version:canary"),
+        )
+        .await;
+    let inline = app
+        .post(
+            "/canary",
+            &json!({"canaryConfig": influx_config("inline"),
+                "executionRequest": influx_body("version:baseline", "version:canary")}),
+        )
+        .await;
+    for (status, job) in [stored, inline] {
+        assert_eq!(status, 200, "{job}");
+        let execution = job["canaryExecutionId"].as_str().unwrap();
+        let (status, result) = app.get(&format!("/canary/{execution}")).await;
+        assert_eq!(status, 200, "{result}");
+        let judge = &result["result"]["judgeResult"];
+        assert_eq!(judge["score"]["score"], ours["score"], "{result}");
+        assert_eq!(judge["results"][0]["classification"], "High", "{result}");
+        assert!(
+            judge["results"][0]["controlMetadata"]["stats"]["count"].as_u64() > Some(0),
+            "{result}"
+        );
+    }
+    // Kayenta's own refusal of a scope that is not `name:value`, and tags that differ.
+    for (control, experiment, words) in [
+        (
+            "version:baseline:x",
+            "version:canary",
+            "Scope expected in the format of 'name:value'",
+        ),
+        ("version:baseline", "track:canary", "scope tags differ"),
+    ] {
+        let (status, e) = app
+            .post(&format!("/canary/{id}"), &influx_body(control, experiment))
+            .await;
+        assert_eq!(status, 400, "{e}");
+        assert!(e["message"].as_str().unwrap().contains(words), "{e}");
+    }
+    assert_eq!(
+        count_rows(&app, "SELECT COUNT(*) FROM kayenta_executions").await,
+        2
+    );
     app.stop().await;
 }
