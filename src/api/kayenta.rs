@@ -386,9 +386,55 @@ fn side_location(side: &ScopeSide) -> Option<String> {
         .filter(|l| !l.is_empty())
 }
 
+/// True when `template` is one the import made for Kayenta's InfluxDB (its source is an
+/// InfluxDB one, and it takes the argument `scope_tag`): Kayenta's scopes are `TAG:VALUE` there.
+fn influx_scoped(settings: &crate::config::Settings, template: &crate::template::Template) -> bool {
+    template.args.contains_key("scope_tag")
+        && settings
+            .sources
+            .get(&template.source)
+            .is_some_and(|s| s.kind == "influxdb")
+}
+
+/// Kayenta's InfluxDB scope `TAG:VALUE` (its `InfluxDbQueryBuilder` splits on `:` and wants
+/// two parts) as canaryd's scope `VALUE` and argument `scope_tag` `TAG`, for the control and
+/// the experiment of `path`. A scope without `:` is canaryd's own (the tag from
+/// `extendedScopeParams.scope_tag` or the template's default). The two tags must agree, the
+/// template having one `scope_tag`.
+fn split_influx_scopes(
+    path: &str,
+    control: &str,
+    experiment: &str,
+) -> Result<(String, String, Option<String>), KayentaApiError> {
+    let split = |side: &str, scope: &str| -> Result<(String, Option<String>), KayentaApiError> {
+        if !scope.contains(':') {
+            return Ok((scope.to_string(), None));
+        }
+        match scope.split(':').collect::<Vec<_>>().as_slice() {
+            [tag, value] if !tag.is_empty() && !value.is_empty() => {
+                Ok((value.to_string(), Some(tag.to_string())))
+            }
+            _ => Err(KayentaApiError::Bad(format!(
+                "{path}.{side}: Scope expected in the format of 'name:value'. e.g. \
+                 autoscaling_group:myapp-prod-v002, received: {scope}"
+            ))),
+        }
+    };
+    let (c, c_tag) = split("controlScope", control)?;
+    let (e, e_tag) = split("experimentScope", experiment)?;
+    match (c_tag, e_tag) {
+        (Some(a), Some(b)) if a != b => Err(KayentaApiError::Bad(format!(
+            "{path}: the InfluxDB scope tags differ, '{a}' (controlScope) and '{b}' \
+             (experimentScope); the canary config's template takes one `scope_tag`."
+        ))),
+        (a, b) => Ok((c, e, a.or(b))),
+    }
+}
+
 /// The judgment input of an execution request for `template` (by its name; the caller sets
 /// the version, or the text of an inline config).
 fn input_of(
+    settings: &crate::config::Settings,
     template: &crate::template::Template,
     req: &ExecutionRequest,
     request_id: String,
@@ -488,6 +534,15 @@ fn input_of(
             experiment.extended_scope_params.get(key).cloned(),
         )?;
     }
+    let (mut baseline, mut canary) = (control.scope.clone(), experiment.scope.clone());
+    if influx_scoped(settings, template) {
+        let (c, e, tag) =
+            split_influx_scopes(&format!("scopes.{name}"), &control.scope, &experiment.scope)?;
+        (baseline, canary) = (c, e);
+        if let Some(tag) = tag {
+            put_arg("scope_tag", Some(tag.clone()), Some(tag))?;
+        }
+    }
     Ok(JudgmentInput {
         template: TemplateRef::Named {
             name: template.name.clone(),
@@ -495,8 +550,8 @@ fn input_of(
         },
         args,
         points: Points::Live {
-            baseline: control.scope.clone(),
-            canary: experiment.scope.clone(),
+            baseline,
+            canary,
             start,
             end,
             step_seconds,
@@ -537,7 +592,7 @@ pub async fn create_execution(
     };
     let template = parse_template(&config.template.source, &format!("canary config {id}"))
         .map_err(service::ServiceError::from)?;
-    let mut input = input_of(&template, &req, request_id.0)?;
+    let mut input = input_of(&state.settings, &template, &req, request_id.0)?;
     input.template = TemplateRef::Named {
         name: id.to_string(),
         version: Some(config.template.version),
@@ -546,8 +601,8 @@ pub async fn create_execution(
     execute(&state, &id, original, &req, input).await
 }
 
-/// Judges `input`, stores the judgment and the Kayenta request (with the config judged),
-/// answers `{canaryExecutionId}`.
+/// Judges `input`, stores the judgment and the Kayenta request (with the config judged) in one
+/// transaction, answers `{canaryExecutionId}`.
 async fn execute(
     state: &AppState,
     config_id: &str,
@@ -555,12 +610,15 @@ async fn execute(
     req: &ExecutionRequest,
     input: JudgmentInput,
 ) -> Answer {
-    let judgment = service::make_judgment(&state.settings, &state.store, input).await?;
     let stored = json!({"canaryExecutionRequest": req, "canaryConfig": config});
-    state
-        .store
-        .insert_kayenta_execution(&judgment.id, config_id, &stored.to_string())
-        .await?;
+    let judgment = service::make_kayenta_judgment(
+        &state.settings,
+        &state.store,
+        input,
+        config_id,
+        &stored.to_string(),
+    )
+    .await?;
     tracing::info!(canary_config = %config_id, judgment_id = %judgment.id, "Kayenta canary execution judged");
     Ok(HttpResponse::Ok().json(json!({ "canaryExecutionId": judgment.id })))
 }
@@ -617,7 +675,12 @@ pub async fn create_adhoc_execution(
         .unwrap_or_else(|| "adhoc".to_string());
     let source = translate(&name, &req.canary_config)?;
     let template = parse_template(&source, "canaryConfig").map_err(service::ServiceError::from)?;
-    let mut input = input_of(&template, &req.execution_request, request_id.0)?;
+    let mut input = input_of(
+        &state.settings,
+        &template,
+        &req.execution_request,
+        request_id.0,
+    )?;
     input.template = TemplateRef::Inline(source);
     let config_id = req
         .canary_config
@@ -688,7 +751,7 @@ fn judge_result(report: &Report, pass: f64, marginal: f64) -> Value {
                 "controlMetadata": stats_of(m.get("baseline").unwrap_or(&Value::Null)),
                 "resultMetadata": {"ratio": m.get("mean_ratio").cloned().unwrap_or(Value::Null)},
                 "critical": m.get("critical").and_then(Value::as_bool).unwrap_or(false),
-                "muted": group == crate::template::kayenta::MUTED_GROUP,
+                "muted": m.get("muted").and_then(Value::as_bool).unwrap_or(false),
             })
         })
         .collect();
@@ -880,6 +943,26 @@ pub async fn create_standalone(
     };
     let template = parse_template(&config.template.source, &format!("canary config {id}"))
         .map_err(service::ServiceError::from)?;
+    let spec = analysis_spec(&state.settings, &template, config.template.version, &req)?;
+    let detail = service::analyses::create_analysis(
+        &state.settings,
+        &state.store,
+        &state.wake,
+        request_id.0,
+        spec,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({"canaryAnalysisExecutionId": detail.analysis.id})))
+}
+
+/// The canaryd analysis of a `CanaryAnalysisExecutionRequest` over version `version` of
+/// `template` (named by its stored name).
+fn analysis_spec(
+    settings: &crate::config::Settings,
+    template: &crate::template::Template,
+    version: i64,
+    req: &AnalysisRequest,
+) -> Result<service::analyses::AnalysisSpec, KayentaApiError> {
     let scope = match req.scopes.as_slice() {
         [one] => one,
         [] => {
@@ -936,12 +1019,21 @@ pub async fn create_standalone(
             args.insert(k.clone(), v.clone());
         }
     }
-    let spec = service::analyses::AnalysisSpec {
-        template: id.to_string(),
-        template_version: Some(config.template.version),
+    let (mut baseline, mut canary) = (scope.control_scope.clone(), scope.experiment_scope.clone());
+    if influx_scoped(settings, template) {
+        let (c, e, tag) =
+            split_influx_scopes("scopes[0]", &scope.control_scope, &scope.experiment_scope)?;
+        (baseline, canary) = (c, e);
+        if let Some(tag) = tag {
+            args.insert("scope_tag".to_string(), tag);
+        }
+    }
+    Ok(service::analyses::AnalysisSpec {
+        template: template.name.clone(),
+        template_version: Some(version),
         args,
-        baseline: scope.control_scope.clone(),
-        canary: scope.experiment_scope.clone(),
+        baseline,
+        canary,
         start,
         lifetime_minutes: lifetime,
         interval_minutes: req.analysis_interval_mins.unwrap_or(lifetime),
@@ -952,17 +1044,90 @@ pub async fn create_standalone(
         callback_secret: None,
         stop_on_fail: None,
         sequential: None,
+    })
+}
+
+/// Kayenta's `CanaryAnalysisAdhocExecutionRequest`: a config given inline with a
+/// `CanaryAnalysisExecutionRequest`. Both are required (`@NotNull` in Kayenta).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdhocAnalysisRequest {
+    /// The canary config.
+    #[serde(default)]
+    pub canary_config: Option<Value>,
+    /// The analysis request.
+    #[serde(default)]
+    pub execution_request: Option<AnalysisRequest>,
+}
+
+/// `POST /standalone_canary_analysis`: `{canaryConfig, executionRequest}`, a standalone
+/// analysis of a config given inline. The config is translated and checked, and its
+/// translation kept as a deleted template version (`kayenta-adhoc-UUID`, which the analysis
+/// pins and no listing shows), so it is not stored as a canary config; when the analysis
+/// cannot be made, nothing is kept.
+#[utoipa::path(
+    operation_id = "create_kayenta_adhoc_standalone_analysis",
+    tag = "kayenta",
+    responses(
+        (status = 200, description = "Scheduled: `{canaryAnalysisExecutionId}`"),
+        (status = 400, description = "Invalid config or request: `{message}`"),
+    ),
+    security(("bearer" = ["judge"]))
+)]
+#[post("/standalone_canary_analysis", guard = "crate::api::auth::judge")]
+pub async fn create_adhoc_standalone(
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    payload: web::Payload,
+) -> Answer {
+    let bytes = body::read(payload, state.settings.server.max_body_bytes).await?;
+    let req: AdhocAnalysisRequest = serde_json::from_slice(&bytes).map_err(|e| {
+        KayentaApiError::Bad(format!(
+            "The canary analysis adhoc execution request is not valid: {e}"
+        ))
+    })?;
+    // Kayenta's own words for the two missing parts.
+    let Some(canary_config) = req.canary_config.filter(|c| !c.is_null()) else {
+        return Err(KayentaApiError::Bad(
+            "canaryConfig must be provided for ad-hoc requests".into(),
+        ));
     };
-    let detail = service::analyses::create_analysis(
+    let Some(execution_request) = req.execution_request else {
+        return Err(KayentaApiError::Bad(
+            "executionRequest must be provided for ad-hoc requests".into(),
+        ));
+    };
+    let name = format!("{ADHOC_PREFIX}{}", uuid::Uuid::now_v7());
+    let source = translate(&name, &canary_config)?;
+    let template = parse_template(&source, "canaryConfig").map_err(service::ServiceError::from)?;
+    let spec = analysis_spec(&state.settings, &template, 1, &execution_request)?;
+    state
+        .store
+        .put_adhoc_template(&name, &source, &canary_config.to_string())
+        .await?;
+    let made = service::analyses::create_analysis(
         &state.settings,
         &state.store,
         &state.wake,
         request_id.0,
         spec,
     )
-    .await?;
-    Ok(HttpResponse::Ok().json(json!({"canaryAnalysisExecutionId": detail.analysis.id})))
+    .await;
+    match made {
+        Ok(detail) => {
+            Ok(HttpResponse::Ok().json(json!({"canaryAnalysisExecutionId": detail.analysis.id})))
+        }
+        Err(e) => {
+            if let Err(gone) = state.store.remove_adhoc_template(&name).await {
+                tracing::warn!(template = %name, error = %gone, "ad-hoc template not removed");
+            }
+            Err(e.into())
+        }
+    }
 }
+
+/// The name prefix of the template of an ad-hoc standalone analysis.
+const ADHOC_PREFIX: &str = "kayenta-adhoc-";
 
 /// `GET /standalone_canary_analysis/{id}`: the analysis as Kayenta's
 /// `CanaryAnalysisExecutionStatusResponse`.
@@ -1019,7 +1184,9 @@ pub async fn get_standalone(state: web::Data<AppState>, id: web::Path<String>) -
     out.insert("complete".into(), json!(complete));
     out.insert("executionStatus".into(), json!(status));
     out.insert("status".into(), json!(status.to_lowercase()));
-    out.insert("canaryConfigId".into(), json!(a.template));
+    // An ad-hoc analysis has no canary config id, as in Kayenta.
+    let config_id = Some(&a.template).filter(|t| !t.starts_with(ADHOC_PREFIX));
+    out.insert("canaryConfigId".into(), json!(config_id));
     if complete {
         out.insert(
             "canaryAnalysisExecutionResult".into(),

@@ -80,6 +80,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(kayenta::create_adhoc_execution)
         .service(kayenta::get_execution)
         .service(kayenta::create_standalone)
+        .service(kayenta::create_adhoc_standalone)
         .service(kayenta::get_standalone)
         .service(
             scope::scope("/api/v1")

@@ -37,6 +37,7 @@ pub fn classify_metric_with_total(
         group: metric.group_name().to_string(),
         classification: Classification::Pass,
         critical: false,
+        muted: spec.muted,
         reason: String::new(),
         mean_ratio: prepared.mean_ratio,
         baseline: prepared.baseline_summary.clone(),

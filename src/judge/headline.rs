@@ -17,10 +17,12 @@ pub fn headline(report: &Report) -> String {
         report.verdict.as_str().to_uppercase(),
         score_text(report.score)
     );
-    // Critical failures first, then the rest of what pulled the score down.
+    // Critical failures first, then the rest of what pulled the score down (a muted metric
+    // pulls nothing).
     let mut failing: Vec<&MetricReport> = report
         .metrics
         .iter()
+        .filter(|m| !m.muted)
         .filter(|m| {
             matches!(
                 m.classification,
@@ -34,6 +36,7 @@ pub fn headline(report: &Report) -> String {
         .iter()
         .filter(|m| {
             !m.critical
+                && !m.muted
                 && matches!(
                     m.classification,
                     Classification::Nodata | Classification::Error

@@ -489,6 +489,9 @@ pub struct MetricReport {
     pub classification: Classification,
     /// True when this result is a critical failure (forces the score to 0).
     pub critical: bool,
+    /// A muted metric (`judge.muted`): judged and reported, left out of the score.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub muted: bool,
     /// Plain-language explanation: which way it moved, by how much, with what confidence.
     pub reason: String,
     /// Baseline statistics after missing-value and outlier handling.

@@ -7,6 +7,9 @@
 //!   100 equally.
 //! - Summary = sum of group score x weight / 100, rounded to 2 decimals; 0 when a critical metric
 //!   is not `pass`, or when half or more of the metrics are `nodata` or `error`.
+//! - A muted metric (`judge.muted`) is left out of all of it, as Kayenta's `ScoringHelper`
+//!   leaves muted results out before its `WeightedSumScorer`: a group whose metrics are all
+//!   muted has no score and adds nothing (its listed weight is not shared out).
 //! - Verdict: score >= pass threshold is pass, >= marginal is marginal, else fail (on the rounded
 //!   score, so that the number shown and the verdict agree).
 
@@ -20,12 +23,19 @@ pub fn round2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
 }
 
-/// The weight of every group that has metrics, in order of first appearance.
+/// The weight of every group that has metrics not muted, in order of first appearance. The
+/// groups the template does not list share what is left of 100 after the listed weights of
+/// every group with metrics, muted or not (as Kayenta sums its `groupWeights` whatever the
+/// results).
 pub fn group_weights(template: &Template) -> Vec<(String, f64)> {
     let mut order: Vec<String> = Vec::new();
+    let mut with_metrics: Vec<&str> = Vec::new();
     for m in &template.metrics {
         let g = m.group_name();
-        if !order.iter().any(|o| o == g) {
+        if !with_metrics.contains(&g) {
+            with_metrics.push(g);
+        }
+        if !m.judge.muted && !order.iter().any(|o| o == g) {
             order.push(g.to_string());
         }
     }
@@ -36,7 +46,7 @@ pub fn group_weights(template: &Template) -> Vec<(String, f64)> {
             .find(|w| w.name == g)
             .map(|w| w.weight)
     };
-    let listed_sum: f64 = order.iter().filter_map(|g| listed(g)).sum();
+    let listed_sum: f64 = with_metrics.iter().filter_map(|g| listed(g)).sum();
     let unlisted = order.iter().filter(|g| listed(g).is_none()).count();
     let share = if unlisted > 0 {
         ((100.0 - listed_sum) / unlisted as f64).max(0.0)
@@ -75,7 +85,7 @@ fn score_groups_by(
         .iter()
         .map(|(name, weight)| {
             let (mut pass, mut counted) = (0usize, 0usize);
-            for m in metrics.iter().filter(|m| &m.group == name) {
+            for m in metrics.iter().filter(|m| &m.group == name && !m.muted) {
                 if let Some(passed) = counts(m.classification) {
                     counted += 1;
                     pass += usize::from(passed);
@@ -98,6 +108,9 @@ pub fn score_judgment(
 ) -> (f64, Verdict, String, Vec<GroupScore>) {
     let weights = group_weights(template);
     let groups = score_groups(&weights, metrics);
+    let muted: Vec<&MetricReport> = metrics.iter().filter(|m| m.muted).collect();
+    let scored: Vec<MetricReport> = metrics.iter().filter(|m| !m.muted).cloned().collect();
+    let metrics = &scored[..];
     let weighted: f64 = groups.iter().map(|(_, w, s)| s * w / 100.0).sum();
     let criticals: Vec<&MetricReport> = metrics.iter().filter(|m| m.critical).collect();
     let unreadable = metrics
@@ -124,6 +137,13 @@ pub fn score_judgment(
         &criticals,
         unreadable,
     );
+    if !muted.is_empty() {
+        let names: Vec<String> = muted
+            .iter()
+            .map(|m| format!("{} ({})", m.name, m.classification.as_str()))
+            .collect();
+        reason.push_str(&format!(". Muted, not scored: {}", names.join(", ")));
+    }
     // `on_nodata: marginal`: a fail for want of data (too little canary traffic yet) is a
     // "wait", never a pass and never a regression's fail. A metric that could not be fetched
     // (`error`) keeps the fail: that is not little traffic.
@@ -184,8 +204,9 @@ fn regressions_below_marginal(
     metrics: &[MetricReport],
     marginal: f64,
 ) -> bool {
-    let regression =
-        |m: &MetricReport| matches!(m.classification, Classification::High | Classification::Low);
+    let regression = |m: &MetricReport| {
+        !m.muted && matches!(m.classification, Classification::High | Classification::Low)
+    };
     if metrics.iter().any(|m| m.critical && regression(m)) {
         return true;
     }

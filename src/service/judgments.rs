@@ -220,6 +220,33 @@ pub async fn make_judgment(
     Ok(prepared.judgment)
 }
 
+/// [`make_judgment`] for Kayenta's `POST /canary`: the judgment and its Kayenta execution
+/// request (`config_id`, `request` JSON) are stored in one transaction, both or neither.
+pub async fn make_kayenta_judgment(
+    settings: &Settings,
+    store: &Store,
+    input: JudgmentInput,
+    config_id: &str,
+    request: &str,
+) -> Result<Judgment, ServiceError> {
+    let prepared = prepare_judgment(settings, store, input).await?;
+    store
+        .insert_kayenta_judgment(&prepared.record, config_id, request)
+        .await?;
+    count_judgment(
+        &prepared.judgment.report,
+        prepared.record.template_version.is_some(),
+    );
+    tracing::info!(
+        judgment_id = %prepared.record.id,
+        template = %prepared.record.template,
+        verdict = %prepared.record.verdict,
+        score = prepared.record.score,
+        "judgment made"
+    );
+    Ok(prepared.judgment)
+}
+
 /// A gate's judgment: the one made for the same gate key within the last `window` (the same
 /// question asked again, as Flagger does at every tick), or a new one made and stored: a new
 /// look of `sequence` when the gate is sequential.

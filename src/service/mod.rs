@@ -21,7 +21,8 @@ pub mod plan;
 
 pub use error::ServiceError;
 pub use judgments::{
-    count, count_judgment, gate_judgment, judgment_of, make_judgment, prepare_judgment, replay,
-    resolve_template, sequence_judgment, stored_report, unknown_data_metrics, GateSequence,
-    GateSummary, Judgment, JudgmentInput, Points, Prepared, TemplateRef, INLINE_LABEL,
+    count, count_judgment, gate_judgment, judgment_of, make_judgment, make_kayenta_judgment,
+    prepare_judgment, replay, resolve_template, sequence_judgment, stored_report,
+    unknown_data_metrics, GateSequence, GateSummary, Judgment, JudgmentInput, Points, Prepared,
+    TemplateRef, INLINE_LABEL,
 };

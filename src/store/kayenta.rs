@@ -2,10 +2,12 @@
 //! (the `kayenta_config` column of its template version) and the execution request of a
 //! judgment made through `POST /canary/{canaryConfigId}` (the `kayenta_executions` table).
 
+use sqlx::types::Json;
 use sqlx::Row;
 
+use super::judgments::{insert_judgment_on, NewJudgment};
 use super::templates::template_from_row;
-use super::{At, Pool, PutOutcome, Store, StoreError, StoredTemplate};
+use super::{at_opt, At, Pool, PutOutcome, Store, StoreError, StoredTemplate};
 
 /// A canary config: its template version, and the Kayenta JSON it was stored from.
 #[derive(Debug, Clone)]
@@ -117,6 +119,33 @@ impl Store {
         })
     }
 
+    /// Stores judgment `j` and its Kayenta execution request in one transaction: both or
+    /// neither, so that `GET /canary/{id}` never finds one without the other.
+    #[tracing::instrument(skip_all, fields(id = %j.id), err)]
+    pub async fn insert_kayenta_judgment(
+        &self,
+        j: &NewJudgment,
+        config_id: &str,
+        request: &str,
+    ) -> Result<(), StoreError> {
+        self.check_file()?;
+        with_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            insert_judgment_on!(&mut *tx, j);
+            sqlx::query(
+                "INSERT INTO kayenta_executions (judgment_id, config_id, request) \
+                 VALUES ($1, $2, $3)",
+            )
+            .bind(&j.id)
+            .bind(config_id)
+            .bind(request)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
     /// The Kayenta execution request of judgment `judgment_id`, when it was made through
     /// Kayenta's API.
     pub async fn get_kayenta_execution(
@@ -137,6 +166,47 @@ impl Store {
                 })),
                 None => Ok(None),
             }
+        })
+    }
+
+    /// Stores `source`, translated from the ad-hoc Kayenta config `config`, as version 1 of
+    /// template `name`, already deleted: an analysis pins (name, version), which reads a
+    /// deleted version, while no listing shows it and `/canaryConfig` does not know it.
+    /// Origin `kayenta-adhoc`; the config is kept in `kayenta_config` for the record.
+    pub async fn put_adhoc_template(
+        &self,
+        name: &str,
+        source: &str,
+        config: &str,
+    ) -> Result<(), StoreError> {
+        self.check_file()?;
+        let now = At(self.clock.now());
+        with_pool!(self, |p| {
+            sqlx::query(
+                "INSERT INTO templates (name, version, created_at, source, origin, \
+                 kayenta_config, deleted_at) VALUES ($1, 1, $2, $3, 'kayenta-adhoc', $4, $5)",
+            )
+            .bind(name)
+            .bind(now)
+            .bind(source)
+            .bind(config)
+            .bind(now)
+            .execute(p)
+            .await?;
+            Ok(())
+        })
+    }
+
+    /// Removes what [`Self::put_adhoc_template`] stored, when the analysis it was for could
+    /// not be made (only an ad-hoc template: origin `kayenta-adhoc`).
+    pub async fn remove_adhoc_template(&self, name: &str) -> Result<(), StoreError> {
+        self.check_file()?;
+        with_pool!(self, |p| {
+            sqlx::query("DELETE FROM templates WHERE name = $1 AND origin = 'kayenta-adhoc'")
+                .bind(name)
+                .execute(p)
+                .await?;
+            Ok(())
         })
     }
 }

@@ -24,11 +24,6 @@ use super::{name_problem, MAX_NAME_CHARS};
 /// The judge Kayenta's sample configs name; its classifier is canaryd's `test: kayenta`.
 pub const NETFLIX_ACA_JUDGE: &str = "NetflixACAJudge-v1.0";
 
-/// Where the metrics of a `muted` Kayenta metric go: a group of weight 0, so that they are
-/// judged and reported but count toward nothing (Kayenta's `ScoringHelper` drops muted results
-/// before scoring).
-pub const MUTED_GROUP: &str = "kayenta-muted";
-
 /// What the caller sets beside the config.
 #[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
@@ -313,6 +308,8 @@ struct JudgeOut {
     allowed_decrease: f64,
     critical_increase: f64,
     critical_decrease: f64,
+    /// `muted`: judged, left out of the score (`judge.muted`).
+    muted: bool,
 }
 
 /// The metric being read: its name for issues and its JSON path.
@@ -655,8 +652,8 @@ impl Translator {
                 ),
             ),
         }
-        let (muted, judge) = self.canary(&at, metric.get("analysisConfigurations"));
-        let (group, others, zero_weight) = self.groups(&at, metric.get("groups"), &name, muted);
+        let judge = self.canary(&at, metric.get("analysisConfigurations"));
+        let (group, others, zero_weight) = self.groups(&at, metric.get("groups"), &name);
         let query = self.query(&at, metric.get("query"), templates, backend);
         Some((
             NamedMetric {
@@ -678,13 +675,12 @@ impl Translator {
     }
 
     /// The metric's group, the groups beyond the first (not kept), and whether the group
-    /// weighs 0 (a muted metric, or one in no Kayenta group).
+    /// weighs 0 (one in no Kayenta group).
     fn groups(
         &mut self,
         at: &At<'_>,
         groups: Option<&Value>,
         name: &str,
-        muted: bool,
     ) -> (String, Vec<String>, bool) {
         let field = at.field("groups");
         let mut list = Vec::new();
@@ -707,18 +703,6 @@ impl Translator {
                 field.clone(),
                 format!("expected a list of group names, found {}", json_kind(other)),
             ),
-        }
-        if muted {
-            self.warn(
-                at.metric,
-                at.field("analysisConfigurations.canary.muted"),
-                format!(
-                    "a muted metric counts toward no score in Kayenta; it is put in group \
-                     `{MUTED_GROUP}` of weight 0 and is not critical, so it is judged and \
-                     reported but counts toward nothing"
-                ),
-            );
-            return (MUTED_GROUP.to_string(), list, true);
         }
         match list.split_first() {
             None => {
@@ -751,8 +735,8 @@ impl Translator {
         }
     }
 
-    /// `analysisConfigurations.canary` as the judge, and whether the metric is muted.
-    fn canary(&mut self, at: &At<'_>, configs: Option<&Value>) -> (bool, Option<JudgeOut>) {
+    /// `analysisConfigurations.canary` as the judge (`muted` included).
+    fn canary(&mut self, at: &At<'_>, configs: Option<&Value>) -> Option<JudgeOut> {
         let base = at.field("analysisConfigurations");
         let empty = Map::new();
         let configs = match configs {
@@ -764,7 +748,7 @@ impl Translator {
                     base,
                     format!("expected an object, found {}", json_kind(other)),
                 );
-                return (false, None);
+                return None;
             }
         };
         for key in configs.keys() {
@@ -786,7 +770,7 @@ impl Translator {
                     path,
                     format!("expected an object, found {}", json_kind(other)),
                 );
-                return (false, None);
+                return None;
             }
         };
         self.unknown_keys(
@@ -853,7 +837,7 @@ impl Translator {
                     f("effectSize"),
                     format!("expected an object, found {}", json_kind(other)),
                 );
-                return (muted, None);
+                return None;
             }
         };
         self.unknown_keys(
@@ -983,7 +967,7 @@ impl Translator {
             Some(JudgeOut {
                 direction,
                 nan,
-                critical: critical && !muted,
+                critical,
                 must_have_data,
                 outliers: outliers?,
                 effect_size,
@@ -991,9 +975,10 @@ impl Translator {
                 allowed_decrease: allowed_decrease?,
                 critical_increase: critical_increase?,
                 critical_decrease: critical_decrease?,
+                muted,
             })
         })();
-        (muted, judge.filter(|_| ok))
+        judge.filter(|_| ok)
     }
 
     // ----- queries -----
@@ -1728,7 +1713,7 @@ impl Translator {
         let kayenta_sum: f64 = weights.iter().map(|(_, w)| w).sum();
         let mut kept = Vec::new();
         for (group, weight) in weights {
-            if used.contains(group.as_str()) && group != MUTED_GROUP {
+            if used.contains(group.as_str()) {
                 kept.push((group, weight));
                 continue;
             }
@@ -1744,7 +1729,7 @@ impl Translator {
                 format!("{why}; dropped (Kayenta still counts its weight {weight} in the total)"),
             );
         }
-        // Metrics in no Kayenta group, and muted ones, count toward nothing: weight 0.
+        // Metrics in no Kayenta group count toward nothing: weight 0.
         for (group, placement) in placements {
             if placement.zero_weight {
                 kept.retain(|(g, _)| g != group);
@@ -1950,6 +1935,9 @@ impl TemplateOut {
             y.push_str(&format!("      nan: {}\n", j.nan));
             y.push_str(&format!("      critical: {}\n", j.critical));
             y.push_str(&format!("      must_have_data: {}\n", j.must_have_data));
+            if j.muted {
+                y.push_str("      muted: true\n");
+            }
             if let Some(factor) = j.outliers {
                 y.push_str(&format!(
                     "      outliers: {{ remove: true, factor: {} }}\n",

@@ -143,7 +143,7 @@ impl TestKind {
     ];
 
     /// The keys of `judge:` that this test reads beyond those every judge reads (`test`,
-    /// `direction`, `critical`, `must_have_data`, `nan`, `outliers`, `min_points`).
+    /// `direction`, `critical`, `must_have_data`, `nan`, `outliers`, `min_points`, `muted`).
     pub fn keys(self) -> &'static [&'static str] {
         match self {
             TestKind::MannWhitney | TestKind::Scale => Tolerance::KEYS,
@@ -261,6 +261,10 @@ pub struct JudgeSpec {
     /// Fewest usable canary points (after NaN handling and outlier removal) for the metric to
     /// be judged; fewer is too little traffic, classified like no data (default 1).
     pub min_points: usize,
+    /// Judged and reported, but left out of every part of the score (group scores, critical
+    /// failures, the no-data rule, `on_nodata`), as Kayenta's `ScoringHelper` leaves out a
+    /// muted metric (default false).
+    pub muted: bool,
 }
 
 impl JudgeSpec {
@@ -274,6 +278,7 @@ impl JudgeSpec {
             nan: NanStrategy::Remove,
             outliers: OutlierSpec::default(),
             min_points: 1,
+            muted: false,
         }
     }
 
@@ -651,6 +656,7 @@ struct JudgeWire<'a> {
     critical_decrease: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     effect_size: Option<EffectSize>,
+    muted: bool,
 }
 
 impl Serialize for JudgeSpec {
@@ -682,6 +688,7 @@ impl Serialize for JudgeSpec {
             critical_increase: kayenta.map(|k| k.critical_increase),
             critical_decrease: kayenta.map(|k| k.critical_decrease),
             effect_size: kayenta.map(|k| k.effect_size),
+            muted: self.muted,
         }
         .serialize(serializer)
     }

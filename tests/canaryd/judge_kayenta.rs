@@ -495,3 +495,174 @@ fn wrong_values_are_errors_with_line_and_column() {
     let found = problems("{ test: kayentaa }");
     assert!(found[0].message.contains("kayenta"), "{found:#?}");
 }
+
+/// Kayenta's `ScoringHelper` drops muted results (`filter(!_.isMuted)`) before its
+/// `WeightedSumScorer`: a muted metric is judged and reported, but is in no group score, is
+/// never a critical failure of the judgment and does not count toward the no-data rule,
+/// whatever it is classified.
+#[test]
+fn a_muted_metric_is_judged_and_left_out_of_the_score() {
+    use canaryd::judge::{judge, Verdict};
+    let text = "name: t\nmetrics:\n  - name: a\n    group: g\n    query: 'q{v=\"${scope}\"}'\n    judge: { test: kayenta, critical: true, muted: true }\n  - name: b\n    group: g\n    query: 'r{v=\"${scope}\"}'\n    judge: { test: kayenta }\n";
+    let template = parse_template(text, "t.yaml").expect("template");
+    assert!(template.metrics[0].judge.muted && !template.metrics[1].judge.muted);
+    let obs = |c: f64| {
+        let some = |v: Vec<f64>| v.into_iter().map(Some).collect();
+        Observation::from_values(some(spread(100.0, 10.0, 60)), some(spread(c, 10.0, 60)))
+    };
+    let b_passes = ("b".to_string(), obs(100.0));
+    // No data for the muted metric: 1 of 2 metrics without data would make the score 0 (the
+    // no-data rule, with the default `on_nodata: fail`); muted, it is left out: 100.
+    let r = judge(&template, &[b_passes.clone()].into_iter().collect());
+    assert_eq!(r.metrics[0].classification, Classification::Nodata);
+    assert!(r.metrics[0].muted);
+    assert_eq!((r.score, r.verdict), (100.0, Verdict::Pass), "{}", r.reason);
+    // A critical muted metric far past its critical threshold: high and critical in its own
+    // result, as Kayenta reports it, and still no critical failure of the judgment.
+    let r = judge(
+        &template,
+        &[("a".to_string(), obs(200.0)), b_passes.clone()]
+            .into_iter()
+            .collect(),
+    );
+    expect(&r.metrics[0], Classification::High, true);
+    assert_eq!((r.score, r.verdict), (100.0, Verdict::Pass), "{}", r.reason);
+    assert!(
+        r.reason.contains("Muted, not scored: a (high)"),
+        "{}",
+        r.reason
+    );
+    assert_eq!(r.groups.len(), 1);
+    assert_eq!((r.groups[0].name.as_str(), r.groups[0].score), ("g", 100.0));
+    assert!(!r.headline.contains(" a "), "{}", r.headline);
+    // The same without `muted`: the critical failure forces 0.
+    let unmuted = parse_template(&text.replace(", muted: true", ""), "t.yaml").unwrap();
+    let r = judge(
+        &unmuted,
+        &[("a".to_string(), obs(200.0)), b_passes.clone()]
+            .into_iter()
+            .collect(),
+    );
+    assert_eq!(r.score, 0.0, "{}", r.reason);
+    // must_have_data on a muted metric without data: nodata_fail in its result, not scored.
+    let must = parse_template(
+        &text.replace(
+            "critical: true, muted: true",
+            "must_have_data: true, muted: true",
+        ),
+        "t.yaml",
+    )
+    .unwrap();
+    let r = judge(&must, &[b_passes].into_iter().collect());
+    assert_eq!(r.metrics[0].classification, Classification::NodataFail);
+    assert_eq!(r.score, 100.0, "{}", r.reason);
+}
+
+/// A group whose metrics are all muted has no result in Kayenta (`calculateGroupScores` runs
+/// over the results left), so it adds nothing and its weight is not shared out: with weights
+/// 50/50 and the only metric of one group muted, the best score is 50.
+#[test]
+fn a_group_of_muted_metrics_adds_nothing() {
+    use canaryd::judge::judge;
+    let text = "name: t\ngroups: { g1: 50, g2: 50 }\nmetrics:\n  - name: a\n    group: g1\n    query: 'q{v=\"${scope}\"}'\n    judge: { test: kayenta, muted: true }\n  - name: b\n    group: g2\n    query: 'r{v=\"${scope}\"}'\n    judge: { test: kayenta }\n";
+    let template = parse_template(text, "t.yaml").expect("template");
+    let same = || {
+        let some = |v: Vec<f64>| v.into_iter().map(Some).collect();
+        Observation::from_values(some(spread(100.0, 10.0, 30)), some(spread(100.0, 10.0, 30)))
+    };
+    let r = judge(
+        &template,
+        &[("a".to_string(), same()), ("b".to_string(), same())]
+            .into_iter()
+            .collect(),
+    );
+    assert_eq!(r.score, 50.0, "{}", r.reason);
+    let names: Vec<&str> = r.groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["g2"]);
+}
+
+/// Kayenta's interval, by its own formula (kayenta-mannwhitney's `MannWhitney.scala`,
+/// `wilcoxonDiff` and `calculateConfidenceInterval`): the normal approximation of the rank sum
+/// with continuity correction, each end the root of `(dz - sign(dz)/2) / sigma - z` over the
+/// shift (found here by bisection of that monotone step function, where Kayenta uses Brent).
+/// No ties in the samples this is used on, so `sigma` has no tie term.
+fn kayenta_asymptotic_interval(canary: &[f64], baseline: &[f64], confidence: f64) -> [f64; 2] {
+    let (n, m) = (canary.len() as f64, baseline.len() as f64);
+    let diff = |mu: f64, z: f64| {
+        // Rank sum of the shifted canary among both samples (no ties: ranks are positions).
+        let shifted: Vec<f64> = canary.iter().map(|x| x - mu).collect();
+        let rank_sum: f64 = shifted
+            .iter()
+            .map(|&v| {
+                let below = shifted.iter().chain(baseline).filter(|&&w| w < v).count();
+                let equal = shifted.iter().chain(baseline).filter(|&&w| w == v).count();
+                below as f64 + (equal as f64 + 1.0) / 2.0
+            })
+            .sum();
+        let dz = rank_sum - n * (n + 1.0) / 2.0 - n * m / 2.0;
+        let correction = dz.signum() * 0.5 * f64::from(u8::from(dz != 0.0));
+        let sigma = (n * m / 12.0 * (n + m + 1.0)).sqrt();
+        (dz - correction) / sigma - z
+    };
+    let lo = canary.iter().cloned().fold(f64::INFINITY, f64::min)
+        - baseline.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let hi = canary.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
+        - baseline.iter().cloned().fold(f64::INFINITY, f64::min);
+    let root = |z: f64| {
+        let (mut a, mut b) = (lo, hi);
+        if diff(a, z) <= 0.0 {
+            return a;
+        }
+        if diff(b, z) >= 0.0 {
+            return b;
+        }
+        for _ in 0..200 {
+            let mid = (a + b) / 2.0;
+            if diff(mid, z) > 0.0 {
+                a = mid;
+            } else {
+                b = mid;
+            }
+        }
+        (a + b) / 2.0
+    };
+    // qnorm(1 - alpha/2) for the confidence 0.98 of `test: kayenta`.
+    assert_eq!(confidence, 0.98);
+    let z = 2.326_347_874_040_841;
+    [root(z), root(-z)]
+}
+
+/// Where R-exact and Kayenta's asymptotic interval classify differently (small samples, no
+/// ties). R's default, the exact interval of `wilcox.test(canary, baseline, conf.int = TRUE,
+/// conf.level = 0.98)`, is [6, 36] with estimate 23: its lower end 6 clears the tolerance band
+/// 0.25 x 23 = 5.75, and the mean ratio is 1.91, so it would say high. Kayenta's asymptotic
+/// interval (R's `exact = FALSE, correct = TRUE`: [1.000003, 37.99999], estimate 23) starts at 1,
+/// inside the band: Kayenta says pass. `test: kayenta` gives Kayenta's verdict, pass, with the
+/// asymptotic numbers (`method: normal`), and its reason names the exact interval that would
+/// have said otherwise.
+#[test]
+fn small_samples_exact_and_kayentas_asymptotic_interval_can_disagree() {
+    let canary = [32.0, 35.0, 37.0, 45.0, 47.0, 50.0, 58.0];
+    let baseline = [5.0, 14.0, 20.0, 22.0, 23.0, 26.0, 49.0];
+    // Kayenta, by its formula: the interval starts at 1, inside 0.25 x 23.
+    let k = kayenta_asymptotic_interval(&canary, &baseline, 0.98);
+    assert!(
+        (k[0] - 1.0).abs() < 1e-6 && (k[1] - 38.0).abs() < 1e-6,
+        "{k:?}"
+    );
+    assert!(k[0] <= 0.25 * 23.0);
+    let m = classify(&metric(""), &baseline, &canary);
+    let (estimate, ci, method, _) = numbers(&m);
+    expect(&m, Classification::Pass, false);
+    assert_eq!(method, "normal", "{}", m.reason);
+    assert!((estimate - 23.0).abs() < 1e-3, "{estimate}");
+    assert!(
+        (ci[0] - k[0]).abs() < 1e-3 && (ci[1] - k[1]).abs() < 1e-3,
+        "{ci:?}"
+    );
+    assert!(
+        m.reason.contains("Kayenta's asymptotic interval decides") && m.reason.contains("[6, 36]"),
+        "{}",
+        m.reason
+    );
+}

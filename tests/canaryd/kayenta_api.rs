@@ -14,6 +14,10 @@ crate::on_both!(
     canary_configs_round_trip,
     argo_call_sequence_gives_our_score,
     standalone_analysis_is_a_scheduled_analysis,
+    adhoc_standalone_analysis_is_judged_and_not_stored_as_a_config,
+    adhoc_standalone_bad_input_stores_nothing,
+    execution_and_judgment_are_stored_together,
+    influxdb_scope_tag_value_is_split,
 );
 
 /// A Kayenta canary config over the fixture series (`latency_seconds{version=...}`).
@@ -480,5 +484,343 @@ async fn standalone_analysis_is_a_scheduled_analysis(db: Db) {
     let (status, e) = app.get("/standalone_canary_analysis/nope").await;
     assert_eq!(status, 404);
     assert!(e["message"].as_str().unwrap().contains("nope"), "{e}");
+    app.stop().await;
+}
+
+/// The number `sql` (a `SELECT COUNT(*)`) counts in the app's store, whichever it is.
+pub(crate) async fn count_rows(app: &TestApp, sql: &str) -> i64 {
+    let sql = sqlx::AssertSqlSafe(sql.to_string());
+    if app.db_url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(&app.db_url).await.expect("pg");
+        let n: i64 = sqlx::query_scalar(sql)
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+        pool.close().await;
+        n
+    } else {
+        let pool = sqlx::SqlitePool::connect(&app.db_url)
+            .await
+            .expect("sqlite");
+        let n: i64 = sqlx::query_scalar(sql)
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+        pool.close().await;
+        n
+    }
+}
+
+/// A `CanaryAnalysisExecutionRequest` of two 5-minute intervals from T0, baseline against
+/// `canary`.
+fn analysis_request(canary: &str) -> Value {
+    json!({
+        "scopes": [{"scopeName": "default", "controlScope": "baseline", "experimentScope": canary,
+            "startTimeIso": rfc3339(T0), "step": 10, "extendedScopeParams": {}}],
+        "thresholds": {"pass": 90, "marginal": 75},
+        "lifetimeDurationMins": 10,
+        "analysisIntervalMins": 5
+    })
+}
+
+async fn adhoc_standalone_analysis_is_judged_and_not_stored_as_a_config(db: Db) {
+    let app = spawn_app(db, fast).await;
+    let (status, templates_before) = app.get("/api/v1/templates").await;
+    assert_eq!(status, 200);
+    // Kayenta's CanaryAnalysisAdhocExecutionRequest, with the query parameters Spinnaker sends.
+    let body = json!({"canaryConfig": config("checkout"), "executionRequest": analysis_request("baseline")});
+    let (status, job) = app
+        .post(
+            "/standalone_canary_analysis?user=me&application=shop&metricsAccountName=prom&storageAccountName=s",
+            &body,
+        )
+        .await;
+    assert_eq!(status, 200, "{job}");
+    let execution = job["canaryAnalysisExecutionId"]
+        .as_str()
+        .expect("canaryAnalysisExecutionId")
+        .to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let result = loop {
+        let (status, r) = app
+            .get(&format!("/standalone_canary_analysis/{execution}"))
+            .await;
+        assert_eq!(status, 200, "{r}");
+        if r["complete"] == true {
+            break r;
+        }
+        assert!(std::time::Instant::now() < deadline, "not complete: {r}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(result["executionStatus"], "SUCCEEDED", "{result}");
+    // As in Kayenta, an ad-hoc analysis has no canary config id.
+    assert_eq!(result["canaryConfigId"], Value::Null, "{result}");
+    let outcome = &result["canaryAnalysisExecutionResult"];
+    assert_eq!(outcome["didPassThresholds"], true, "{result}");
+    let scores = outcome["canaryScores"].as_array().expect("canaryScores");
+    assert_eq!(scores.len(), 2, "{result}");
+    // The first interval is our judgment of its window with the same config, inline.
+    let (status, made) = app.post("/canaryConfig", &config("checkout")).await;
+    assert_eq!(status, 200, "{made}");
+    let id = made["canaryConfigId"].as_str().unwrap().to_string();
+    let (status, ours) = app
+        .post(
+            "/api/v1/judgments",
+            &json!({"template": id, "baseline": "baseline", "canary": "baseline",
+                "start": T0, "end": T0 + 300, "step_seconds": 10}),
+        )
+        .await;
+    assert_eq!(status, 201, "{ours}");
+    assert_eq!(ours["score"], scores[0]);
+    // Not stored as a config, nor listed as a template: only the config posted above is.
+    let (_, list) = app.get("/canaryConfig").await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["id"], json!(id));
+    let (_, templates_after) = app.get("/api/v1/templates").await;
+    assert_eq!(
+        templates_after.as_array().map(Vec::len),
+        templates_before.as_array().map(|t| t.len() + 1),
+        "{templates_after}"
+    );
+    app.stop().await;
+}
+
+async fn adhoc_standalone_bad_input_stores_nothing(db: Db) {
+    let app = spawn_app(db, fast).await;
+    let adhoc = "SELECT COUNT(*) FROM templates WHERE origin = 'kayenta-adhoc'";
+    let analyses = "SELECT COUNT(*) FROM analyses";
+    let raw = app
+        .client
+        .post(app.at("/standalone_canary_analysis"))
+        .header("Content-Type", "application/json")
+        .body("{\"canaryConfig\": ")
+        .send()
+        .await
+        .expect("request");
+    let (status, e) = crate::support::app::read(raw).await;
+    assert_eq!(status, 400, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("not valid"), "{e}");
+    assert_eq!(e["code"], "invalid_request", "{e}");
+
+    let mut untranslatable = config("checkout");
+    untranslatable["metrics"][0]["query"]["type"] = json!("stackdriver");
+    let mut no_lifetime = analysis_request("canary");
+    no_lifetime
+        .as_object_mut()
+        .unwrap()
+        .remove("lifetimeDurationMins");
+    let mut no_interval_fits = analysis_request("canary");
+    no_interval_fits["lifetimeDurationMins"] = json!(10);
+    no_interval_fits["analysisIntervalMins"] = json!(20);
+    let cases = [
+        (
+            json!({"executionRequest": analysis_request("canary")}),
+            "canaryConfig must be provided",
+        ),
+        (
+            json!({"canaryConfig": config("checkout")}),
+            "executionRequest must be provided",
+        ),
+        (
+            json!({"canaryConfig": untranslatable, "executionRequest": analysis_request("canary")}),
+            "stackdriver",
+        ),
+        (
+            json!({"canaryConfig": {"name": "x", "metrics": []}, "executionRequest": analysis_request("canary")}),
+            "at least one application",
+        ),
+        (
+            json!({"canaryConfig": config("checkout"), "executionRequest": no_lifetime}),
+            "lifetimeDurationMins",
+        ),
+        (
+            json!({"canaryConfig": config("checkout"), "executionRequest": {"scopes": []}}),
+            "scopes",
+        ),
+        // Refused by the analysis itself, after the translation was kept: it is removed again.
+        (
+            json!({"canaryConfig": config("checkout"), "executionRequest": no_interval_fits}),
+            "interval",
+        ),
+    ];
+    for (body, words) in cases {
+        let (status, e) = app.post("/standalone_canary_analysis", &body).await;
+        assert_eq!(status, 400, "{body}: {e}");
+        let message = e["message"].as_str().unwrap_or_default();
+        assert!(message.contains(words), "{words:?} not in {e}");
+        assert!(e["code"].is_string(), "{e}");
+        assert_eq!(count_rows(&app, adhoc).await, 0, "{body}");
+        assert_eq!(count_rows(&app, analyses).await, 0, "{body}");
+    }
+    // An unknown config id on the stored form: Kayenta's 404 shape, nothing stored.
+    let (status, e) = app
+        .post(
+            "/standalone_canary_analysis/nope",
+            &analysis_request("canary"),
+        )
+        .await;
+    assert_eq!(status, 404, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("nope"), "{e}");
+    assert_eq!(e["code"], "not_found");
+    assert_eq!(count_rows(&app, analyses).await, 0);
+    app.stop().await;
+}
+
+async fn execution_and_judgment_are_stored_together(db: Db) {
+    let app = spawn_app(db, with_prometheus).await;
+    let (status, made) = app.post("/canaryConfig", &config("checkout")).await;
+    assert_eq!(status, 200, "{made}");
+    let id = made["canaryConfigId"].as_str().unwrap().to_string();
+    let judgments = "SELECT COUNT(*) FROM judgments";
+    let executions = "SELECT COUNT(*) FROM kayenta_executions";
+    let (status, job) = app
+        .post(&format!("/canary/{id}"), &argo_body("canary"))
+        .await;
+    assert_eq!(status, 200, "{job}");
+    // A request refused before judging stores neither.
+    let mut two_windows = argo_body("canary");
+    two_windows["scopes"]["default"]["experimentScope"]["end"] = json!(rfc3339(T0 + 300));
+    let (status, _) = app.post(&format!("/canary/{id}"), &two_windows).await;
+    assert_eq!(status, 400);
+    assert_eq!(count_rows(&app, judgments).await, 1);
+    assert_eq!(count_rows(&app, executions).await, 1);
+
+    // One transaction: when the execution row cannot be written (its id already taken), the
+    // judgment is not stored either.
+    let store = canaryd::store::Store::connect(&app.db_url)
+        .await
+        .expect("store");
+    let execution = job["canaryExecutionId"].as_str().unwrap();
+    let mut record = store
+        .get_judgment(execution)
+        .await
+        .unwrap()
+        .expect("the judgment");
+    record.id = "taken".into();
+    store
+        .insert_kayenta_execution("taken", &id, "{}")
+        .await
+        .unwrap();
+    let failed = store.insert_kayenta_judgment(&record, &id, "{}").await;
+    assert!(failed.is_err(), "the duplicate execution row is refused");
+    assert!(store.get_judgment("taken").await.unwrap().is_none());
+    // And when it can, both are there.
+    record.id = "free".into();
+    store
+        .insert_kayenta_judgment(&record, &id, "{}")
+        .await
+        .expect("stored");
+    assert!(store.get_judgment("free").await.unwrap().is_some());
+    assert!(store.get_kayenta_execution("free").await.unwrap().is_some());
+    store.close().await;
+    app.stop().await;
+}
+
+/// A Kayenta InfluxDB canary config over the fixture series the suite's InfluxDB holds
+/// (`latency_seconds,version=... value=...`).
+fn influx_config(name: &str) -> Value {
+    json!({
+        "name": name,
+        "applications": ["shop"],
+        "metrics": [{
+            "name": "latency",
+            "query": {"type": "influxdb", "metricName": "latency_seconds", "fields": ["value"]},
+            "groups": ["latency"],
+            "analysisConfigurations": {"canary": {"direction": "increase"}},
+            "scopeName": "default"
+        }],
+        "classifier": {"groupWeights": {"latency": 100}},
+        "templates": {}
+    })
+}
+
+fn influx_body(control: &str, experiment: &str) -> Value {
+    json!({
+        "scopes": {"default": {
+            "controlScope": {"scope": control, "step": 10,
+                "start": rfc3339(T0), "end": rfc3339(T0 + 600)},
+            "experimentScope": {"scope": experiment, "step": 10,
+                "start": rfc3339(T0), "end": rfc3339(T0 + 600)}
+        }},
+        "thresholds": {"pass": 90, "marginal": 75}
+    })
+}
+
+async fn influxdb_scope_tag_value_is_split(db: Db) {
+    let influx = support::influxdb();
+    let app = spawn_app(db, |s| {
+        s.sources.insert(
+            "influxdb".into(),
+            canaryd::config::SourceSettings {
+                kind: "influxdb".into(),
+                url: influx.url.clone(),
+                options: [("database".to_string(), json!("canary"))]
+                    .into_iter()
+                    .collect(),
+                ..Default::default()
+            },
+        );
+    })
+    .await;
+    let (status, made) = app.post("/canaryConfig", &influx_config("influx")).await;
+    assert_eq!(status, 200, "{made}");
+    let id = made["canaryConfigId"].as_str().unwrap().to_string();
+    // Kayenta's scope `TAG:VALUE` is our scope VALUE with argument scope_tag TAG: the same
+    // score as our own API given those, with the data found on both sides.
+    let (status, ours) = app
+        .post(
+            "/api/v1/judgments",
+            &json!({"template": id, "baseline": "baseline", "canary": "canary",
+                "args": {"scope_tag": "version"},
+                "start": T0, "end": T0 + 600, "step_seconds": 10}),
+        )
+        .await;
+    assert_eq!(status, 201, "{ours}");
+    assert_eq!(ours["metrics"][0]["classification"], "high", "{ours}");
+    let stored = app
+        .post(
+            &format!("/canary/{id}"),
+            &influx_body("version:baseline", "version:canary"),
+        )
+        .await;
+    let inline = app
+        .post(
+            "/canary",
+            &json!({"canaryConfig": influx_config("inline"),
+                "executionRequest": influx_body("version:baseline", "version:canary")}),
+        )
+        .await;
+    for (status, job) in [stored, inline] {
+        assert_eq!(status, 200, "{job}");
+        let execution = job["canaryExecutionId"].as_str().unwrap();
+        let (status, result) = app.get(&format!("/canary/{execution}")).await;
+        assert_eq!(status, 200, "{result}");
+        let judge = &result["result"]["judgeResult"];
+        assert_eq!(judge["score"]["score"], ours["score"], "{result}");
+        assert_eq!(judge["results"][0]["classification"], "High", "{result}");
+        assert!(
+            judge["results"][0]["controlMetadata"]["stats"]["count"].as_u64() > Some(0),
+            "{result}"
+        );
+    }
+    // Kayenta's own refusal of a scope that is not `name:value`, and tags that differ.
+    for (control, experiment, words) in [
+        (
+            "version:baseline:x",
+            "version:canary",
+            "Scope expected in the format of 'name:value'",
+        ),
+        ("version:baseline", "track:canary", "scope tags differ"),
+    ] {
+        let (status, e) = app
+            .post(&format!("/canary/{id}"), &influx_body(control, experiment))
+            .await;
+        assert_eq!(status, 400, "{e}");
+        assert!(e["message"].as_str().unwrap().contains(words), "{e}");
+    }
+    assert_eq!(
+        count_rows(&app, "SELECT COUNT(*) FROM kayenta_executions").await,
+        2
+    );
     app.stop().await;
 }

@@ -89,30 +89,35 @@ fn kayenta_prometheus_integration_config_round_trips() {
 }
 
 #[test]
-fn a_muted_kayenta_metric_counts_toward_nothing() {
+fn a_muted_kayenta_metric_is_muted_in_its_own_group() {
     let (t, warnings, _) = import("prometheus-muted-metric.json");
     let muted = t
         .metrics
         .iter()
         .find(|m| m.name == "Failing_metric")
         .unwrap();
-    assert_eq!(muted.group.as_deref(), Some("kayenta-muted"));
-    assert!(
-        !muted.judge.critical,
-        "a muted metric is never a critical failure"
-    );
-    let weight = t.groups.iter().find(|g| g.name == "kayenta-muted").unwrap();
-    assert_eq!(weight.weight, 0.0);
+    // Kayenta keeps a muted metric's groups and flags and leaves its result out of the score
+    // (ScoringHelper filters `isMuted` before WeightedSumScorer): `judge.muted` does the same.
+    assert!(muted.judge.muted);
+    assert_eq!(muted.group.as_deref(), Some("pod-group"));
+    assert!(muted.judge.critical);
     let other = t
         .metrics
         .iter()
         .find(|m| m.name == "Successful_metric")
         .unwrap();
-    assert!(other.judge.critical);
-    assert!(warnings
-        .iter()
-        .any(|w| w.metric.as_deref() == Some("Failing metric")
-            && w.field == "metrics[0].analysisConfigurations.canary.muted"));
+    assert!(other.judge.critical && !other.judge.muted);
+    assert_eq!(t.groups.len(), 1);
+    assert_eq!(
+        (t.groups[0].name.as_str(), t.groups[0].weight),
+        ("pod-group", 100.0)
+    );
+    assert!(
+        !warnings
+            .iter()
+            .any(|w| w.field.ends_with("analysisConfigurations.canary.muted")),
+        "muted maps exactly: {warnings:?}"
+    );
 }
 
 #[test]

@@ -34,6 +34,7 @@ pub(super) const JUDGE_KEYS: &[&str] = &[
     "critical_increase",
     "critical_decrease",
     "effect_size",
+    "muted",
 ];
 const OUTLIER_KEYS: &[&str] = &["remove", "factor"];
 
@@ -235,6 +236,10 @@ impl Ctx<'_> {
             None => Some(defaults.must_have_data),
             Some(v) => self.boolean(v, &field("must_have_data")),
         };
+        let muted = match fields.get("muted") {
+            None => Some(defaults.muted),
+            Some(v) => self.boolean(v, &field("muted")),
+        };
         let min_points = match fields.get("min_points") {
             None => Some(defaults.min_points),
             Some(v) => self.number(v, &field("min_points")).and_then(|n| {
@@ -377,6 +382,7 @@ impl Ctx<'_> {
                 nan: nan?,
                 outliers: outliers?,
                 min_points: min_points?,
+                muted: muted?,
             })
         })();
         (spec.filter(|_| ok), written_total)
