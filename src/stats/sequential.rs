@@ -220,7 +220,7 @@ impl Grid {
         let s = t.sqrt();
         (
             a.max(-Z_TRUNCATE) * s,
-            b.min(Z_TRUNCATE + 4.0).max(-Z_TRUNCATE) * s,
+            b.clamp(-Z_TRUNCATE, Z_TRUNCATE + 4.0) * s,
         )
     }
 
