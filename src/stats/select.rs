@@ -3,10 +3,9 @@
 //! The differences are computed exactly as R computes `outer(x, y, "-")`: one IEEE subtraction
 //! each. Rounded subtraction is monotone in each argument, so with `x` and `y` sorted ascending
 //! `#{(i, j) : x[i] - y[j] <= v}` is found in one O(n + m) two-pointer pass. The k-th smallest
-//! difference is selected over that implicit sorted matrix by sampled pivots (Floyd–Rivest, as
-//! Monahan's 1984 Hodges-Lehmann algorithm), a few O(n + m) passes in all, expected
-//! O((n + m) log(n + m)). Exact: no tolerance at all, the result is one of the differences,
-//! bit for bit.
+//! difference is the smallest `f64` `v` whose count reaches k; it is found by bisection over the
+//! order-preserving integer image of `f64` (at most 64 passes). Exact: no tolerance at all, the
+//! result is one of the differences, bit for bit.
 
 /// The multiset `{x[i] - y[j]}` of two samples sorted ascending, neither empty nor NaN.
 #[derive(Debug, Clone, Copy)]
@@ -15,41 +14,23 @@ pub(crate) struct PairwiseDifferences<'a> {
     ys: &'a [f64],
 }
 
-/// A small fixed-seed generator for the selection's samples (Steele, Lea and Flood 2014).
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+/// Maps an `f64` to a `u64` with the same order (-0.0 just below +0.0, NaN never occurs here).
+fn order_key(v: f64) -> u64 {
+    let bits = v.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
     }
 }
 
-/// For each row, the number of leading columns whose entry passes `test` (a test that holds on
-/// a prefix of each row, on a shorter prefix the later the row), searched inside `lo..=hi`;
-/// returns their sum. One pass: the position never grows from one row to the next.
-fn positions(
-    n: usize,
-    m: usize,
-    lo: &[usize],
-    hi: &[usize],
-    out: &mut [usize],
-    test: impl Fn(usize, usize) -> bool,
-) -> u64 {
-    let mut j = m;
-    let mut total = 0u64;
-    for i in 0..n {
-        j = j.min(hi[i]).max(lo[i]);
-        while j > lo[i] && !test(i, j - 1) {
-            j -= 1;
-        }
-        out[i] = j;
-        total += j as u64;
+/// Inverse of [`order_key`].
+fn from_order_key(key: u64) -> f64 {
+    if key >> 63 == 1 {
+        f64::from_bits(key & !(1 << 63))
+    } else {
+        f64::from_bits(!key)
     }
-    total
 }
 
 impl<'a> PairwiseDifferences<'a> {
@@ -100,106 +81,69 @@ impl<'a> PairwiseDifferences<'a> {
     }
 
     /// The k-th smallest difference, 1-based; k is clamped to 1..=n*m.
-    ///
-    /// Floyd–Rivest selection over the implicit sorted matrix (Monahan 1984, Johnson and
-    /// Mizoguchi 1978): row `i` is `x[i] - y[m - 1 - c]`, ascending in `c` and, column for
-    /// column, in `i`. Each row keeps a window `lo[i]..hi[i]` of candidate columns. A round
-    /// draws a sample of the candidates, takes two sample order statistics that bracket the
-    /// k-th with high probability, and counts every row against both in one O(n + m) pass
-    /// (the positions only move one way from row to row). The window then shrinks to the
-    /// part between the pivots, by a factor of about `6 / sqrt(s)` a round, until few enough
-    /// candidates remain to gather and select directly. A pivot is itself a candidate, so
-    /// every round shrinks the window even when all values tie. The sample comes from a
-    /// fixed-seed generator: the answer never depends on it, and the work is reproducible.
     pub(crate) fn kth_smallest(&self, k: u64) -> f64 {
-        let (n, m) = (self.xs.len(), self.ys.len());
-        let sample_size = ((n + m) / 4).clamp(256, 1 << 16) as u64;
-        self.select(k, sample_size, (2 * sample_size).max(((n + m) / 2) as u64))
-    }
-
-    /// [`Self::kth_smallest`] with `sample_size` candidates drawn a round, gathering once at
-    /// most `gather_limit` are left (small values let tests exercise the rounds).
-    fn select(&self, k: u64, sample_size: u64, gather_limit: u64) -> f64 {
         let k = k.clamp(1, self.len().max(1));
-        let (n, m) = (self.xs.len(), self.ys.len());
-        if n == 0 || m == 0 {
-            return f64::NAN;
-        }
-        let (xs, ys) = (self.xs, self.ys);
-        // Row i, column c (both 0-based): ascending in c.
-        let at = |i: usize, c: usize| xs[i] - ys[m - 1 - c];
-        let mut lo = vec![0usize; n];
-        let mut hi = vec![m; n];
-        let mut below = 0u64;
-        let mut left = self.len();
-        let sample_size = sample_size.max(1);
-        let mut rng = SplitMix64(0x9e37_79b9_7f4a_7c15 ^ k ^ ((n as u64) << 32) ^ m as u64);
-        let mut prefix = vec![0u64; n + 1];
-        let mut sample = Vec::with_capacity(sample_size as usize);
-        let mut pos = [
-            vec![0usize; n],
-            vec![0usize; n],
-            vec![0usize; n],
-            vec![0usize; n],
-        ];
-        loop {
-            if left <= gather_limit {
-                let mut inside = Vec::with_capacity(left as usize);
-                for i in 0..n {
-                    inside.extend((lo[i]..hi[i]).map(|c| at(i, c)));
-                }
-                let rank = (k - below - 1) as usize;
+        // Bracket (lo, hi] in the order of f64 keys with count_le(lo) < k <= count_le(hi).
+        // lo starts just below the smallest difference (count 0); a key of 0 is below -inf.
+        let mut lo = order_key(self.min()).saturating_sub(1);
+        let mut count_lo = 0u64;
+        let mut hi = order_key(self.max());
+        let mut count_hi = self.len();
+        // Once few differences remain in the bracket, gathering them beats more passes.
+        let gather_limit = 4 * (self.xs.len() + self.ys.len()) as u64;
+        while hi - lo > 1 {
+            if count_hi - count_lo <= gather_limit {
+                // With count_lo == 0 nothing lies at or below lo: no lower bound is needed
+                // (and lo may then be the key below -inf, which is not a number).
+                let lo_v = (count_lo > 0).then(|| from_order_key(lo));
+                let mut inside = self.between(lo_v, from_order_key(hi));
+                let rank = (k - count_lo - 1) as usize;
                 if rank < inside.len() {
                     let (_, kth, _) = inside.select_nth_unstable_by(rank, f64::total_cmp);
                     return *kth + 0.0;
                 }
-                // Unreachable: below < k <= below + left is kept by every round.
-                return f64::NAN;
+                // Unreachable: the gathered set has count_hi - count_lo > rank elements.
+                break;
             }
-            // A uniform sample (with replacement) of the candidates.
-            for i in 0..n {
-                prefix[i + 1] = prefix[i] + (hi[i] - lo[i]) as u64;
-            }
-            sample.clear();
-            for _ in 0..sample_size {
-                let r = rng.next() % left;
-                let i = prefix.partition_point(|&p| p <= r) - 1;
-                sample.push(at(i, lo[i] + (r - prefix[i]) as usize));
-            }
-            sample.sort_unstable_by(f64::total_cmp);
-            let s = sample.len() as f64;
-            let t = (k - below) as f64 / left as f64;
-            let spread = 3.0 * (s * t * (1.0 - t)).sqrt() + 2.0;
-            let centre = t * s;
-            let last = sample.len() - 1;
-            let p_lo = sample[((centre - spread).floor().max(0.0) as usize).min(last)];
-            let p_hi = sample[((centre + spread).ceil().max(0.0) as usize).min(last)];
-            // One pass: in each row the number of entries < p_lo, <= p_lo, < p_hi, <= p_hi.
-            // Each is at least lo[i] and at most hi[i] (the pivots are candidates), and does
-            // not grow from one row to the next.
-            let [p0, p1, p2, p3] = &mut pos;
-            let totals = [
-                positions(n, m, &lo, &hi, p0, |i, c| at(i, c) < p_lo),
-                positions(n, m, &lo, &hi, p1, |i, c| at(i, c) <= p_lo),
-                positions(n, m, &lo, &hi, p2, |i, c| at(i, c) < p_hi),
-                positions(n, m, &lo, &hi, p3, |i, c| at(i, c) <= p_hi),
-            ];
-            let [lt_lo, le_lo, lt_hi, le_hi] = totals;
-            if k <= lt_lo {
-                hi.copy_from_slice(&pos[0]);
-            } else if k <= le_lo {
-                return p_lo + 0.0;
-            } else if k <= lt_hi {
-                lo.copy_from_slice(&pos[1]);
-                hi.copy_from_slice(&pos[2]);
-            } else if k <= le_hi {
-                return p_hi + 0.0;
+            let mid = lo + (hi - lo) / 2;
+            let count_mid = self.count_le(from_order_key(mid));
+            if count_mid >= k {
+                hi = mid;
+                count_hi = count_mid;
             } else {
-                lo.copy_from_slice(&pos[3]);
+                lo = mid;
+                count_lo = count_mid;
             }
-            below = lo.iter().map(|&c| c as u64).sum();
-            left = hi.iter().map(|&c| c as u64).sum::<u64>() - below;
         }
+        from_order_key(hi) + 0.0
+    }
+
+    /// Every difference `d` with `lo < d <= hi` (no lower bound for `None`), in no order.
+    fn between(&self, lo: Option<f64>, hi: f64) -> Vec<f64> {
+        let m = self.ys.len();
+        // For each x: first_le_hi is the first y with x - y <= hi, first_le_lo the first with
+        // x - y <= lo; the y in between give lo < x - y <= hi. Both only move right.
+        let (mut first_le_hi, mut first_le_lo) = (0usize, 0usize);
+        let mut out = Vec::new();
+        for &x in self.xs {
+            while first_le_hi < m && x - self.ys[first_le_hi] > hi {
+                first_le_hi += 1;
+            }
+            match lo {
+                Some(lo) => {
+                    while first_le_lo < m && x - self.ys[first_le_lo] > lo {
+                        first_le_lo += 1;
+                    }
+                }
+                None => first_le_lo = m,
+            }
+            out.extend(
+                self.ys[first_le_hi..first_le_lo.max(first_le_hi)]
+                    .iter()
+                    .map(|&y| x - y),
+            );
+        }
+        out
     }
 
     /// The smallest difference strictly greater than `v`, if any.
@@ -227,7 +171,29 @@ impl<'a> PairwiseDifferences<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::PairwiseDifferences;
+    use super::{from_order_key, order_key, PairwiseDifferences};
+
+    #[test]
+    fn order_key_preserves_order() {
+        let values = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -1.0,
+            -f64::MIN_POSITIVE,
+            -0.0,
+            0.0,
+            5e-324,
+            1.0,
+            f64::MAX,
+            f64::INFINITY,
+        ];
+        for w in values.windows(2) {
+            assert!(order_key(w[0]) < order_key(w[1]), "{} < {}", w[0], w[1]);
+        }
+        for v in values {
+            assert_eq!(from_order_key(order_key(v)).to_bits(), v.to_bits());
+        }
+    }
 
     #[test]
     fn kth_smallest_agrees_with_sorting() {
@@ -316,8 +282,7 @@ mod properties {
             ..ProptestConfig::default()
         })]
 
-        /// The selection equals the sorted differences at every rank, n = 1 and m = 1 included,
-        /// with the default rounds and with tiny samples that force many rounds.
+        /// The selection equals the sorted differences at every rank, n = 1 and m = 1 included.
         #[test]
         fn selection_matches_sorting(mut xs in sample(), mut ys in sample(), n1 in any::<bool>()) {
             if n1 {
@@ -331,13 +296,10 @@ mod properties {
                 let k = i as u64 + 1;
                 // Signed zeros compare equal; the selection answers +0.0 for either.
                 prop_assert_eq!(d.kth_smallest(k), want + 0.0, "k = {}", k);
-                for (sample_size, gather) in [(1, 0), (2, 1), (5, 3)] {
-                    prop_assert_eq!(d.select(k, sample_size, gather), want + 0.0, "k = {}", k);
-                }
             }
         }
 
-        /// Swapping the roles of the samples with m = 1 also agrees (one column, many rows).
+        /// m = 1 also agrees (one column, many rows).
         #[test]
         fn one_column_matches_sorting(mut xs in sample(), y in sample()) {
             xs.sort_by(f64::total_cmp);
@@ -345,7 +307,7 @@ mod properties {
             let all = brute_force(&xs, &ys);
             let d = PairwiseDifferences::new(&xs, &ys);
             for (i, &want) in all.iter().enumerate() {
-                prop_assert_eq!(d.select(i as u64 + 1, 2, 0), want + 0.0);
+                prop_assert_eq!(d.kth_smallest(i as u64 + 1), want + 0.0);
             }
         }
     }
