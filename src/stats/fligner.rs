@@ -13,7 +13,6 @@
 //! R sums in long double; compensated sums and R's two-pass mean stand in for that.
 
 use super::normal::qnorm;
-use super::percentile::sorted;
 use super::require_samples;
 use super::StatsError;
 use statrs::distribution::{ChiSquared, ContinuousCDF};
@@ -83,12 +82,18 @@ fn chisq1_upper(s: f64) -> f64 {
 
 /// R's `median`: the middle value, or the mean of the two middle values.
 fn median(s: &[f64]) -> f64 {
-    let v = sorted(s);
+    // The middle order statistics by selection (O(n), the same values as from a sorted copy).
+    let mut v = s.to_vec();
     let half = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[half]
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let (below, &mut mid, _) = v.select_nth_unstable_by(half, f64::total_cmp);
+    if s.len() % 2 == 1 {
+        mid
     } else {
-        let (lo, hi) = (v[half - 1], v[half]);
+        let lo = below.iter().copied().max_by(f64::total_cmp).unwrap_or(mid);
+        let hi = mid;
         let m = (lo + hi) / 2.0;
         if m.is_finite() {
             m

@@ -27,6 +27,21 @@ pub fn sorted(sample: &[f64]) -> Vec<f64> {
     copy
 }
 
+/// [`percentile`] by selection instead of a sort, O(n): the same value (the two order
+/// statistics it interpolates between are the same whichever way they are found).
+pub fn percentile_selected(sample: &[f64], p: f64) -> Option<f64> {
+    if sample.is_empty() || !(0.0..=1.0).contains(&p) {
+        return None;
+    }
+    let mut copy = sample.to_vec();
+    let h = (copy.len() - 1) as f64 * p;
+    let lo = h.floor() as usize;
+    let frac = h - lo as f64;
+    let (_, &mut a, above) = copy.select_nth_unstable_by(lo, f64::total_cmp);
+    let b = above.iter().copied().min_by(f64::total_cmp).unwrap_or(a);
+    Some(if a == b { a } else { a + frac * (b - a) })
+}
+
 /// The `p`-quantile of an unsorted sample.
 pub fn percentile(sample: &[f64], p: f64) -> Option<f64> {
     percentile_sorted(&sorted(sample), p)
@@ -54,6 +69,18 @@ mod tests {
             let got = percentile(&x, p).unwrap();
             assert!((got - q).abs() <= 1e-12 * q.abs(), "p={p}: {got} != {q}");
         }
+    }
+
+    #[test]
+    fn selection_equals_sorting() {
+        let x: Vec<f64> = (0..1001).map(|i| f64::from(i * 37 % 101) * 0.37).collect();
+        for len in [1, 2, 3, 10, 1000, 1001] {
+            for p in [0.0, 0.01, 0.25, 0.5, 0.9, 0.99, 1.0] {
+                let (a, b) = (percentile(&x[..len], p), percentile_selected(&x[..len], p));
+                assert_eq!(a.map(f64::to_bits), b.map(f64::to_bits), "len {len} p {p}");
+            }
+        }
+        assert_eq!(percentile_selected(&[], 0.5), None);
     }
 
     #[test]
