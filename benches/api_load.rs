@@ -19,7 +19,9 @@
 //! (default `1,2,4`) the connection counts, one run each: one connection gives the cleanest p50
 //! to compare with the in-process time, two match the server's workers (one per core), four
 //! queue behind them (throughput).
-//! `API_LOAD_ITERATIONS` (default 50) sets the in-process repetitions (medians are printed).
+//! `API_LOAD_ITERATIONS` (default 50) sets the in-process repetitions (medians are printed);
+//! `API_LOAD_STORED` (default 200; 3 in the smoke run) the judgments stored per kind of points
+//! for the store's bytes per judgment (the same in a debug build: it is bytes, not time).
 //!
 //! The store's cost is printed too: bytes per judgment, measured in process on fresh SQLite
 //! files through the service's own path (`make_judgment`), for the bench's body (full-precision
@@ -110,7 +112,9 @@ fn template_json() -> Value {
 
 /// `v` rounded to six significant digits (as a monitoring system would print it).
 fn six_digits(v: f64) -> f64 {
-    format!("{v:.5e}").parse().expect("a float prints and parses")
+    format!("{v:.5e}")
+        .parse()
+        .expect("a float prints and parses")
 }
 
 /// The same template with six-significant-digit log-normal points (median 50 + 10 m, shape
@@ -558,7 +562,7 @@ fn main() {
     std::fs::write(scratch.path.join("body.json"), &body).expect("write the body");
 
     let inproc = measure_in_process(&body, iterations, &scratch.path);
-    let stored = if benching { 200 } else { 3 };
+    let stored: usize = env_or("API_LOAD_STORED", if benching { 200 } else { 3 }).max(1);
     let full_cost = measure_store(&body, stored, &scratch.path, "full-precision");
     let six_body = serde_json::to_vec(&six_digit_body()).expect("body JSON");
     let six_cost = measure_store(&six_body, stored, &scratch.path, "six-digit");

@@ -28,6 +28,7 @@ mod stats_more;
 mod stats_paired;
 mod stats_properties;
 mod stats_reference;
+mod store_compact;
 mod store_integrity;
 mod support;
 mod templates;
