@@ -57,8 +57,10 @@ fn decimal(v: f64) -> Option<(u8, i64)> {
         if !(scaled.abs() < EXACT) {
             return None;
         }
-        if (scaled / p).to_bits() == v.to_bits() {
-            return Some((k as u8, scaled as i64));
+        // Checked on the integer that is stored: `-0.0` scales to `-0.0`, but stores as 0.
+        let m = scaled as i64;
+        if (m as f64 / p).to_bits() == v.to_bits() {
+            return Some((k as u8, m));
         }
     }
     None
@@ -108,44 +110,86 @@ fn pack(out: &mut Vec<u8>, seq: &[i64], base: i64, width: u8) {
     }
 }
 
-/// Appends one array of values (`None` is null).
+/// Appends one array of values (`None` is null): each decimal value at its own scale, or all
+/// at the array's largest scale (deltas of a smooth series stay small only at one scale),
+/// whichever compresses smaller.
 pub(crate) fn encode_values(out: &mut Vec<u8>, values: &[Option<f64>]) {
-    put_varint(out, values.len() as u64);
+    let own = encode_with(values, false);
+    let chosen = match encode_with(values, true) {
+        Some(common) if compressed_len(&common) < compressed_len(own.as_deref().unwrap_or(&[])) => {
+            common
+        }
+        _ => own.unwrap_or_default(),
+    };
+    out.extend_from_slice(&chosen);
+}
+
+fn compressed_len(bytes: &[u8]) -> usize {
+    zstd::bulk::compress(bytes, ZSTD_LEVEL).map_or(bytes.len(), |z| z.len())
+}
+
+/// One encoding of `values`; `common`: every decimal value at the largest scale among them
+/// (`None` when a mantissa would then be too large).
+fn encode_with(values: &[Option<f64>], common: bool) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    put_varint(&mut out, values.len() as u64);
+    let mut kinds = Vec::with_capacity(values.len());
     let mut mantissas = Vec::with_capacity(values.len());
     let mut raws = Vec::new();
     for v in values {
         match v.map(|x| (x, decimal(x))) {
-            None => out.push(NULL),
+            None => kinds.push(NULL),
             Some((_, Some((k, m)))) => {
-                out.push(k);
+                kinds.push(k);
                 mantissas.push(m);
             }
             // NaN too: kept as its bits (a `Value` never holds one; the codec loses nothing).
             Some((x, None)) => {
-                out.push(RAW);
+                kinds.push(RAW);
                 raws.push(x);
             }
         }
     }
-    if !mantissas.is_empty() {
-        let deltas: Vec<i64> = std::iter::once(mantissas[0])
-            .chain(mantissas.windows(2).map(|w| w[1] - w[0]))
-            .collect();
+    if common {
+        let scale = kinds
+            .iter()
+            .copied()
+            .filter(|&k| usize::from(k) <= MAX_SCALE)
+            .max()?;
+        let mut decimals = mantissas.iter_mut();
+        for k in kinds.iter_mut().filter(|k| usize::from(**k) <= MAX_SCALE) {
+            let m = decimals.next()?;
+            let up = POW10[usize::from(scale - *k)];
+            let scaled = *m as f64 * up;
+            if !(scaled.abs() < EXACT) {
+                return None;
+            }
+            *m *= up as i64;
+            *k = scale;
+        }
+    }
+    out.extend_from_slice(&kinds);
+    if let Some((&first, rest)) = mantissas.split_first() {
+        let deltas: Vec<i64> = mantissas.windows(2).map(|w| w[1] - w[0]).collect();
         let (plain_base, plain_width) = frame(&mantissas);
         let (delta_base, delta_width) = frame(&deltas);
-        let (mode, seq, base, width) = if delta_width < plain_width {
-            (1, &deltas, delta_base, delta_width)
+        if delta_width < plain_width && !rest.is_empty() {
+            out.push(1);
+            put_varint(&mut out, zigzag(first));
+            put_varint(&mut out, zigzag(delta_base));
+            out.push(delta_width);
+            pack(&mut out, &deltas, delta_base, delta_width);
         } else {
-            (0, &mantissas, plain_base, plain_width)
-        };
-        out.push(mode);
-        put_varint(out, zigzag(base));
-        out.push(width);
-        pack(out, seq, base, width);
+            out.push(0);
+            put_varint(&mut out, zigzag(plain_base));
+            out.push(plain_width);
+            pack(&mut out, &mantissas, plain_base, plain_width);
+        }
     }
     for r in raws {
         out.extend_from_slice(&r.to_bits().to_le_bytes());
     }
+    Some(out)
 }
 
 /// Reads what [`encode_values`] wrote.
@@ -201,12 +245,17 @@ impl<'a> Reader<'a> {
         let mut mantissas = Vec::with_capacity(decimals);
         if decimals > 0 {
             let mode = self.byte()?;
+            // Deltas: the first mantissa, then the `decimals - 1` differences packed.
+            let (first, packed_count) = match mode {
+                1 => (Some(unzigzag(self.varint()?)), decimals - 1),
+                _ => (None, decimals),
+            };
             let base = unzigzag(self.varint()?);
             let width = self.byte()?;
             if mode > 1 || width > 64 {
                 return Err(format!("points blob: mode {mode}, width {width}"));
             }
-            let bytes = (decimals * usize::from(width)).div_ceil(8);
+            let bytes = (packed_count * usize::from(width)).div_ceil(8);
             let packed = self.take(bytes)?;
             let mask = if width == 64 {
                 u64::MAX
@@ -214,8 +263,11 @@ impl<'a> Reader<'a> {
                 (1u64 << width) - 1
             };
             let (mut acc, mut bits, mut next) = (0u128, 0u32, 0usize);
-            let mut previous = 0i64;
-            for i in 0..decimals {
+            let mut previous = first.unwrap_or(0);
+            if let Some(first) = first {
+                mantissas.push(first);
+            }
+            for _ in 0..packed_count {
                 while bits < u32::from(width) {
                     acc |= u128::from(packed[next]) << bits;
                     next += 1;
@@ -224,7 +276,7 @@ impl<'a> Reader<'a> {
                 let v = base.wrapping_add((acc as u64 & mask) as i64);
                 acc >>= width;
                 bits -= u32::from(width);
-                let m = if mode == 1 && i > 0 {
+                let m = if mode == 1 {
                     previous.wrapping_add(v)
                 } else {
                     v
@@ -439,7 +491,7 @@ mod tests {
         let mut out = Vec::new();
         encode_values(&mut out, &values);
         assert_eq!(bits(&decode_values(&out)), bits(&values));
-        assert!(out.len() < 600, "{} bytes", out.len());
+        assert!(compressed_len(&out) < 100, "{} bytes", compressed_len(&out));
     }
 
     #[test]

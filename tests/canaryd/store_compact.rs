@@ -16,8 +16,8 @@ use canaryd::template::parse_template;
 use crate::on_both;
 use crate::support::app::{fresh_db, spawn_app, spawn_with, test_settings, Db};
 
-const TEMPLATE: &str = "name: compact\nmetrics:\n  - name: a\n    query: q\n    judge: {test: \
-                        mann-whitney}\n  - name: b\n    query: q\n    judge: {test: threshold, \
+const TEMPLATE: &str = "name: compact\nmetrics:\n  - name: a\n    query: q{v=\"${scope}\"}\n    judge: {test: \
+                        mann-whitney}\n  - name: b\n    query: q{v=\"${scope}\"}\n    judge: {test: threshold, \
                         max: 1000}\n";
 
 /// Values that a lossy encoding would change: signed zero, the extremes, subnormals, 17-digit
@@ -88,8 +88,8 @@ fn post_body() -> Value {
 /// The template as the JSON object a POST takes inline.
 fn inline_template() -> Value {
     json!({"name": "compact", "metrics": [
-        {"name": "a", "query": "q", "judge": {"test": "mann-whitney"}},
-        {"name": "b", "query": "q", "judge": {"test": "threshold", "max": 1000}},
+        {"name": "a", "query": "q{v=\"${scope}\"}", "judge": {"test": "mann-whitney"}},
+        {"name": "b", "query": "q{v=\"${scope}\"}", "judge": {"test": "threshold", "max": 1000}},
     ]})
 }
 
