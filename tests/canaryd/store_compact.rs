@@ -117,12 +117,32 @@ async fn points_read_back_bit_identical(db: Db) {
         "{replay}"
     );
     let url = app.db_url.clone();
-    app.stop().await;
+    let _scratch = app.stop().await;
 
     let (data, points, bytes) = raw_row(&url, id).await;
     assert!(!data.contains("123.456"), "points left in data: {data}");
     assert!(points.is_some_and(|p| p.len() > 10));
     assert!(bytes > 0);
+}
+
+/// `data` text of row `id`, read with SQL (any schema).
+async fn raw_data(url: &str, id: &str) -> String {
+    let sql = if url.starts_with("sqlite:") {
+        "SELECT data FROM judgments WHERE id = $1"
+    } else {
+        "SELECT data::text FROM judgments WHERE id = $1"
+    };
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.expect("sqlite");
+        let data = sqlx::query_scalar(sql).bind(id).fetch_one(&pool).await;
+        pool.close().await;
+        data.expect("row")
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.expect("postgres");
+        let data = sqlx::query_scalar(sql).bind(id).fetch_one(&pool).await;
+        pool.close().await;
+        data.expect("row")
+    }
 }
 
 /// `data` text, `points` and `stored_bytes` of row `id`, read with SQL.
@@ -292,12 +312,21 @@ async fn rows_before_0008_are_converted_and_read_alike(db: Db) {
     let (url, scratch) = fresh_db(db).await;
     write_0006_store(&url).await;
     let views_before = view_rows(&url).await;
+    // What the old row holds as 0006 left it (PostgreSQL's jsonb had already turned -0.0 into
+    // 0.0: the old format's loss, not the conversion's).
+    let stored_before = raw_data(&url, "old").await;
+    let stored_before: Value = serde_json::from_str(&stored_before).expect("old data JSON");
+    if db == Db::Sqlite {
+        assert_eq!(text(&stored_before), text(&data_value()));
+    }
     assert_eq!(views_before.len(), 3, "{views_before:?}");
 
-    let app = spawn_with(test_settings(&url), scratch).await;
+    let mut settings = test_settings(&url);
+    settings.store.retention_days = 0; // the row is from January
+    let app = spawn_with(settings, scratch).await;
     let (status, old) = app.get("/api/v1/judgments/old").await;
     assert_eq!(status, 200, "{old}");
-    assert_eq!(text(&old["input"]["data"]), text(&data_value()));
+    assert_eq!(text(&old["input"]["data"]), text(&stored_before));
     assert_eq!(text(&old["verdict"]), text(&report_value()["verdict"]));
     assert_eq!(text(&old["metrics"]), text(&report_value()["metrics"]));
     let (status, made) = app.post("/api/v1/judgments", &post_body()).await;
@@ -309,7 +338,7 @@ async fn rows_before_0008_are_converted_and_read_alike(db: Db) {
         ))
         .await;
     assert_eq!(status, 200, "{new}");
-    assert_eq!(text(&new["input"]["data"]), text(&old["input"]["data"]));
+    assert_eq!(text(&new["input"]["data"]), text(&data_value()));
     assert_eq!(text(&new["metrics"]), text(&old["metrics"]));
     let (status, replay) = app.post("/api/v1/judgments/old/replay", &json!({})).await;
     assert_eq!(
@@ -317,7 +346,7 @@ async fn rows_before_0008_are_converted_and_read_alike(db: Db) {
         (200, &json!(true)),
         "{replay}"
     );
-    app.stop().await;
+    let _scratch = app.stop().await;
 
     let (data, points, bytes) = raw_row(&url, "old").await;
     assert!(!data.contains("123.456"), "not converted: {data}");
