@@ -54,7 +54,7 @@ const POW10: [f64; MAX_SCALE + 1] = [
 fn decimal(v: f64) -> Option<(u8, i64)> {
     for (k, p) in POW10.iter().enumerate() {
         let scaled = (v * p).round();
-        if !(scaled.abs() < EXACT) {
+        if scaled.is_nan() || scaled.abs() >= EXACT {
             return None;
         }
         // Checked on the integer that is stored: `-0.0` scales to `-0.0`, but stores as 0.
@@ -161,7 +161,7 @@ fn encode_with(values: &[Option<f64>], common: bool) -> Option<Vec<u8>> {
             let m = decimals.next()?;
             let up = POW10[usize::from(scale - *k)];
             let scaled = *m as f64 * up;
-            if !(scaled.abs() < EXACT) {
+            if scaled.is_nan() || scaled.abs() >= EXACT {
                 return None;
             }
             *m *= up as i64;
