@@ -19,7 +19,15 @@
 //! (default `1,2,4`) the connection counts, one run each: one connection gives the cleanest p50
 //! to compare with the in-process time, two match the server's workers (one per core), four
 //! queue behind them (throughput).
-//! `API_LOAD_ITERATIONS` (default 50) sets the in-process repetitions (medians are printed).
+//! `API_LOAD_ITERATIONS` (default 50) sets the in-process repetitions (medians are printed);
+//! `API_LOAD_STORED` (default 200; 3 in the smoke run) the judgments stored per kind of points
+//! for the store's bytes per judgment (the same in a debug build: it is bytes, not time).
+//!
+//! The store's cost is printed too: bytes per judgment, measured in process on fresh SQLite
+//! files through the service's own path (`make_judgment`), for the bench's body (full-precision
+//! points, ~17 digits each) and for the same shape with six-significant-digit log-normal points
+//! (what monitoring systems return; the figure of issue 18's goal), and the write rate each wrk
+//! run implies (requests per second × bytes per judgment).
 //!
 //! Under `cargo test --benches` (no `--bench` argument) it is a smoke test: the same request
 //! against the debug binary, a few POSTs checked for 201 and the in-process verdict, and a 1 s
@@ -100,6 +108,36 @@ fn template_json() -> Value {
         "step_seconds": 10,
         "metrics": metrics,
     })
+}
+
+/// `v` rounded to six significant digits (as a monitoring system would print it).
+fn six_digits(v: f64) -> f64 {
+    format!("{v:.5e}")
+        .parse()
+        .expect("a float prints and parses")
+}
+
+/// The same template with six-significant-digit log-normal points (median 50 + 10 m, shape
+/// 0.1), for the store's size: the data kind of issue 18's goal.
+fn six_digit_body() -> Value {
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    let mut metrics = serde_json::Map::new();
+    for m in 0..METRICS {
+        let (_, shift) = metric_shape(m);
+        let median = 50.0 + 10.0 * m as f64;
+        let mut side = |median: f64| -> Vec<f64> {
+            (0..POINTS)
+                .map(|_| six_digits(median * (0.1 * rng.normal()).exp()))
+                .collect()
+        };
+        let baseline = side(median);
+        let canary = side(median * shift);
+        metrics.insert(
+            format!("m{m:02}"),
+            json!({"baseline": baseline, "canary": canary}),
+        );
+    }
+    json!({"template": template_json(), "data": {"metrics": metrics}})
 }
 
 /// The whole request body: the template and 500 points per side per metric.
@@ -259,6 +297,51 @@ fn measure_in_process(bytes: &[u8], iterations: usize, scratch: &Path) -> InProc
         make_judgment: median(whole),
         verdict: report.verdict.as_str().to_string(),
         score: report.score,
+    }
+}
+
+/// What one judgment costs the store: bytes of the SQLite file per judgment.
+struct StoreCost {
+    judgments: usize,
+    bytes_per_judgment: f64,
+}
+
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+/// Stores `count` judgments of `bytes` (a request body) through `make_judgment` into a fresh
+/// SQLite file and measures its growth once closed (closing checkpoints the WAL into the file,
+/// so the file alone holds everything).
+fn measure_store(bytes: &[u8], count: usize, scratch: &Path, name: &str) -> StoreCost {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let file = scratch.join(format!("{name}.db"));
+    let mut settings = Settings::default();
+    settings.store.url = format!("sqlite://{}", file.display());
+    let store = runtime
+        .block_on(Store::connect(&settings.store.url))
+        .expect("store");
+    runtime.block_on(store.close());
+    let empty = file_len(&file);
+    let store = runtime
+        .block_on(Store::connect(&settings.store.url))
+        .expect("store");
+    for i in 0..count {
+        let req: JudgmentRequest = body::json(bytes).expect("the body parses");
+        let input = input_of(req, format!("{name}-{i}")).expect("a data judgment");
+        runtime
+            .block_on(make_judgment(&settings, &store, input))
+            .expect("judgment");
+    }
+    runtime.block_on(store.close());
+    let wal = file_len(&file.with_extension("db-wal"));
+    let grown = (file_len(&file) + wal).saturating_sub(empty);
+    StoreCost {
+        judgments: count,
+        bytes_per_judgment: grown as f64 / count as f64,
     }
 }
 
@@ -479,6 +562,10 @@ fn main() {
     std::fs::write(scratch.path.join("body.json"), &body).expect("write the body");
 
     let inproc = measure_in_process(&body, iterations, &scratch.path);
+    let stored: usize = env_or("API_LOAD_STORED", if benching { 200 } else { 3 }).max(1);
+    let full_cost = measure_store(&body, stored, &scratch.path, "full-precision");
+    let six_body = serde_json::to_vec(&six_digit_body()).expect("body JSON");
+    let six_cost = measure_store(&six_body, stored, &scratch.path, "six-digit");
     let service = start_service();
     check_answers(service.port, &body, &inproc, 3);
 
@@ -519,9 +606,24 @@ fn main() {
             d.as_secs_f64() / inproc.judge.as_secs_f64()
         );
     }
+    println!(
+        "store, in process ({} judgments each through make_judgment, fresh SQLite file, \
+         growth once closed):",
+        full_cost.judgments
+    );
+    println!(
+        "  full-precision points ({:.0} KB body){:>10.1} KB per judgment",
+        body.len() as f64 / 1024.0,
+        full_cost.bytes_per_judgment / 1024.0
+    );
+    println!(
+        "  six-digit points ({:.0} KB body)     {:>10.1} KB per judgment  (goal: <= 40)",
+        six_body.len() as f64 / 1024.0,
+        six_cost.bytes_per_judgment / 1024.0
+    );
     println!("over HTTP (wrk, {seconds} s per run):");
     println!(
-        "  {:>5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>12} {:>7}",
+        "  {:>5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>12} {:>7} {:>9}",
         "conns",
         "requests",
         "req/s",
@@ -530,7 +632,8 @@ fn main() {
         "judge ms",
         "p50/judge",
         "p50-sum ms",
-        "errors"
+        "errors",
+        "store MB/s"
     );
     let mut failures = Vec::new();
     let mut judgments = 3;
@@ -540,13 +643,14 @@ fn main() {
         let errors = r.non_2xx + r.socket_errors;
         let p50 = r.p50.map_or(f64::NAN, ms);
         println!(
-            "  {c:>5} {:>9} {:>9.1} {p50:>9.2} {:>9.2} {:>9.2} {:>10.2} {:>12.2} {errors:>7}",
+            "  {c:>5} {:>9} {:>9.1} {p50:>9.2} {:>9.2} {:>9.2} {:>10.2} {:>12.2} {errors:>7} {:>9.2}",
             r.requests,
             r.rps,
             r.p99.map_or(f64::NAN, ms),
             ms(inproc.judge),
             p50 / ms(inproc.judge),
             p50 - ms(inproc.sum()),
+            r.rps * full_cost.bytes_per_judgment / 1e6,
         );
         if errors > 0 {
             failures.push(format!(
@@ -570,7 +674,8 @@ fn main() {
     println!(
         "  (goal: p50/judge < 2 on one connection; p50-sum is what HTTP, actix and the body's \
          transfer add to the in-process steps; more connections than cores queue, and wrk \
-         shares the cores with the server)"
+         shares the cores with the server; store MB/s is req/s x the full-precision bytes per \
+         judgment above)"
     );
     assert!(
         failures.is_empty(),

@@ -220,6 +220,11 @@ pub struct StoreSettings {
     /// Judgments older than this many days are deleted (checked at start and hourly); 0 keeps
     /// everything.
     pub retention_days: u64,
+    /// When the judgments hold more than this many bytes (their points, reports, template
+    /// texts and arguments as stored, not the database's own overhead), the oldest are deleted
+    /// until they fit (checked at start and every minute); a judgment an open analysis still
+    /// needs is kept. 0 sets no bound.
+    pub retention_max_bytes: u64,
     /// SQLite: the service is not ready while the disk holding the database file has less
     /// free space than this (a small write still commits on a full disk; a judgment does not).
     pub min_free_bytes: u64,
@@ -230,6 +235,7 @@ impl std::fmt::Debug for StoreSettings {
         f.debug_struct("StoreSettings")
             .field("url", &crate::store::redact_url(&self.url))
             .field("retention_days", &self.retention_days)
+            .field("retention_max_bytes", &self.retention_max_bytes)
             .field("min_free_bytes", &self.min_free_bytes)
             .finish()
     }
@@ -240,6 +246,7 @@ impl Default for StoreSettings {
         StoreSettings {
             url: "sqlite://canaryd.db".into(),
             retention_days: 90,
+            retention_max_bytes: 0,
             min_free_bytes: 16 << 20,
         }
     }

@@ -240,15 +240,35 @@ impl Application {
     }
 }
 
-/// Deletes judgments older than `store.retention_days`, at start and then hourly.
+/// Deletes judgments older than `store.retention_days`, at start and then hourly; with
+/// `store.retention_max_bytes`, also the oldest beyond that size, checked every minute.
 async fn prune_forever(state: web::Data<AppState>) {
     let days = state.settings.store.retention_days;
-    if days == 0 {
+    let max_bytes = state.settings.store.retention_max_bytes;
+    if days == 0 && max_bytes == 0 {
         return;
     }
-    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    let period = if max_bytes > 0 { 60 } else { 3600 };
+    let mut tick = tokio::time::interval(Duration::from_secs(period));
     loop {
         tick.tick().await;
+        if max_bytes > 0 {
+            match state.store.prune_judgments_to_bytes(max_bytes).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    crate::telemetry::metrics::global().inc(
+                        "canaryd_store_pruned_judgments_total",
+                        &[],
+                        n as f64,
+                    );
+                    tracing::info!(deleted = n, max_bytes, "judgments beyond the size pruned");
+                }
+                Err(e) => tracing::warn!(error = %e, "pruning judgments by size failed"),
+            }
+        }
+        if days == 0 {
+            continue;
+        }
         let cutoff = state.store.clock().now() - chrono::Duration::days(days as i64);
         match state.store.prune_judgments(cutoff).await {
             Ok(0) => {}

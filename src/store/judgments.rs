@@ -1,6 +1,11 @@
 //! The `judgments` table: every judgment stored whole ([`NewJudgment`]): the template text as
 //! used, arguments, scopes, window, every point judged and the report, so that a verdict can be
-//! explained and replayed later; the history's pages and filters, gate reuse and pruning.
+//! explained and replayed later; the history's pages and filters, gate reuse and pruning (by
+//! age, and by size: [`Store::prune_judgments_to_bytes`]).
+//!
+//! The points themselves are not JSON text in the row: `data`'s arrays are packed into the
+//! `points` column ([`super::points`]) and put back when the row is read, bit for bit. A row
+//! written before migration 0008 that was not converted (`points` null) reads as it was.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -8,7 +13,8 @@ use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::Row;
 
-use super::{at_opt, At, Pool, Store, StoreError};
+use super::states::OPEN_STATES;
+use super::{at_opt, points, At, Pool, Store, StoreError};
 
 /// A judgment to store.
 #[derive(Debug, Clone)]
@@ -102,7 +108,57 @@ pub struct JudgmentFilter {
 
 const JUDGMENT_COLUMNS: &str = "id, created_at, request_id, template, template_version, \
      template_source, mode, baseline, canary, window_start, window_end, step_seconds, args, \
-     data, verdict, score, report, gate, gate_key, analysis_id, interval_index";
+     data, points, verdict, score, report, gate, gate_key, analysis_id, interval_index";
+
+/// A points blob that does not decode, as the store's error for a corrupt column.
+pub(super) fn corrupt_points(why: String) -> StoreError {
+    StoreError::Corrupt {
+        what: "judgment points",
+        source: serde::de::Error::custom(why),
+    }
+}
+
+/// `data` as stored: the JSON left once the points are packed, the points blob, and the bytes
+/// the row holds (what retention by size counts).
+pub(super) struct StoredData {
+    pub(super) rest: Value,
+    pub(super) points: Vec<u8>,
+    pub(super) stored_bytes: i64,
+}
+
+impl StoredData {
+    pub(super) fn of(j: &NewJudgment) -> StoredData {
+        StoredData::from_parts(&j.data, &j.report, &j.args, &j.template_source)
+    }
+
+    pub(super) fn from_parts(
+        data: &Value,
+        report: &Value,
+        args: &Value,
+        template_source: &str,
+    ) -> StoredData {
+        let (rest, points) = points::split(data);
+        let json_len = |v: &Value| serde_json::to_vec(v).map_or(0, |b| b.len());
+        let stored_bytes = points.len()
+            + json_len(&rest)
+            + json_len(report)
+            + json_len(args)
+            + template_source.len();
+        StoredData {
+            rest,
+            points,
+            stored_bytes: i64::try_from(stored_bytes).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+/// `data` of a row: its JSON with the points blob merged back, when it has one.
+pub(super) fn data_of(rest: Value, blob: Option<Vec<u8>>) -> Result<Value, StoreError> {
+    match blob {
+        Some(blob) => points::merge(rest, &blob).map_err(corrupt_points),
+        None => Ok(rest),
+    }
+}
 
 macro_rules! judgment_from_row {
     ($row:expr) => {{
@@ -121,7 +177,10 @@ macro_rules! judgment_from_row {
             window_end: row.try_get::<Option<At>, _>("window_end")?.map(|t| t.0),
             step_seconds: row.try_get("step_seconds")?,
             args: row.try_get::<Json<Value>, _>("args")?.0,
-            data: row.try_get::<Json<Value>, _>("data")?.0,
+            data: data_of(
+                row.try_get::<Json<Value>, _>("data")?.0,
+                row.try_get::<Option<Vec<u8>>, _>("points")?,
+            )?,
             verdict: row.try_get("verdict")?,
             score: row.try_get("score")?,
             report: row.try_get::<Json<Value>, _>("report")?.0,
@@ -137,12 +196,14 @@ macro_rules! judgment_from_row {
 macro_rules! insert_judgment_on {
     ($e:expr, $j:expr) => {{
         let j = $j;
+        let stored = $crate::store::judgments::StoredData::of(j);
         sqlx::query(
             "INSERT INTO judgments (id, created_at, request_id, template, template_version, \
              template_source, mode, baseline, canary, window_start, window_end, step_seconds, \
-             args, data, verdict, score, report, gate, gate_key, analysis_id, interval_index) \
+             args, data, verdict, score, report, gate, gate_key, analysis_id, interval_index, \
+             points, stored_bytes) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             $18, $19, $20, $21)",
+             $18, $19, $20, $21, $22, $23)",
         )
         .bind(&j.id)
         .bind(At(j.created_at))
@@ -157,7 +218,7 @@ macro_rules! insert_judgment_on {
         .bind(at_opt(j.window_end))
         .bind(j.step_seconds)
         .bind(Json(&j.args))
-        .bind(Json(&j.data))
+        .bind(Json(&stored.rest))
         .bind(&j.verdict)
         .bind(j.score)
         .bind(Json(&j.report))
@@ -165,12 +226,61 @@ macro_rules! insert_judgment_on {
         .bind(&j.gate_key)
         .bind(&j.analysis_id)
         .bind(j.interval_index)
+        .bind(&stored.points)
+        .bind(stored.stored_bytes)
         .execute($e)
         .await?;
     }};
 }
 
 pub(super) use insert_judgment_on;
+
+/// Migration 0008's conversion, in its transaction `$tx`: every row written before it (`points`
+/// null) gets its points packed and its `stored_bytes`. A row whose `data` does not parse is
+/// left as it was (it reads back as the same error as before) rather than stopping the start.
+macro_rules! compact_old_rows_on {
+    ($tx:ident) => {{
+        let mut after = String::new();
+        loop {
+            let rows = sqlx::query(
+                "SELECT id, data, report, args, template_source FROM judgments \
+                 WHERE points IS NULL AND id > $1 ORDER BY id LIMIT 100",
+            )
+            .bind(&after)
+            .fetch_all(&mut *$tx)
+            .await?;
+            let Some(last) = rows.last() else { break };
+            after = sqlx::Row::try_get(last, "id")?;
+            for row in &rows {
+                let id: String = sqlx::Row::try_get(row, "id")?;
+                let parts = (
+                    sqlx::Row::try_get::<sqlx::types::Json<serde_json::Value>, _>(row, "data"),
+                    sqlx::Row::try_get::<sqlx::types::Json<serde_json::Value>, _>(row, "report"),
+                    sqlx::Row::try_get::<sqlx::types::Json<serde_json::Value>, _>(row, "args"),
+                    sqlx::Row::try_get::<String, _>(row, "template_source"),
+                );
+                let (Ok(data), Ok(report), Ok(args), Ok(source)) = parts else {
+                    tracing::warn!(id = %id, "judgment row unreadable: its points stay as they were");
+                    continue;
+                };
+                let stored = $crate::store::judgments::StoredData::from_parts(
+                    &data.0, &report.0, &args.0, &source,
+                );
+                sqlx::query(
+                    "UPDATE judgments SET data = $1, points = $2, stored_bytes = $3 WHERE id = $4",
+                )
+                .bind(sqlx::types::Json(&stored.rest))
+                .bind(&stored.points)
+                .bind(stored.stored_bytes)
+                .bind(&id)
+                .execute(&mut *$tx)
+                .await?;
+            }
+        }
+    }};
+}
+
+pub(super) use compact_old_rows_on;
 
 impl Store {
     /// Stores a judgment.
@@ -273,5 +383,77 @@ impl Store {
                 .await?;
             Ok(done.rows_affected())
         })
+    }
+
+    /// The bytes the judgments hold (`stored_bytes`: points, report, template text, arguments,
+    /// data), what `store.retention_max_bytes` bounds.
+    pub async fn judgments_stored_bytes(&self) -> Result<u64, StoreError> {
+        with_pool!(self, |p| {
+            let total: i64 = sqlx::query_scalar(
+                "SELECT CAST(COALESCE(SUM(stored_bytes), 0) AS BIGINT) FROM judgments",
+            )
+            .fetch_one(p)
+            .await?;
+            Ok(u64::try_from(total).unwrap_or(0))
+        })
+    }
+
+    /// Deletes the oldest judgments until the bytes the rest hold (`stored_bytes`: points,
+    /// report, template text, arguments) are at most `max_bytes`; returns how many. A judgment
+    /// an open (pending or running) analysis still needs, one of its intervals, is never
+    /// deleted, even when that leaves the store above the bound.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn prune_judgments_to_bytes(&self, max_bytes: u64) -> Result<u64, StoreError> {
+        self.check_file()?;
+        let max = i64::try_from(max_bytes).unwrap_or(i64::MAX);
+        let mut deleted = 0u64;
+        with_pool!(self, |p| {
+            loop {
+                let total: i64 = sqlx::query_scalar(
+                    "SELECT CAST(COALESCE(SUM(stored_bytes), 0) AS BIGINT) FROM judgments",
+                )
+                .fetch_one(p)
+                .await?;
+                if total <= max {
+                    break;
+                }
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT j.id, j.stored_bytes FROM judgments j WHERE NOT EXISTS \
+                     (SELECT 1 FROM analyses a WHERE a.state IN {OPEN_STATES} \
+                      AND (a.id = j.analysis_id OR EXISTS (SELECT 1 FROM analysis_intervals i \
+                      WHERE i.analysis_id = a.id AND i.judgment_id = j.id))) \
+                     ORDER BY j.created_at, j.id LIMIT 500"
+                )))
+                .fetch_all(p)
+                .await?;
+                let mut excess = total - max;
+                let mut ids = Vec::new();
+                for row in &rows {
+                    if excess <= 0 {
+                        break;
+                    }
+                    ids.push(row.try_get::<String, _>("id")?);
+                    excess -= row.try_get::<i64, _>("stored_bytes")?.max(0);
+                }
+                if ids.is_empty() {
+                    tracing::warn!(
+                        total_bytes = total,
+                        max_bytes,
+                        "store above retention_max_bytes, but what is left open analyses need"
+                    );
+                    break;
+                }
+                let mut tx = p.begin().await?;
+                for id in &ids {
+                    let done = sqlx::query("DELETE FROM judgments WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    deleted += done.rows_affected();
+                }
+                tx.commit().await?;
+            }
+        });
+        Ok(deleted)
     }
 }

@@ -1,11 +1,17 @@
 //! Embedded migrations (`migrations/sqlite`, `migrations/postgres`), applied in order at start,
 //! each in its own transaction, each recorded in `canaryd_migrations`. On PostgreSQL an advisory
-//! lock makes several instances starting at once apply them once.
+//! lock makes several instances starting at once apply them once. A migration may have a step
+//! in Rust besides its SQL, in the same transaction: 0008 packs the points of existing
+//! judgments ([`super::judgments`]), which SQL cannot do.
 
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 
+use super::judgments::compact_old_rows_on;
 use super::StoreError;
+
+/// The migration whose Rust step packs existing judgments' points.
+const COMPACT_POINTS: i64 = 8;
 
 /// (version, name, SQL) of each SQLite migration, in order.
 const SQLITE: &[(i64, &str, &str)] = &[
@@ -44,6 +50,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "sequential",
         include_str!("../../migrations/sqlite/0007_sequential.sql"),
     ),
+    (
+        8,
+        "compact_points",
+        include_str!("../../migrations/sqlite/0008_compact_points.sql"),
+    ),
 ];
 
 /// The same for PostgreSQL.
@@ -79,6 +90,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         "sequential",
         include_str!("../../migrations/postgres/0007_sequential.sql"),
     ),
+    (
+        8,
+        "compact_points",
+        include_str!("../../migrations/postgres/0008_compact_points.sql"),
+    ),
 ];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS canaryd_migrations (\
@@ -99,6 +115,9 @@ pub(super) async fn sqlite(pool: &SqlitePool) -> Result<(), StoreError> {
             continue;
         }
         sqlx::raw_sql(*sql).execute(&mut *tx).await?;
+        if *version == COMPACT_POINTS {
+            compact_old_rows_on!(tx);
+        }
         sqlx::query(
             "INSERT INTO canaryd_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
         )
@@ -131,6 +150,9 @@ pub(super) async fn postgres(pool: &PgPool) -> Result<(), StoreError> {
             }
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
             sqlx::raw_sql(*sql).execute(&mut *tx).await?;
+            if *version == COMPACT_POINTS {
+                compact_old_rows_on!(tx);
+            }
             sqlx::query(
                 "INSERT INTO canaryd_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
             )

@@ -1,7 +1,7 @@
 //! Persistence with sqlx: SQLite (the embedded default, WAL, created on first start) or
 //! PostgreSQL, chosen by the URL's scheme. Migrations are embedded and applied at start
 //! (`migrate`). One file per table: `judgments`, `templates`, `analyses` (with their intervals
-//! and the leases), `deliveries`, `schedules`; this module holds the connection, readiness and
+//! and the leases), `deliveries`, `schedules` (`points` packs a judgment's points); this module holds the connection, readiness and
 //! what they share.
 //!
 //! One SQL text serves both databases: sqlx binds `$N` placeholders on SQLite too, and the two
@@ -127,6 +127,7 @@ mod analyses;
 mod deliveries;
 mod judgments;
 mod kayenta;
+mod points;
 mod schedules;
 mod sequences;
 mod states;

@@ -31,6 +31,7 @@ mod stats_paired;
 mod stats_properties;
 mod stats_reference;
 mod stats_sequential;
+mod store_compact;
 mod store_integrity;
 mod support;
 mod templates;
