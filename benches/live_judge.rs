@@ -124,7 +124,10 @@ fn main() {
         .unwrap_or(20);
     let latency = Duration::from_millis(latency_ms);
     // The proxy runs on a thread of its own, so that its CPU can be told from canaryd's.
-    let proxy = Proxy::start(server.url.trim_start_matches("http://").to_string(), latency);
+    let proxy = Proxy::start(
+        server.url.trim_start_matches("http://").to_string(),
+        latency,
+    );
     runtime.block_on(async {
         let direct = Run {
             settings: settings.clone(),
@@ -193,7 +196,12 @@ fn cpu_time(thread: Option<&str>) -> Duration {
     // are fields 14 and 15. USER_HZ is 100 on Linux.
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
