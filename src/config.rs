@@ -297,7 +297,8 @@ pub struct SourceSettings {
     pub url: String,
     /// Per-query timeout (default 10).
     pub timeout_seconds: Option<f64>,
-    /// Bound on queries in flight to this source (default 16).
+    /// Bound on queries in flight to this source (default 20, Prometheus's own
+    /// `--query.max-concurrency`).
     pub max_concurrent_queries: Option<usize>,
     /// Deadline of one live judgment's fetches from this source, retries and queued queries
     /// included (default 20, below the 30 s Flagger and Argo wait for a webhook).

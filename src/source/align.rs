@@ -22,11 +22,12 @@ impl Series {
     /// notes a series that stops before the end of the window.
     pub fn align(window: &Window, points: impl IntoIterator<Item = (f64, Option<f64>)>) -> Series {
         let n = window.len();
+        let grid = window.grid();
         let mut sums = vec![0.0; n];
         let mut counts = vec![0u32; n];
         let mut returned = 0;
         for (t, v) in points {
-            let Some(slot) = window.slot(t) else { continue };
+            let Some(slot) = grid.slot(t) else { continue };
             returned += 1;
             if let Some(v) = v.filter(|v| v.is_finite()) {
                 sums[slot] += v;

@@ -19,8 +19,10 @@ pub struct MetricQuery {
     pub canary_query: String,
 }
 
-/// Default bound on queries in flight per source.
-pub const DEFAULT_MAX_CONCURRENT: usize = 16;
+/// Default bound on queries in flight per source: 20, what Prometheus itself runs at once by
+/// default (`--query.max-concurrency`), so a 40-query judgment (20 metrics, two scopes) takes
+/// two waves, not three, and no query waits at the backend for a slot.
+pub const DEFAULT_MAX_CONCURRENT: usize = 20;
 
 /// Records one query's latency and, when it failed, why, in the process's metrics.
 fn record_query(kind: &str, took: std::time::Duration, result: &Result<Series, SourceError>) {
@@ -186,4 +188,62 @@ pub async fn fetch_all_within(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::source::parse_time;
+
+    /// Counts the queries in flight and remembers the most at once.
+    #[derive(Debug, Default)]
+    struct Counting {
+        now: AtomicUsize,
+        most: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl MetricSource for Counting {
+        fn kind(&self) -> &'static str {
+            "prometheus"
+        }
+        fn url(&self) -> &str {
+            "counting"
+        }
+        fn escape(&self, value: &str) -> Result<String, SourceError> {
+            Ok(value.to_string())
+        }
+        async fn fetch_range(&self, _: &str, _: &str, w: &Window) -> Result<Series, SourceError> {
+            let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            self.now.fetch_sub(1, Ordering::SeqCst);
+            Ok(Series::empty(w))
+        }
+    }
+
+    /// Prometheus runs 20 queries at once by default (`--query.max-concurrency`): a 20-metric
+    /// template (40 queries) goes out in two waves of 20, not three of 16.
+    #[tokio::test]
+    async fn the_default_bound_is_prometheus_own_concurrency() {
+        let source = Counting::default();
+        let queries: Vec<MetricQuery> = (0..20)
+            .map(|i| MetricQuery {
+                name: format!("m{i}"),
+                baseline_query: format!("q{i}{{v=\"b\"}}"),
+                canary_query: format!("q{i}{{v=\"c\"}}"),
+            })
+            .collect();
+        let w = Window::new(parse_time("1000").unwrap(), parse_time("1060").unwrap(), 10).unwrap();
+        let out = fetch_all(&source, &queries, &w, DEFAULT_MAX_CONCURRENT)
+            .await
+            .unwrap();
+        assert_eq!(out.len(), 20);
+        assert_eq!(DEFAULT_MAX_CONCURRENT, 20);
+        assert_eq!(source.most.load(Ordering::SeqCst), 20);
+    }
 }

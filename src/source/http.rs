@@ -255,7 +255,8 @@ impl HttpClient {
             .base
             .join(path)
             .map_err(|e| SourceError::Query(format!("bad request path {path}: {e}")))?;
-        let shown = redact_url(&url);
+        // Only an error shows the URL: redacted then, not for every query.
+        let shown = || redact_url(&url);
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -269,23 +270,24 @@ impl HttpClient {
                 return match outcome {
                     Ok(answer) => Ok(answer),
                     Err(Failure::Timeout) => Err(SourceError::Timeout {
-                        url: shown,
+                        url: shown(),
                         timeout_seconds: self.timeout.as_secs_f64(),
                         attempts: attempt,
                     }),
                     Err(Failure::TooLarge) => Err(SourceError::TooLarge(format!(
-                        "the answer from {shown} is over the source's max_response_bytes \
+                        "the answer from {} is over the source's max_response_bytes \
                          ({} bytes); aggregate the query or narrow the window, or raise the limit",
+                        shown(),
                         self.max_response_bytes
                     ))),
                     Err(Failure::Connect(message)) => Err(SourceError::Unreachable {
-                        url: shown,
+                        url: shown(),
                         message,
                     }),
                     Err(Failure::Broken(message)) => Err(SourceError::Backend {
                         backend: "http",
                         status: "no answer".into(),
-                        message: format!("{message} (from {shown}, tried {attempt} times)"),
+                        message: format!("{message} (from {}, tried {attempt} times)", shown()),
                     }),
                 };
             }
@@ -310,7 +312,9 @@ impl HttpClient {
                 return Ok(None);
             }
             // In chunks, stopping at the limit: never more than `limit` bytes are held.
-            let mut body = Vec::new();
+            // Sized once from Content-Length (at most the limit), not grown chunk by chunk.
+            let expected = response.content_length().unwrap_or(0).min(limit);
+            let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
             while let Some(chunk) = response.chunk().await? {
                 if (body.len() + chunk.len()) as u64 > limit {
                     return Ok(None);

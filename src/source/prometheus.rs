@@ -11,7 +11,11 @@
 //! `ca_file`, `insecure_skip_verify`, `retry_attempts`, `retry_backoff_ms`,
 //! `max_response_bytes`).
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
+use serde::de::{Deserializer, Error as _, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use super::http::HttpClient;
@@ -120,55 +124,109 @@ fn escape_promql_string(value: &str, text: &str, quote: char) -> Result<String, 
     Ok(out)
 }
 
+/// The answer, read straight into typed values that borrow from the body where they can
+/// (never a whole `serde_json::Value` tree: that took some 16 times the answer's bytes, nor a
+/// `String` per sample).
 #[derive(Deserialize)]
-struct Envelope {
-    status: String,
-    #[serde(default)]
-    data: Option<Data>,
-    #[serde(default, rename = "errorType")]
-    error_type: Option<String>,
-    #[serde(default)]
-    error: Option<String>,
+struct Envelope<'a> {
+    #[serde(borrow)]
+    status: Cow<'a, str>,
+    #[serde(default, borrow)]
+    data: Option<Data<'a>>,
+    #[serde(default, borrow, rename = "errorType")]
+    error_type: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    error: Option<Cow<'a, str>>,
 }
 
-/// `data`, read straight into series (never a whole `serde_json::Value` tree: that took some
-/// 16 times the answer's bytes). A vector's samples (`value`) are ignored: the result type says
-/// it is not a matrix.
+/// `data`. A vector's samples (`value`) are ignored: the result type says it is not a matrix.
 #[derive(Deserialize)]
-struct Data {
-    #[serde(rename = "resultType")]
-    result_type: String,
-    #[serde(default)]
-    result: Vec<MatrixSeries>,
+struct Data<'a> {
+    #[serde(borrow, rename = "resultType")]
+    result_type: Cow<'a, str>,
+    #[serde(default, borrow)]
+    result: Vec<MatrixSeries<'a>>,
 }
 
 #[derive(Deserialize)]
-struct MatrixSeries {
-    #[serde(default)]
-    metric: std::collections::BTreeMap<String, String>,
+struct MatrixSeries<'a> {
+    #[serde(default, borrow)]
+    metric: BTreeMap<Cow<'a, str>, Cow<'a, str>>,
     #[serde(default, deserialize_with = "points::counted")]
-    values: Vec<(f64, String)>,
+    values: Vec<Sample>,
+}
+
+/// One `[unix_seconds, "value"]` sample, its value parsed where it lies in the body: a number
+/// in a string, `NaN` and infinities (and anything that is not a number) missing.
+struct Sample {
+    time: f64,
+    value: Option<f64>,
+}
+
+impl<'de> Deserialize<'de> for Sample {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Sample, D::Error> {
+        struct SampleVisitor;
+        impl<'de> Visitor<'de> for SampleVisitor {
+            type Value = Sample;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a [unix_seconds, \"value\"] pair")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Sample, A::Error> {
+                let time: f64 = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+                let SampleValue(value) = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(1, &self))?;
+                if seq.next_element::<IgnoredAny>()?.is_some() {
+                    return Err(A::Error::invalid_length(3, &self));
+                }
+                Ok(Sample { time, value })
+            }
+        }
+        deserializer.deserialize_seq(SampleVisitor)
+    }
+}
+
+/// The value of a sample: a string, read without copying it.
+struct SampleValue(Option<f64>);
+
+impl<'de> Deserialize<'de> for SampleValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<SampleValue, D::Error> {
+        struct ValueVisitor;
+        impl Visitor<'_> for ValueVisitor {
+            type Value = SampleValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SampleValue, E> {
+                Ok(SampleValue(sample_value(v)))
+            }
+        }
+        deserializer.deserialize_str(ValueVisitor)
+    }
 }
 
 /// The envelope alone, to explain an answer whose result did not parse as a matrix.
 #[derive(Deserialize)]
-struct Outline {
-    status: String,
-    #[serde(default)]
-    data: Option<OutlineData>,
-    #[serde(default, rename = "errorType")]
-    error_type: Option<String>,
-    #[serde(default)]
-    error: Option<String>,
+struct Outline<'a> {
+    #[serde(borrow)]
+    status: Cow<'a, str>,
+    #[serde(default, borrow)]
+    data: Option<OutlineData<'a>>,
+    #[serde(default, borrow, rename = "errorType")]
+    error_type: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    error: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
-struct OutlineData {
-    #[serde(rename = "resultType")]
-    result_type: String,
+struct OutlineData<'a> {
+    #[serde(borrow, rename = "resultType")]
+    result_type: Cow<'a, str>,
 }
 
-fn label_set(labels: &std::collections::BTreeMap<String, String>) -> String {
+fn label_set(labels: &BTreeMap<Cow<'_, str>, Cow<'_, str>>) -> String {
     let inner: Vec<String> = labels
         .iter()
         .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
@@ -181,15 +239,15 @@ fn sample_value(s: &str) -> Option<f64> {
     s.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
-impl Envelope {
+impl<'a> Envelope<'a> {
     /// The envelope of a successful answer, or the backend's error.
-    fn check(self, status: u16) -> Result<Envelope, SourceError> {
+    fn check(self, status: u16) -> Result<Envelope<'a>, SourceError> {
         if self.status == "success" && status < 400 {
             return Ok(self);
         }
         let message = match (self.error_type, self.error) {
             (Some(t), Some(e)) => format!("{t}: {e}"),
-            (None, Some(e)) => e,
+            (None, Some(e)) => e.into_owned(),
             _ => format!("status {:?} without an error message", self.status),
         };
         Err(SourceError::Backend {
@@ -229,7 +287,7 @@ pub fn parse_answer(status: u16, body: &[u8], window: &Window) -> Result<Series,
                 }
             };
             // The envelope is the API's; its result is not a matrix as documented.
-            let result_type = outline.data.as_ref().map(|d| d.result_type.clone());
+            let result_type = outline.data.map(|d| d.result_type);
             Envelope {
                 status: outline.status,
                 data: None,
@@ -260,9 +318,9 @@ pub fn parse_answer(status: u16, body: &[u8], window: &Window) -> Result<Series,
         0 => Ok(Series::empty(window)),
         1 => {
             let points = series
-                .into_iter()
-                .flat_map(|s| s.values)
-                .map(|(t, v)| (t, sample_value(&v)));
+                .iter()
+                .flat_map(|s| &s.values)
+                .map(|s| (s.time, s.value));
             Ok(Series::align(window, points))
         }
         count => Err(SourceError::SeveralSeries {

@@ -86,20 +86,43 @@ impl Window {
 
     /// The slot of a point at Unix time `t` (seconds, fractions allowed), if inside the window.
     pub fn slot(&self, t: f64) -> Option<usize> {
-        let offset = t - self.start.timestamp() as f64;
-        let step = self.step_seconds as f64;
-        // A hair of tolerance so that 1699999999.9999999 counts as its grid point.
-        let slot = ((offset - 1e-6) / step).ceil();
-        if slot < 0.0 || !slot.is_finite() {
-            return None;
+        self.grid().slot(t)
+    }
+
+    /// The grid's numbers, worked out once for the many points of a series.
+    pub(crate) fn grid(&self) -> Grid {
+        Grid {
+            start: self.start.timestamp() as f64,
+            step: self.step_seconds as f64,
+            len: self.len(),
         }
-        let slot = slot as usize;
-        (slot < self.len()).then_some(slot)
     }
 
     /// The time of slot `i`.
     pub fn time_of(&self, i: usize) -> DateTime<Utc> {
         self.start + chrono::Duration::seconds((i as u64 * self.step_seconds) as i64)
+    }
+}
+
+/// A [`Window`]'s grid as plain numbers: [`Window::slot`] without chrono's arithmetic for
+/// every point.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Grid {
+    start: f64,
+    step: f64,
+    len: usize,
+}
+
+impl Grid {
+    /// As [`Window::slot`].
+    pub(crate) fn slot(&self, t: f64) -> Option<usize> {
+        // A hair of tolerance so that 1699999999.9999999 counts as its grid point.
+        let slot = ((t - self.start - 1e-6) / self.step).ceil();
+        if slot < 0.0 || !slot.is_finite() {
+            return None;
+        }
+        let slot = slot as usize;
+        (slot < self.len).then_some(slot)
     }
 }
 

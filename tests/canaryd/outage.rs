@@ -107,8 +107,8 @@ async fn a_failing_source_gives_no_verdict_to_any_caller() {
     }
 }
 
-/// 40 queries to a hung source with 16 in flight would take three waves of two 0.5 s tries
-/// each; the deadline bounds the whole judgment instead.
+/// 40 queries to a hung source with 20 in flight (the default) would take two waves of three
+/// 0.5 s tries each; the deadline bounds the whole judgment instead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_judgment_deadline_covers_retries_and_waves() {
     let hung = fake::silent().await;
@@ -131,8 +131,8 @@ async fn the_judgment_deadline_covers_retries_and_waves() {
             .contains("within the judgment's deadline of 1 s"),
         "{e}"
     );
-    // Without the deadline: 3 waves of 3 tries of 0.5 s each = 4.5 s. A generous bound, far
-    // below that, so that only a missing deadline fails it.
+    // Without the deadline: 2 waves of 3 tries of 0.5 s each, and their backoff, = 3.6 s. A
+    // generous bound, below that, so that only a missing deadline fails it.
     assert!(took < Duration::from_millis(2500), "took {took:?}");
     app.stop().await;
 }
