@@ -142,6 +142,37 @@ pub struct SequentialReport {
     pub looks_to_decision: Option<usize>,
     /// One sentence: the evidence against the boundary, and what was decided.
     pub reason: String,
+    /// `sequential.spending`, and whether the look could pass early and its windows nested:
+    /// with `look`, `of` and `alpha`, what a replay of the stored judgment needs to judge the
+    /// same look again ([`SequentialReport::spec`], [`SequentialReport::look_of`]).
+    #[serde(default)]
+    pub spending: Spending,
+    /// `sequential.pass_early`.
+    #[serde(default)]
+    pub pass_early: bool,
+    /// The windows grew from one start (the exact boundary could apply).
+    #[serde(default)]
+    pub nested: bool,
+}
+
+impl SequentialReport {
+    /// The `sequential` this look was judged under.
+    pub fn spec(&self) -> SequentialSpec {
+        SequentialSpec {
+            alpha: self.alpha,
+            pass_early: self.pass_early,
+            spending: self.spending,
+        }
+    }
+
+    /// The look itself.
+    pub fn look_of(&self) -> Look {
+        Look {
+            number: self.look,
+            horizon: self.of.map_or(Horizon::Open, Horizon::Looks),
+            nested: self.nested,
+        }
+    }
 }
 
 /// The largest z a look can be held to or reach: 1 − Φ(8) ≈ 6e-16 is about the smallest level
@@ -175,7 +206,8 @@ fn tails(template: &Template) -> usize {
     template
         .metrics
         .iter()
-        .filter(|m| m.judge.tolerance().is_some())
+        // A muted metric counts toward nothing, so it spends no alpha either.
+        .filter(|m| m.judge.tolerance().is_some() && !m.judge.muted)
         .map(|m| match m.judge.direction {
             Direction::Either => 2,
             _ => 1,
@@ -586,6 +618,9 @@ pub fn judge_look(
         pass_boundary: spec.pass_early.then_some(plan.boundary),
         looks_to_decision,
         reason,
+        spending: spec.spending,
+        pass_early: spec.pass_early,
+        nested: look.nested,
     };
     (report, seq)
 }

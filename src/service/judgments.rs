@@ -517,7 +517,17 @@ pub fn replay(record: &NewJudgment) -> Result<Report, ServiceError> {
             what: "judgment data",
             source,
         })?;
-    Ok(judge(&template, &data.metrics))
+    let stored = stored_report(record)?;
+    Ok(match stored.sequential {
+        // A look of a sequence is judged again as that look, at its level.
+        Some(look) => {
+            let (mut report, again) =
+                judge_look(&template, &data.metrics, &look.spec(), &look.look_of());
+            report.sequential = Some(again);
+            report
+        }
+        None => judge(&template, &data.metrics),
+    })
 }
 
 /// The stored report of a record, typed.

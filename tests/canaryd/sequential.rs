@@ -149,8 +149,21 @@ async fn a_scripted_regression_fails_at_its_look(db: Db) {
         assert_eq!(s["look"], k + 1);
         assert_eq!(s["of"], 6);
         assert!(s["boundary"].as_f64().unwrap().is_finite(), "{s}");
-        // The report of the interval's judgment carries the same look.
+        // The report of the interval's judgment carries the same look, and a replay of the
+        // stored judgment judges that same look again.
         assert_eq!(i["report"]["sequential"], *s);
+        let (status, replayed) = app
+            .post(
+                &format!(
+                    "/api/v1/judgments/{}/replay",
+                    i["judgment_id"].as_str().unwrap()
+                ),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{replayed}");
+        assert_eq!(replayed["identical"], true, "{replayed:#}");
+        assert_eq!(replayed["report"]["sequential"]["decision"], s["decision"]);
     }
     let last = hook
         .all()

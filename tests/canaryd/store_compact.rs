@@ -406,6 +406,7 @@ fn open_analysis(id: &str) -> NewAnalysis {
         stop_on_fail: false,
         interval_count: 2,
         first_due_at: at,
+        sequential: None,
     }
 }
 
