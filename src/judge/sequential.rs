@@ -215,6 +215,15 @@ fn tails(template: &Template) -> usize {
         .sum()
 }
 
+/// Most planned looks the exact boundary is computed for. Its numerical integration costs about
+/// K² (K looks, a grid that refines as √K): 0.6 s at K = 24 in a debug build. Beyond this many
+/// looks a look is held to its Bonferroni level instead, valid and only a little stricter, so
+/// that no analysis (however many intervals a caller asks for) can stall a worker.
+pub const MAX_EXACT_LOOKS: usize = 48;
+
+/// Most (spending, alpha, K) boundary sets kept: callers choose alpha freely.
+const MAX_CACHED: usize = 256;
+
 /// The exact boundaries of K equally spaced looks at `alpha`, computed once per process.
 fn exact_boundaries(spending: Spending, alpha: f64, looks: usize) -> Vec<f64> {
     type Key = (Spending, u64, usize);
@@ -227,6 +236,9 @@ fn exact_boundaries(spending: Spending, alpha: f64, looks: usize) -> Vec<f64> {
     let fractions: Vec<f64> = (1..=looks).map(|k| k as f64 / looks as f64).collect();
     let b = boundaries(spending, alpha, &fractions);
     if let Ok(mut c) = cache.lock() {
+        if c.len() >= MAX_CACHED {
+            c.clear();
+        }
         c.insert(key, b.clone());
     }
     b
@@ -276,7 +288,7 @@ fn plan(spec: &SequentialSpec, look: &Look, divisor: usize, exact: bool) -> Plan
                     1.0,
                     true,
                 )
-            } else if look.nested && exact {
+            } else if look.nested && exact && n <= MAX_EXACT_LOOKS {
                 let b = exact_boundaries(spec.spending, alpha, n);
                 let ahead = (k + 1..=n)
                     .map(|j| (j as f64 / n as f64, b[j - 1]))
@@ -298,10 +310,12 @@ fn plan(spec: &SequentialSpec, look: &Look, divisor: usize, exact: bool) -> Plan
                     k == n,
                 )
             } else {
-                let why = if look.nested {
-                    "auto combines several tests, not one cumulative statistic"
+                let why = if !look.nested {
+                    "windows that do not nest".to_string()
+                } else if !exact {
+                    "auto combines several tests, not one cumulative statistic".to_string()
                 } else {
-                    "windows that do not nest"
+                    format!("more than {MAX_EXACT_LOOKS} looks planned")
                 };
                 let fractions: Vec<f64> = (1..=n).map(|j| j as f64 / n as f64).collect();
                 let levels = bonferroni_levels(spec.spending, alpha, &fractions);

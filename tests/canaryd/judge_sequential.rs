@@ -301,3 +301,40 @@ fn an_open_horizon_projects_and_never_passes_on_its_own() {
         assert_eq!(seq.decision, Decision::Fail);
     }
 }
+
+/// A caller may plan thousands of intervals: beyond MAX_EXACT_LOOKS a nested look is held to
+/// its Bonferroni level (no numerical integration that grows as K²), and says so.
+#[test]
+fn many_planned_looks_fall_back_to_bonferroni() {
+    use canaryd::judge::sequential::{judge_look, Horizon, Look, SequentialSpec, MAX_EXACT_LOOKS};
+    use canaryd::stats::sequential::bonferroni_levels;
+    let template = template(&["{test: mann-whitney, direction: increase}"]);
+    let b = series(1, 2 * PER_LOOK, 100.0, 5.0);
+    let c = series(2, 2 * PER_LOOK, 100.0, 5.0);
+    let obs = window(&template, &b, &c, 2);
+    let n = 10_000;
+    let spec = SequentialSpec {
+        alpha: 0.05,
+        pass_early: false,
+        spending: Spending::Pocock,
+    };
+    let look = Look {
+        number: 2,
+        horizon: Horizon::Looks(n),
+        nested: true,
+    };
+    let (_, s) = judge_look(&template, &obs, &spec, &look);
+    assert!(s.method.contains("Bonferroni"), "{}", s.method);
+    assert!(
+        s.method.contains(&MAX_EXACT_LOOKS.to_string()),
+        "{}",
+        s.method
+    );
+    let fractions: Vec<f64> = (1..=n).map(|j| j as f64 / n as f64).collect();
+    let want = bonferroni_levels(Spending::Pocock, 0.05, &fractions)[1];
+    assert!(
+        (s.level - want).abs() <= 1e-9 * want,
+        "{} vs {want}",
+        s.level
+    );
+}
