@@ -219,7 +219,8 @@ impl Scheduler {
         loop {
             let notified = self.wake.notified();
             let now = self.now();
-            if tokio::time::Instant::now() >= reread_at || self.timer().needs_reread(now) {
+            let dry = self.timer().needs_reread() && tokio::time::Instant::now() >= claim_after;
+            if tokio::time::Instant::now() >= reread_at || dry {
                 match self.store.due_analyses(now + horizon, limit).await {
                     Ok(rows) => {
                         let cut = rows.len() as i64 >= limit;
@@ -252,7 +253,8 @@ impl Scheduler {
             let wait = match earliest {
                 Some(t) => {
                     let due_in = Duration::from_millis((t - now).num_milliseconds().max(0) as u64);
-                    let claim_in = claim_after.saturating_duration_since(tokio::time::Instant::now());
+                    let claim_in =
+                        claim_after.saturating_duration_since(tokio::time::Instant::now());
                     until_reread.min(due_in.max(claim_in))
                 }
                 None => until_reread,

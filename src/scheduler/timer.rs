@@ -67,10 +67,11 @@ impl DueTimer {
         }
     }
 
-    /// True when the last re-read was cut at its limit and the timer has run dry of what is
-    /// due: the store should be read again now rather than at the next periodic re-read.
-    pub(crate) fn needs_reread(&self, now: DateTime<Utc>) -> bool {
-        self.truncated && self.earliest().is_none_or(|t| t > now)
+    /// True when the last re-read was cut at its limit and the timer has run dry: the store
+    /// should be read again now rather than at the next periodic re-read. (While entries are
+    /// left, what the cut left out falls due after them: the re-read is in due-time order.)
+    pub(crate) fn needs_reread(&self) -> bool {
+        self.truncated && self.ordered.is_empty()
     }
 
     /// How many entries.
@@ -109,15 +110,26 @@ mod tests {
     #[test]
     fn forgets_what_is_due_and_asks_again_when_cut() {
         let mut timer = DueTimer::default();
-        timer.replace(vec![("a".into(), t(1)), ("b".into(), t(2)), ("c".into(), t(9))], true);
-        assert!(!timer.needs_reread(t(5)), "entries due now are still known");
+        timer.replace(
+            vec![("a".into(), t(1)), ("b".into(), t(2)), ("c".into(), t(9))],
+            true,
+        );
+        assert!(!timer.needs_reread(), "entries are still known");
         timer.forget_due(t(5));
         assert_eq!(timer.len(), 1);
         assert_eq!(timer.earliest(), Some(t(9)));
-        assert!(timer.needs_reread(t(5)), "cut re-read, nothing due known: read again");
-        timer.replace(vec![("c".into(), t(9))], false);
+        assert!(
+            !timer.needs_reread(),
+            "what the cut left out is due after t(9): no re-read yet"
+        );
         timer.forget_due(t(9));
+        assert!(
+            timer.needs_reread(),
+            "cut re-read and nothing left: read again"
+        );
+        timer.replace(vec![("d".into(), t(12))], false);
+        timer.forget_due(t(12));
         assert_eq!(timer.earliest(), None);
-        assert!(!timer.needs_reread(t(10)), "the re-read was complete");
+        assert!(!timer.needs_reread(), "the re-read was complete");
     }
 }
