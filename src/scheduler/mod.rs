@@ -32,6 +32,18 @@ use crate::store::{
 };
 use crate::telemetry::metrics;
 
+mod timer;
+use timer::DueTimer;
+
+/// The shortest time between two claims of intervals that fall due one after another: due
+/// times a few milliseconds apart are claimed together, one query for several, at the cost
+/// of at most this much lag.
+const CLAIM_COALESCE: Duration = Duration::from_millis(50);
+
+/// The shortest time between two re-reads of the store that a wake-up asks for (a burst of
+/// analyses created through the API reads once, not once each).
+const REREAD_COALESCE: Duration = Duration::from_millis(50);
+
 /// Why a step of the scheduler did not record its work. The work is released (or its lease
 /// runs out) and is claimed again later: nothing is lost.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +76,8 @@ pub struct Scheduler {
     wake: Arc<Notify>,
     client: reqwest::Client,
     started: tokio::sync::OnceCell<()>,
+    /// When the analyses this loop knows of fall due (see [`timer`]).
+    timer: std::sync::Mutex<DueTimer>,
 }
 
 /// This instance's id: the configured one, or host name, process id and a random suffix.
@@ -137,6 +151,7 @@ impl Scheduler {
             wake,
             client,
             started: tokio::sync::OnceCell::new(),
+            timer: std::sync::Mutex::new(DueTimer::default()),
         }
     }
 
@@ -154,7 +169,7 @@ impl Scheduler {
         let d = this.clone();
         let s = this;
         vec![
-            tokio::spawn(a.run_loop(Work::Analyses)),
+            tokio::spawn(a.analyses_loop()),
             tokio::spawn(d.run_loop(Work::Deliveries)),
             tokio::spawn(s.run_loop(Work::Schedules)),
         ]
@@ -174,6 +189,84 @@ impl Scheduler {
                 }
             })
             .await;
+    }
+
+    /// The timer's entries, whatever a panicking holder left (they are only hints).
+    fn timer(&self) -> std::sync::MutexGuard<'_, DueTimer> {
+        self.timer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The interval loop. It asks the store only for what falls due soon, once per poll
+    /// interval (and soon after a wake-up: this instance's API created or cancelled work),
+    /// keeps those due times in memory with what its own claims and records change, sleeps
+    /// until the earliest, and claims in batches. So the store sees one small range query per
+    /// poll interval and one claim per batch, never a query per due time, whatever the number
+    /// of analyses; what other instances change is seen at the next re-read.
+    async fn analyses_loop(self: Arc<Self>) {
+        self.release_old_leases().await;
+        let poll = Duration::from_millis(self.settings.scheduler.poll_interval_ms.max(10));
+        let batch = self.settings.scheduler.batch_size.max(1);
+        // Enough to keep a few batches going between re-reads; more is read again when the
+        // timer runs dry of it.
+        let limit = (batch * 4).max(256);
+        // Past the next re-read, so that nothing due before it is unknown.
+        let horizon = seconds(2.0 * poll.as_secs_f64());
+        let mut reread_at = tokio::time::Instant::now();
+        let mut last_read: Option<tokio::time::Instant> = None;
+        let mut claim_after = tokio::time::Instant::now();
+        loop {
+            let notified = self.wake.notified();
+            let now = self.now();
+            let dry = self.timer().needs_reread() && tokio::time::Instant::now() >= claim_after;
+            if tokio::time::Instant::now() >= reread_at || dry {
+                match self.store.due_analyses(now + horizon, limit).await {
+                    Ok(rows) => {
+                        let cut = rows.len() as i64 >= limit;
+                        self.timer().replace(rows, cut);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading the due analyses failed");
+                        self.timer().replace(Vec::new(), false);
+                    }
+                }
+                last_read = Some(tokio::time::Instant::now());
+                reread_at = tokio::time::Instant::now() + poll;
+            }
+            let now = self.now();
+            let earliest = self.timer().earliest();
+            if earliest.is_some_and(|t| t <= now) && tokio::time::Instant::now() >= claim_after {
+                match self.analyses_tick().await {
+                    // A full batch: more may be due at once.
+                    Ok(n) if n as i64 >= batch => {}
+                    Ok(_) => claim_after = tokio::time::Instant::now() + CLAIM_COALESCE.min(poll),
+                    Err(e) => {
+                        tracing::warn!(work = ?Work::Analyses, error = %e, "scheduler step failed");
+                        self.timer().forget_due(now);
+                        claim_after = tokio::time::Instant::now() + poll;
+                    }
+                }
+                continue;
+            }
+            let until_reread = reread_at.saturating_duration_since(tokio::time::Instant::now());
+            let wait = match earliest {
+                Some(t) => {
+                    let due_in = Duration::from_millis((t - now).num_milliseconds().max(0) as u64);
+                    let claim_in =
+                        claim_after.saturating_duration_since(tokio::time::Instant::now());
+                    until_reread.min(due_in.max(claim_in))
+                }
+                None => until_reread,
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = notified => {
+                    let soonest = last_read.map_or_else(tokio::time::Instant::now, |t| t + REREAD_COALESCE);
+                    reread_at = reread_at.min(soonest);
+                }
+            }
+        }
     }
 
     async fn run_loop(self: Arc<Self>, what: Work) {
@@ -240,15 +333,24 @@ impl Scheduler {
     }
 
     async fn analyses_tick(self: &Arc<Self>) -> Result<usize, SchedulerError> {
+        let batch = self.settings.scheduler.batch_size.max(1);
+        let at = self.now();
         let ids = self
             .store
-            .claim_due_analyses(
-                &self.owner,
-                self.lease_until(),
-                self.settings.scheduler.batch_size.max(1),
-            )
+            .claim_due_analyses(&self.owner, self.lease_until(), batch)
             .await?;
         let n = ids.len();
+        {
+            let mut timer = self.timer();
+            for id in &ids {
+                timer.remove(id);
+            }
+            if (n as i64) < batch {
+                // Every free row due at `at` is claimed now: what the timer still has as due
+                // by then is another instance's, and the next re-read says when it is free.
+                timer.forget_due(at);
+            }
+        }
         let max = self.settings.scheduler.max_concurrent_judgments.max(1);
         let mut running = tokio::task::JoinSet::new();
         for id in ids {
@@ -331,11 +433,11 @@ impl Scheduler {
                         self.settings.scheduler.retry_delay_seconds * (a.attempts + 1) as f64,
                     );
                 tracing::warn!(interval = k, error = %e, %retry_at, "interval could not be judged; will try again");
-                return self
-                    .store
+                self.store
                     .retry_interval(&self.owner, id, retry_at, &e.to_string())
-                    .await
-                    .map_err(SchedulerError::from);
+                    .await?;
+                self.timer().set(id, retry_at);
+                return Ok(());
             }
             Err(e) => {
                 // No verdict could be made (the source down after every retry, the template
@@ -410,6 +512,9 @@ impl Scheduler {
                 "interval already recorded or lease lost: nothing written"
             );
             return Ok(());
+        }
+        if state.is_open() {
+            self.timer().set(id, update.next_due_at);
         }
         let lag = (self.now() - plan.due(k)).num_milliseconds() as f64 / 1000.0;
         let m = metrics::global();

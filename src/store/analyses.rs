@@ -411,6 +411,39 @@ impl Store {
         Ok(rows)
     }
 
+    /// The free analyses (open, no live lease) whose next interval is due at or before
+    /// `horizon`, earliest first, at most `limit`: what the scheduler's timer needs to know.
+    /// One range over the `(state, next_due_at)` index, so it reads only what falls due soon,
+    /// however many analyses there are.
+    pub async fn due_analyses(
+        &self,
+        horizon: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        self.check_file()?;
+        let now = self.clock.now();
+        with_pool!(self, |p| {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT id, next_due_at FROM analyses WHERE state IN {OPEN_STATES} \
+                 AND next_due_at <= $1 AND (lease_until IS NULL OR lease_until < $2) \
+                 ORDER BY next_due_at LIMIT $3"
+            )))
+            .bind(At(horizon))
+            .bind(At(now))
+            .bind(limit)
+            .fetch_all(p)
+            .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                out.push((
+                    row.try_get::<String, _>("id")?,
+                    row.try_get::<At, _>("next_due_at")?.0,
+                ));
+            }
+            Ok(out)
+        })
+    }
+
     /// The earliest time a piece of work of `kind` falls due, if any.
     pub async fn next_due(&self, kind: DueKind) -> Result<Option<DateTime<Utc>>, StoreError> {
         let sql = match kind {

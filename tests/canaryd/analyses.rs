@@ -681,3 +681,106 @@ async fn intervals_fall_due_and_leases_expire_on_the_injected_clock() {
     assert_eq!(d.analysis.state, AnalysisState::Completed);
     store.close().await;
 }
+
+/// What the scheduler's timer reads: the open analyses nobody holds a lease on, due up to the
+/// horizon, earliest first and at most the limit. A leased, a cancelled and a later analysis
+/// are left out, so a due row another instance is judging never makes this one spin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_timer_reads_only_free_open_analyses_due_by_its_horizon() {
+    use canaryd::clock::Clock;
+    use canaryd::config::Settings;
+    use canaryd::service::analyses::{cancel_analysis, create_analysis, AnalysisSpec};
+    use canaryd::store::Store;
+    use chrono::Duration as Span;
+    use tokio::sync::Notify;
+
+    let scratch = support::Scratch::new("timer-read");
+    let mut settings = Settings::default();
+    settings.store.url = format!("sqlite://{}", scratch.path.join("canaryd.db").display());
+    settings.scheduler.settle_seconds = 0.0;
+    let t0 = chrono::DateTime::from_timestamp(T0, 0).unwrap();
+    let clock = Clock::manual(t0);
+    let store = Store::connect(&settings.store.url)
+        .await
+        .expect("store")
+        .with_clock(clock.clone());
+    let template = "name: timed\nstep_seconds: 60\nmetrics:\n  - name: lat\n    query: 'lat{v=\"${scope}\"}'\n";
+    store
+        .put_template("timed", template, "test")
+        .await
+        .expect("template");
+    let wake = Notify::new();
+    let mut ids = Vec::new();
+    // First intervals end (and fall due, settle 0) at t0 + 1, 2, 3, 4 and 10 minutes.
+    for begin_after in [0.0, 1.0, 2.0, 3.0, 9.0] {
+        let made = create_analysis(
+            &settings,
+            &store,
+            &wake,
+            format!("timer-{begin_after}"),
+            AnalysisSpec {
+                template: "timed".into(),
+                template_version: None,
+                args: Default::default(),
+                baseline: "baseline".into(),
+                canary: "canary".into(),
+                start: None,
+                lifetime_minutes: 2.0,
+                interval_minutes: 1.0,
+                begin_after_minutes: begin_after,
+                lookback_minutes: 0.0,
+                step_seconds: None,
+                callback_url: None,
+                callback_secret: None,
+                stop_on_fail: None,
+                sequential: None,
+            },
+        )
+        .await
+        .expect("analysis");
+        ids.push((made.analysis.id.clone(), made.analysis.next_due_at));
+    }
+    assert!(
+        ids.windows(2).all(|w| w[0].1 < w[1].1),
+        "due times in order: {ids:?}"
+    );
+    // At t0 + 1 min the first is due; instance b takes it. The third is cancelled.
+    clock.set(ids[0].1);
+    let taken = store
+        .claim_due_analyses("b", clock.now() + Span::seconds(60), 10)
+        .await
+        .expect("claim");
+    assert_eq!(taken, vec![ids[0].0.clone()]);
+    cancel_analysis(&settings, &store, &wake, &ids[2].0)
+        .await
+        .expect("cancel");
+
+    let read = store
+        .due_analyses(ids[3].1, 100)
+        .await
+        .expect("read due analyses");
+    assert_eq!(
+        read,
+        vec![ids[1].clone(), ids[3].clone()],
+        "leased, cancelled and later analyses are left out"
+    );
+    let cut = store.due_analyses(ids[4].1, 1).await.expect("read");
+    assert_eq!(
+        cut,
+        vec![ids[1].clone()],
+        "the earliest first, at most the limit"
+    );
+    // Once b's lease has run out, its analysis is free again.
+    clock.advance(Span::seconds(61));
+    let read = store.due_analyses(ids[4].1, 100).await.expect("read");
+    assert_eq!(
+        read,
+        vec![
+            ids[0].clone(),
+            ids[1].clone(),
+            ids[3].clone(),
+            ids[4].clone()
+        ]
+    );
+    store.close().await;
+}
