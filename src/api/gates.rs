@@ -583,6 +583,11 @@ async fn argo_judgment(
         ("template_version" = Option<i64>, Query, description = "A stored version (default: the latest)"),
         ("step_seconds" = Option<u64>, Query, description = "Step between points (default: the template's)"),
         ("arg.NAME" = Option<String>, Query, description = "Template argument NAME (repeat for each; URL-encode values)"),
+        ("sequence" = Option<String>, Query, description = "A sequential gate: the key of the calls that form one test (e.g. the rollout's hash); each new judgment is its next look"),
+        ("alpha" = Option<f64>, Query, description = "With sequence: the chance of failing a healthy canary over the whole sequence (default 0.05)"),
+        ("pass_early" = Option<bool>, Query, description = "With sequence: pass once the evidence bounds the change within allowed_increase"),
+        ("looks" = Option<u64>, Query, description = "With sequence: the calls planned (default: open-ended)"),
+        ("spending" = Option<String>, Query, description = "With sequence: pocock (default) or o-brien-fleming"),
     ),
     responses(
         (status = 200, description = "The report with its `summary`; `verdict` says pass, marginal or fail", body = JudgmentResponse),
