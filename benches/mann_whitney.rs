@@ -66,7 +66,15 @@ fn main() {
         .position(|a| a == "--sizes")
         .and_then(|i| args.get(i + 1))
         .map(|s| s.split(',').filter_map(|v| v.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![1_000, 10_000, 100_000, 1_000_000]);
+        .unwrap_or_else(|| {
+            // `cargo bench` passes --bench; `cargo test --benches` (the test suite) does not:
+            // then a smoke run at the smallest size, which checks the bench runs.
+            if args.iter().any(|a| a == "--bench") {
+                vec![1_000, 10_000, 100_000, 1_000_000]
+            } else {
+                vec![1_000]
+            }
+        });
     let template = parse_template(
         "name: mw-bench\nsource: recorded\nmetrics:\n  - name: latency\n    query: q{v=\"${scope}\"}\n    judge: { test: auto, direction: increase }\n",
         "mann_whitney bench template",
