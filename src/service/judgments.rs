@@ -206,6 +206,11 @@ pub async fn make_judgment(
 ) -> Result<Judgment, ServiceError> {
     let prepared = prepare_judgment(settings, store, input).await?;
     store.insert_judgment(&prepared.record).await?;
+    Ok(stored(prepared))
+}
+
+/// A judgment just stored: counted in the metrics and logged.
+fn stored(prepared: Prepared) -> Judgment {
     count_judgment(
         &prepared.judgment.report,
         prepared.record.template_version.is_some(),
@@ -217,7 +222,7 @@ pub async fn make_judgment(
         score = prepared.record.score,
         "judgment made"
     );
-    Ok(prepared.judgment)
+    prepared.judgment
 }
 
 /// [`make_judgment`] for Kayenta's `POST /canary`: the judgment and its Kayenta execution
@@ -233,18 +238,7 @@ pub async fn make_kayenta_judgment(
     store
         .insert_kayenta_judgment(&prepared.record, config_id, request)
         .await?;
-    count_judgment(
-        &prepared.judgment.report,
-        prepared.record.template_version.is_some(),
-    );
-    tracing::info!(
-        judgment_id = %prepared.record.id,
-        template = %prepared.record.template,
-        verdict = %prepared.record.verdict,
-        score = prepared.record.score,
-        "judgment made"
-    );
-    Ok(prepared.judgment)
+    Ok(stored(prepared))
 }
 
 /// A gate's judgment: the one made for the same gate key within the last `window` (the same
