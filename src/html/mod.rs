@@ -267,7 +267,7 @@ fn sequential_section(
             evidence: s.evidence,
             boundary: s.boundary,
             pass_boundary: s.pass_boundary,
-            decision: decision_word(s.decision),
+            decision: s.decision.as_str(),
         })
         .collect();
     let _ = write!(
@@ -291,20 +291,11 @@ fn sequential_section(
             s.evidence.map(num).unwrap_or_else(|| "—".into()),
             if s.boundary.is_finite() { num(s.boundary) } else { "—".into() },
             if s.decision == crate::judge::sequential::Decision::Fail { "high" } else { "pass" },
-            decision_word(s.decision),
+            s.decision.as_str(),
             escape(&s.reason)
         );
     }
     b.push_str("</table>");
-}
-
-fn decision_word(d: crate::judge::sequential::Decision) -> &'static str {
-    use crate::judge::sequential::Decision;
-    match d {
-        Decision::Continue => "continue",
-        Decision::Fail => "fail",
-        Decision::Pass => "pass",
-    }
 }
 
 /// The analysis page: state, verdict, reason, interval scores, intervals and callbacks.

@@ -328,10 +328,7 @@ pub async fn sequence_judgment(
         .as_ref()
         .map(|s| s.decision)
         .filter(|d| *d != Decision::Continue)
-        .map(|d| match d {
-            Decision::Fail => "fail",
-            _ => "pass",
-        });
+        .map(Decision::as_str);
     store
         .record_gate_look(&sequence.key, number, decision, &judgment.id)
         .await?;
