@@ -14,11 +14,16 @@
 //! consecutive distinct pairwise differences `D = x[i] - y[j]`, no `x - d` ties with a `y`, so
 //! R's standardised statistic is `(c - nm/2 - corr(c)) / sigma0` with `c = #{D > d}` and
 //! `sigma0` from the ties within `x` and within `y` only. It is non-increasing in `d` and only
-//! jumps at pairwise differences, so every root is an order statistic of `D`, selected exactly
-//! by `select` in O((n + m) * 64) time without materialising the n*m differences.
+//! jumps at pairwise differences, so every root is an order statistic of `D`. The ranks of all
+//! three roots follow from the counts alone; their order statistics are then selected exactly,
+//! together, by sampled narrowing over the implicit matrix of differences (`select`: about three
+//! O(n + m) rounds) without materialising the n*m differences. Each sample is sorted once
+//! (radix sort for large samples) and that order serves the ranks, the ties, the statistic and
+//! the selection.
 //! The ends (`mumin`, `mumax`) are evaluated literally, with their real ties, as R does.
 
 use super::normal::Reference;
+use super::radix;
 use super::select::PairwiseDifferences;
 use super::wilcox_dist::RankSumDistribution;
 use super::StatsError;
@@ -72,10 +77,8 @@ pub fn mann_whitney(x: &[f64], y: &[f64], confidence: f64) -> Result<MannWhitney
     require_samples(x, y, 1)?;
     require_confidence(confidence)?;
 
-    let mut xs = x.to_vec();
-    let mut ys = y.to_vec();
-    xs.sort_unstable_by(f64::total_cmp);
-    ys.sort_unstable_by(f64::total_cmp);
+    let xs = radix::sorted(x);
+    let ys = radix::sorted(y);
     let sample = Samples::new(&xs, &ys);
 
     let ranks = sample.ranks_at(0.0);
@@ -129,10 +132,8 @@ pub fn mann_whitney_inflated(
             "variance inflations must be finite and at least 1",
         ));
     }
-    let mut xs = x.to_vec();
-    let mut ys = y.to_vec();
-    xs.sort_unstable_by(f64::total_cmp);
-    ys.sort_unstable_by(f64::total_cmp);
+    let xs = radix::sorted(x);
+    let ys = radix::sorted(y);
     let mut sample = Samples::new(&xs, &ys);
     let (n, m) = (sample.n, sample.m);
     sample.inflation = (m * x_inflation + n * y_inflation + 1.0) / (n + m + 1.0);
@@ -239,28 +240,58 @@ fn normal_test(
         sigma0,
     };
 
-    let w_min = sample.standardised_at(mumin, true);
-    let w_max = sample.standardised_at(mumax, true);
-    let root = |zq: f64| {
-        if w_min - zq <= 0.0 {
-            mumin
-        } else if w_max - zq >= 0.0 {
-            mumax
-        } else {
-            roots.interior_root(zq, true)
+    // R's W(d) at the ends, evaluated literally (with real ties) once each.
+    let (at_min, at_max) = (sample.ranks_at(mumin), sample.ranks_at(mumax));
+    let w_min = sample.standardised(at_min, true);
+    let w_max = sample.standardised(at_max, true);
+    // Each of the three roots is an end or an interior root; the interior ones' order
+    // statistics are selected together.
+    let root = |zq: f64, correct: bool, at_end: Option<f64>| match at_end {
+        Some(end) => Err(end),
+        None => {
+            let (a, b) = roots.interior_ranks(zq, correct);
+            Ok(InteriorRoot { a, b })
         }
     };
-    let lower = root(reference.quantile(alpha / 2.0, false));
-    let upper = root(reference.quantile(alpha / 2.0, true));
-
-    // R: correct <- FALSE; uniroot(W, mumin, mumax): an end where W is exactly 0 is the root.
-    let estimate = if sample.standardised_at(mumin, false) == 0.0 {
-        mumin
-    } else if sample.standardised_at(mumax, false) == 0.0 {
-        mumax
-    } else {
-        roots.interior_root(0.0, false)
+    let bound = |zq: f64| {
+        let end = if w_min - zq <= 0.0 {
+            Some(mumin)
+        } else if w_max - zq >= 0.0 {
+            Some(mumax)
+        } else {
+            None
+        };
+        root(zq, true, end)
     };
+    let lower = bound(reference.quantile(alpha / 2.0, false));
+    let upper = bound(reference.quantile(alpha / 2.0, true));
+    // R: correct <- FALSE; uniroot(W, mumin, mumax): an end where W is exactly 0 is the root.
+    let estimate_end = if sample.standardised(at_min, false) == 0.0 {
+        Some(mumin)
+    } else if sample.standardised(at_max, false) == 0.0 {
+        Some(mumax)
+    } else {
+        None
+    };
+    let estimate = root(0.0, false, estimate_end);
+    let all = [&lower, &upper, &estimate];
+    let ks: Vec<u64> = all
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .flat_map(InteriorRoot::ranks)
+        .collect();
+    let selected = diffs.select(&ks);
+    let mut next = 0usize;
+    let mut value = |r: &Result<InteriorRoot, f64>| match r {
+        Err(end) => *end,
+        Ok(root) => {
+            let used = root.ranks().len();
+            let v = root.value(&selected[next..next + used]);
+            next += used;
+            v
+        }
+    };
+    let (lower, upper, estimate) = (value(&lower), value(&upper), value(&estimate));
 
     MannWhitney {
         method: Method::Normal,
@@ -349,42 +380,61 @@ impl<'a> Samples<'a> {
     }
 
     /// `rank(c(x - d, y))` summarised, by merging the two sorted samples (x - d stays sorted).
+    /// The rank sum is accumulated doubled in integers (exact); `NTIES^3 - NTIES` in doubles
+    /// group by group in ascending order, as R sums it.
     fn ranks_at(&self, d: f64) -> Ranks {
         let (xs, ys) = (self.xs, self.ys);
+        let (n, m) = (xs.len(), ys.len());
         let (mut i, mut j) = (0usize, 0usize);
-        let mut before = 0.0f64;
-        let mut rank_sum_x = 0.0f64;
+        let mut before = 0u64;
+        let mut twice_rank_sum_x = 0u128;
         let mut tie_sum = 0.0f64;
-        while i < xs.len() || j < ys.len() {
-            let next_x = xs.get(i).map(|&v| v - d);
-            let next_y = ys.get(j).copied();
-            let v = match (next_x, next_y) {
-                (Some(a), Some(b)) => a.min(b),
-                (Some(a), None) => a,
-                (None, Some(b)) => b,
-                (None, None) => break,
-            };
-            let mut tx = 0usize;
-            while i < xs.len() && xs[i] - d == v {
+        let mut group = |tx: u64, ty: u64, before: &mut u64| {
+            let t = tx + ty;
+            twice_rank_sum_x += u128::from(tx) * u128::from(2 * *before + t + 1);
+            if t > 1 {
+                let t = t as f64;
+                tie_sum += t * t * t - t;
+            }
+            *before += t;
+        };
+        while j < m {
+            let yv = ys[j];
+            // The groups of x - d below the next y.
+            while i < n {
+                let xv = xs[i] - d;
+                // NaN never occurs here (finite samples, differences at most infinite).
+                if xv >= yv {
+                    break;
+                }
+                let i0 = i;
                 i += 1;
-                tx += 1;
+                while i < n && xs[i] - d == xv {
+                    i += 1;
+                }
+                group((i - i0) as u64, 0, &mut before);
             }
-            let mut ty = 0usize;
-            while j < ys.len() && ys[j] == v {
+            // The group at yv, with the x - d equal to it.
+            let (i0, j0) = (i, j);
+            while i < n && xs[i] - d == yv {
+                i += 1;
+            }
+            j += 1;
+            while j < m && ys[j] == yv {
                 j += 1;
-                ty += 1;
             }
-            let t = (tx + ty) as f64;
-            if tx + ty == 0 {
-                // Unreachable for NaN-free input; guards against an endless loop.
-                break;
+            group((i - i0) as u64, (j - j0) as u64, &mut before);
+        }
+        while i < n {
+            let (xv, i0) = (xs[i] - d, i);
+            i += 1;
+            while i < n && xs[i] - d == xv {
+                i += 1;
             }
-            rank_sum_x += tx as f64 * (before + (t + 1.0) / 2.0);
-            tie_sum += t * t * t - t;
-            before += t;
+            group((i - i0) as u64, 0, &mut before);
         }
         Ranks {
-            rank_sum_x,
+            rank_sum_x: twice_rank_sum_x as f64 / 2.0,
             tie_sum,
         }
     }
@@ -413,10 +463,10 @@ impl<'a> Samples<'a> {
             * self.inflation.sqrt()
     }
 
-    /// R's inner `W(d)`: `(dz - CORRECTION.CI) / SIGMA.CI`, evaluated literally.
-    fn standardised_at(&self, d: f64, correct: bool) -> f64 {
+    /// R's inner `W(d)`: `(dz - CORRECTION.CI) / SIGMA.CI`, evaluated literally from the
+    /// ranks at `d`.
+    fn standardised(&self, ranks: Ranks, correct: bool) -> f64 {
         let (n, m) = (self.n, self.m);
-        let ranks = self.ranks_at(d);
         let dz = ranks.rank_sum_x - n * (n + 1.0) / 2.0 - n * m / 2.0;
         let correction = if correct { r_sign(dz) * 0.5 } else { 0.0 };
         (dz - correction) / self.sigma(ranks.tie_sum)
@@ -452,30 +502,44 @@ impl RootFinder<'_, '_> {
         lo
     }
 
-    /// The root strictly inside (mumin, mumax): f > 0 for d below it, f < 0 above it. Where f
-    /// is exactly 0 on a whole interval between two differences, its midpoint.
-    fn interior_root(&self, zq: f64, correct: bool) -> f64 {
+    /// The order statistics that bound the root strictly inside (mumin, mumax): f > 0 for d
+    /// below `D[a]` and f < 0 for d at or above `D[b]` (1-based); between them f == 0, and
+    /// a == b when no count gives exactly 0.
+    fn interior_ranks(&self, zq: f64, correct: bool) -> (u64, u64) {
         let nm = self.diffs.len();
         // f is non-decreasing in c. c_pos: least c with f > 0; c_neg: greatest c with f < 0.
         let c_pos = self.first_count(|c| self.f(c, zq, correct) > 0.0);
         let c_neg_plus_1 = self.first_count(|c| self.f(c, zq, correct) >= 0.0);
-        // f > 0 for d < D[a] and f < 0 for d >= D[b] (1-based order statistics); between them
-        // f == 0. a == b when no count gives exactly 0.
         let a = (nm + 1).saturating_sub(c_pos);
         let b = nm.saturating_sub(c_neg_plus_1) + 1;
-        let d_a = self.diffs.kth_smallest(a);
-        if b <= a {
-            return d_a;
-        }
-        let d_b = if b > a + 1 {
-            self.diffs.kth_smallest(b)
-        } else if self.diffs.count_le(d_a) >= b.min(nm) {
-            // D[a] is repeated: D[a + 1] is the same value.
-            d_a
+        (a, b)
+    }
+}
+
+/// An interior root by its bounding order statistics: `D[a]`, or where f is exactly 0 on a
+/// whole interval between two differences, its midpoint.
+struct InteriorRoot {
+    a: u64,
+    b: u64,
+}
+
+impl InteriorRoot {
+    /// The order statistics it needs (1-based).
+    fn ranks(&self) -> Vec<u64> {
+        if self.b > self.a {
+            vec![self.a, self.b]
         } else {
-            self.diffs.next_above(d_a).unwrap_or(d_a)
-        };
-        midpoint(d_a, d_b)
+            vec![self.a]
+        }
+    }
+
+    /// The root from the selected order statistics of [`Self::ranks`], in that order.
+    fn value(&self, selected: &[f64]) -> f64 {
+        match selected {
+            [d_a, d_b] => midpoint(*d_a, *d_b),
+            [d_a, ..] => *d_a,
+            [] => f64::NAN,
+        }
     }
 }
 

@@ -19,6 +19,7 @@ pub mod paired;
 pub mod percentile;
 pub mod poisson;
 pub mod quantile_compare;
+mod radix;
 mod select;
 pub mod sequential;
 pub mod signed_rank;

@@ -2,41 +2,123 @@
 //!
 //! The differences are computed exactly as R computes `outer(x, y, "-")`: one IEEE subtraction
 //! each. Rounded subtraction is monotone in each argument, so with `x` and `y` sorted ascending
-//! `#{(i, j) : x[i] - y[j] <= v}` is found in one O(n + m) two-pointer pass. The k-th smallest
-//! difference is the smallest `f64` `v` whose count reaches k; it is found by bisection over the
-//! order-preserving integer image of `f64` (at most 64 passes). Exact: no tolerance at all, the
-//! result is one of the differences, bit for bit.
+//! each row `x[i] - y[.]` is decreasing, and `#{(i, j) : x[i] - y[j] <= v}` is found in one
+//! O(n + m) two-pointer pass.
+//!
+//! Selection narrows a band of live differences `lo < d <= hi` (per row, a range of columns):
+//! a stratified sample of the band gives pivots just below and just above each wanted rank, one
+//! pass counts at every pivot exactly, and each wanted rank goes on in the part between two
+//! pivots that holds it, until the part is small enough to gather and select directly. At
+//! n = m = 10^4 .. 10^6 that is three rounds, the first shared by every wanted rank. A rank
+//! the sample misses only costs a round; the answer is exact whatever the sample: one of the
+//! differences, bit for bit. The sample comes from a fixed-seed generator, so the result and
+//! the work done are deterministic. After [`MAX_ROUNDS`] rounds (never reached on real data)
+//! bisection over the order-preserving integer image of `f64` takes over (at most 64 passes).
+
+/// Rounds of sampled narrowing before bisection takes over.
+const MAX_ROUNDS: usize = 24;
+
+use std::rc::Rc;
+
+use super::radix::{from_order_key, order_key};
 
 /// The multiset `{x[i] - y[j]}` of two samples sorted ascending, neither empty nor NaN.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PairwiseDifferences<'a> {
     xs: &'a [f64],
     ys: &'a [f64],
+    /// The least gather limit and sample size ([`GATHER_FLOOR`], [`SAMPLE_FLOOR`]; the
+    /// property tests lower them so that small inputs take many rounds).
+    gather_floor: u64,
+    sample_floor: usize,
+    /// Gathered differences allowed per point of n + m (2; 0 in the property tests).
+    gather_per_point: u64,
 }
 
-/// Maps an `f64` to a `u64` with the same order (-0.0 just below +0.0, NaN never occurs here).
-fn order_key(v: f64) -> u64 {
-    let bits = v.to_bits();
-    if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | (1 << 63)
+/// Bands of at most this many differences (or 2 (n + m), if more) are gathered.
+const GATHER_FLOOR: u64 = 4096;
+
+/// Samples hold at least this many differences.
+const SAMPLE_FLOOR: usize = 1024;
+
+/// The live part of the difference matrix: the differences `d` with `lo < d <= hi`, which in
+/// row i are the columns `first_le_hi[i]..first_le_lo[i]`.
+#[derive(Debug, Clone)]
+struct Band {
+    /// The lower bound, exclusive: `(value, #{d <= value}, per row the first column with
+    /// d <= value)`; `None` below every difference.
+    lo: Option<f64>,
+    count_lo: u64,
+    first_le_lo: Rc<Vec<usize>>,
+    /// The upper bound, inclusive, with `#{d <= hi}` and the first columns with `d <= hi`.
+    hi: f64,
+    count_hi: u64,
+    first_le_hi: Rc<Vec<usize>>,
+}
+
+impl Band {
+    /// Every difference.
+    fn full(d: &PairwiseDifferences<'_>) -> Self {
+        Self {
+            lo: None,
+            count_lo: 0,
+            first_le_lo: Rc::new(vec![d.ys.len(); d.xs.len()]),
+            hi: d.max(),
+            count_hi: d.len(),
+            first_le_hi: Rc::new(vec![0; d.xs.len()]),
+        }
+    }
+
+    /// The number of live differences.
+    fn total(&self) -> u64 {
+        self.count_hi - self.count_lo
     }
 }
 
-/// Inverse of [`order_key`].
-fn from_order_key(key: u64) -> f64 {
-    if key >> 63 == 1 {
-        f64::from_bits(key & !(1 << 63))
-    } else {
-        f64::from_bits(!key)
-    }
+/// A value inside a band with its count and first columns: a bound of a narrower band.
+struct Cut {
+    value: f64,
+    count: u64,
+    firsts: Rc<Vec<usize>>,
+}
+
+/// A wanted rank (1-based, within 1..=n*m) and the slot its answer goes to.
+#[derive(Debug, Clone, Copy)]
+struct Target {
+    k: u64,
+    slot: usize,
+}
+
+/// One step of SplitMix64 (a fixed-seed generator: the selection stays deterministic).
+fn splitmix64(state: u64) -> u64 {
+    let mut z = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 impl<'a> PairwiseDifferences<'a> {
     /// `xs` and `ys` must be sorted ascending, non-empty and free of NaN.
     pub(crate) fn new(xs: &'a [f64], ys: &'a [f64]) -> Self {
-        Self { xs, ys }
+        Self {
+            xs,
+            ys,
+            gather_floor: GATHER_FLOOR,
+            sample_floor: SAMPLE_FLOOR,
+            gather_per_point: 2,
+        }
+    }
+
+    /// With tiny floors, so that a handful of differences goes through sampled rounds.
+    #[cfg(test)]
+    fn with_floors(xs: &'a [f64], ys: &'a [f64], gather_floor: u64, sample_floor: usize) -> Self {
+        Self {
+            xs,
+            ys,
+            gather_floor,
+            sample_floor,
+            gather_per_point: 0,
+        }
     }
 
     /// The number of differences, n * m.
@@ -81,7 +163,296 @@ impl<'a> PairwiseDifferences<'a> {
     }
 
     /// The k-th smallest difference, 1-based; k is clamped to 1..=n*m.
+    #[cfg(test)]
     pub(crate) fn kth_smallest(&self, k: u64) -> f64 {
+        self.select(&[k])[0]
+    }
+
+    /// For each k (1-based, clamped to 1..=n*m) the k-th smallest difference, all in shared
+    /// rounds.
+    pub(crate) fn select(&self, ks: &[u64]) -> Vec<f64> {
+        let nm = self.len();
+        let mut out = vec![f64::NAN; ks.len()];
+        if nm == 0 {
+            return out;
+        }
+        let mut targets: Vec<Target> = ks
+            .iter()
+            .enumerate()
+            .map(|(slot, &k)| Target {
+                k: k.clamp(1, nm),
+                slot,
+            })
+            .collect();
+        targets.sort_unstable_by_key(|t| t.k);
+        self.select_in(Band::full(self), &targets, 0, &mut out);
+        out
+    }
+
+    /// The most differences gathered and selected directly.
+    fn gather_limit(&self) -> u64 {
+        (self.gather_per_point * (self.xs.len() + self.ys.len()) as u64).max(self.gather_floor)
+    }
+
+    /// The sample size of a round over `total` differences: enough for a band of about the
+    /// gather limit around a target (margins of three standard deviations of a sample
+    /// quantile), at most a quarter of n + m.
+    fn sample_size(&self, total: u64) -> usize {
+        let ratio = total as f64 / self.gather_limit() as f64;
+        let wanted = 2.0 * 9.0 * ratio * ratio;
+        let cap = ((self.xs.len() + self.ys.len()) / 4).max(self.sample_floor);
+        (wanted.min(cap as f64) as usize).max(self.sample_floor)
+    }
+
+    /// Answers `targets` (sorted by k, every k within the band's counts) from `band`.
+    fn select_in(&self, band: Band, targets: &[Target], round: usize, out: &mut [f64]) {
+        if targets.is_empty() {
+            return;
+        }
+        if band.total() <= self.gather_limit() {
+            return self.gather(&band, targets, out);
+        }
+        if round >= MAX_ROUNDS {
+            for t in targets {
+                out[t.slot] = self.kth_by_bisection(t.k);
+            }
+            return;
+        }
+        let pivots = self.pivots(&band, targets, round);
+        let cuts = self.cuts(&band, &pivots);
+        // Each target goes to the part between two consecutive cuts (or the band's ends)
+        // whose counts bracket its k: cut g - 1 below it, cut g above it.
+        let mut start = 0usize;
+        while start < targets.len() {
+            let g = cuts.partition_point(|c| c.count < targets[start].k);
+            let end = start
+                + targets[start..]
+                    .iter()
+                    .take_while(|t| cuts.partition_point(|c| c.count < t.k) == g)
+                    .count();
+            let group = &targets[start..end];
+            start = end;
+            let (lo, count_lo, first_le_lo) = match g.checked_sub(1).map(|i| &cuts[i]) {
+                Some(c) => (Some(c.value), c.count, Rc::clone(&c.firsts)),
+                None => (band.lo, band.count_lo, Rc::clone(&band.first_le_lo)),
+            };
+            let (hi, count_hi, first_le_hi) = match cuts.get(g) {
+                Some(c) => (c.value, c.count, Rc::clone(&c.firsts)),
+                None => (band.hi, band.count_hi, Rc::clone(&band.first_le_hi)),
+            };
+            let part = Band {
+                lo,
+                count_lo,
+                first_le_lo,
+                hi,
+                count_hi,
+                first_le_hi,
+            };
+            if part.total() == band.total() {
+                // Every pivot equals hi and hi repeats from these ranks up.
+                self.split_top(part, group, round, out);
+            } else {
+                self.select_in(part, group, round + 1, out);
+            }
+        }
+    }
+
+    /// The band's top value `hi` holds every pivot and repeats from the targets up: the
+    /// answer is `hi` for the targets among its copies; the others go on without them.
+    fn split_top(&self, band: Band, targets: &[Target], round: usize, out: &mut [f64]) {
+        let hi = band.hi;
+        let below = from_order_key(order_key(hi).wrapping_sub(1));
+        let all_copies = hi == f64::NEG_INFINITY || band.lo.is_some_and(|lo| below <= lo);
+        let cut = (!all_copies).then(|| self.cuts(&band, &[below]).remove(0));
+        let count_below = cut.as_ref().map_or(band.count_lo, |c| c.count);
+        let split = targets.partition_point(|t| t.k <= count_below);
+        for t in &targets[split..] {
+            out[t.slot] = hi + 0.0;
+        }
+        if let Some(cut) = cut {
+            let part = Band {
+                hi: cut.value,
+                count_hi: cut.count,
+                first_le_hi: cut.firsts,
+                ..band
+            };
+            self.select_in(part, &targets[..split], round + 1, out);
+        }
+    }
+
+    /// Pivots for a round, ascending and distinct: for each target the sample's order
+    /// statistics about three standard deviations of a sample quantile below and above the
+    /// target's expected place in the sample.
+    fn pivots(&self, band: &Band, targets: &[Target], round: usize) -> Vec<f64> {
+        let total = band.total();
+        let mut sample = self.sample(band, self.sample_size(total), round);
+        let size = sample.len();
+        // Targets whose intervals overlap share the lowest and the highest of their pivots.
+        let mut ranks: Vec<usize> = Vec::with_capacity(2 * targets.len());
+        let mut open: Option<(f64, f64)> = None;
+        let close = |ranks: &mut Vec<usize>, (below, above): (f64, f64)| {
+            if below >= 0.0 {
+                ranks.push(below as usize);
+            }
+            if above < size as f64 {
+                ranks.push(above as usize);
+            }
+        };
+        for t in targets {
+            let q = ((t.k - band.count_lo) as f64 - 0.5) / total as f64;
+            let centre = q * size as f64;
+            let margin = 3.0 * (size as f64 * q * (1.0 - q)).sqrt() + 2.0;
+            let (below, above) = ((centre - margin).floor(), (centre + margin).ceil());
+            open = match open {
+                Some((lo, hi)) if below <= hi => Some((lo, hi.max(above))),
+                Some(done) => {
+                    close(&mut ranks, done);
+                    Some((below, above))
+                }
+                None => Some((below, above)),
+            };
+        }
+        if let Some(done) = open {
+            close(&mut ranks, done);
+        }
+        if ranks.is_empty() {
+            ranks.push(size / 2);
+        }
+        ranks.sort_unstable();
+        ranks.dedup();
+        // Select from the largest rank down, each within the part below the previous one.
+        let mut values = vec![0.0; ranks.len()];
+        let mut upto = size;
+        for (slot, &rank) in ranks.iter().enumerate().rev() {
+            let (_, v, _) = sample[..upto].select_nth_unstable_by(rank, f64::total_cmp);
+            values[slot] = *v;
+            upto = rank;
+        }
+        values.dedup_by(|a, b| a == b);
+        values
+    }
+
+    /// A stratified sample of the band: its differences in row-major order cut into `size`
+    /// equal strata, one drawn from each by a fixed-seed generator (random columns, so that no
+    /// column pattern shared by the rows biases the sample).
+    fn sample(&self, band: &Band, size: usize, round: usize) -> Vec<f64> {
+        let total = band.total();
+        let size = (size.max(1) as u64).min(total.max(1));
+        let mut state =
+            0x243f_6a88_85a3_08d3u64 ^ (round as u64).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        // Stratum t is [t * total / size, (t + 1) * total / size): its start is stepped by
+        // quotient and remainder (no division per draw).
+        let (step, extra) = (total / size, total % size);
+        let (mut start, mut carry) = (0u64, 0u64);
+        let mut position = || {
+            let mut end = start + step;
+            carry += extra;
+            if carry >= size {
+                carry -= size;
+                end += 1;
+            }
+            state = splitmix64(state);
+            let at = start + ((u128::from(state) * u128::from(end - start)) >> 64) as u64;
+            start = end;
+            at
+        };
+        let mut out = Vec::with_capacity(size as usize);
+        let mut next = position();
+        let mut row_start = 0u64;
+        for (i, &x) in self.xs.iter().enumerate() {
+            let (a, b) = (band.first_le_hi[i], band.first_le_lo[i]);
+            let row_end = row_start + (b - a) as u64;
+            while next < row_end {
+                out.push(x - self.ys[a + (next - row_start) as usize]);
+                if out.len() as u64 == size {
+                    return out;
+                }
+                next = position();
+            }
+            row_start = row_end;
+        }
+        out
+    }
+
+    /// Exact counts at each value of `values` (ascending, each inside the band), with the
+    /// first columns per row, in one pass over the band.
+    fn cuts(&self, band: &Band, values: &[f64]) -> Vec<Cut> {
+        values.iter().map(|&value| self.cut(band, value)).collect()
+    }
+
+    /// The exact count at `value` (inside the band) and its first columns per row.
+    fn cut(&self, band: &Band, value: f64) -> Cut {
+        let m = self.ys.len();
+        let mut firsts = Vec::with_capacity(self.xs.len());
+        let mut count = 0u64;
+        let mut first = 0usize;
+        let rows = self
+            .xs
+            .iter()
+            .zip(band.first_le_hi.iter().zip(band.first_le_lo.iter()));
+        for (&x, (&a, &b)) in rows {
+            // The first column with d <= v never moves left as x grows, and lies between the
+            // band's columns for hi and lo.
+            first = self.first_le(x, value, first.max(a).min(b), b);
+            firsts.push(first);
+            count += (m - first) as u64;
+        }
+        Cut {
+            value,
+            count,
+            firsts: Rc::new(firsts),
+        }
+    }
+
+    /// The first column j in `from..to` with `x - y[j] <= v`, or `to`; the columns before
+    /// `from` are known to give more than `v`. Four columns at a time without a branch per
+    /// column: along a row the test is true up to the answer and false from it on.
+    #[inline]
+    fn first_le(&self, x: f64, v: f64, from: usize, to: usize) -> usize {
+        let ys = self.ys;
+        let mut first = from;
+        while first + 4 <= to {
+            let block = &ys[first..first + 4];
+            let above = usize::from(x - block[0] > v)
+                + usize::from(x - block[1] > v)
+                + usize::from(x - block[2] > v)
+                + usize::from(x - block[3] > v);
+            first += above;
+            if above < 4 {
+                return first;
+            }
+        }
+        while first < to && x - ys[first] > v {
+            first += 1;
+        }
+        first
+    }
+
+    /// Every live difference of the band, selected at each target.
+    fn gather(&self, band: &Band, targets: &[Target], out: &mut [f64]) {
+        let mut inside = Vec::with_capacity(band.total() as usize);
+        for (i, &x) in self.xs.iter().enumerate() {
+            let (a, b) = (band.first_le_hi[i], band.first_le_lo[i]);
+            inside.extend(self.ys[a.min(b)..b].iter().map(|&y| x - y));
+        }
+        // Ascending targets: everything left of a selected place is at most its value, so the
+        // next target selects in the part from there on.
+        let mut from = 0usize;
+        for t in targets {
+            let rank = (t.k - band.count_lo - 1) as usize;
+            if rank < from || rank >= inside.len() {
+                // Unreachable: the band holds count_hi - count_lo > rank differences.
+                out[t.slot] = self.kth_by_bisection(t.k);
+                continue;
+            }
+            let (_, kth, _) = inside[from..].select_nth_unstable_by(rank - from, f64::total_cmp);
+            out[t.slot] = *kth + 0.0;
+            from = rank;
+        }
+    }
+
+    /// The k-th smallest difference by bisection over the order of `f64` (at most 64 passes).
+    fn kth_by_bisection(&self, k: u64) -> f64 {
         let k = k.clamp(1, self.len().max(1));
         // Bracket (lo, hi] in the order of f64 keys with count_le(lo) < k <= count_le(hi).
         // lo starts just below the smallest difference (count 0); a key of 0 is below -inf.
@@ -90,7 +461,7 @@ impl<'a> PairwiseDifferences<'a> {
         let mut hi = order_key(self.max());
         let mut count_hi = self.len();
         // Once few differences remain in the bracket, gathering them beats more passes.
-        let gather_limit = 4 * (self.xs.len() + self.ys.len()) as u64;
+        let gather_limit = self.gather_limit();
         while hi - lo > 1 {
             if count_hi - count_lo <= gather_limit {
                 // With count_lo == 0 nothing lies at or below lo: no lower bound is needed
@@ -145,55 +516,11 @@ impl<'a> PairwiseDifferences<'a> {
         }
         out
     }
-
-    /// The smallest difference strictly greater than `v`, if any.
-    pub(crate) fn next_above(&self, v: f64) -> Option<f64> {
-        let m = self.ys.len();
-        // For each x the y with x - y > v form a prefix ending before `first`; the smallest
-        // such difference is with the largest y of that prefix.
-        let mut first = 0usize;
-        let mut best: Option<f64> = None;
-        for &x in self.xs {
-            while first < m && x - self.ys[first] > v {
-                first += 1;
-            }
-            if first > 0 {
-                let d = x - self.ys[first - 1];
-                best = Some(match best {
-                    Some(b) if b <= d => b,
-                    _ => d,
-                });
-            }
-        }
-        best.map(|d| d + 0.0)
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{from_order_key, order_key, PairwiseDifferences};
-
-    #[test]
-    fn order_key_preserves_order() {
-        let values = [
-            f64::NEG_INFINITY,
-            -1e300,
-            -1.0,
-            -f64::MIN_POSITIVE,
-            -0.0,
-            0.0,
-            5e-324,
-            1.0,
-            f64::MAX,
-            f64::INFINITY,
-        ];
-        for w in values.windows(2) {
-            assert!(order_key(w[0]) < order_key(w[1]), "{} < {}", w[0], w[1]);
-        }
-        for v in values {
-            assert_eq!(from_order_key(order_key(v)).to_bits(), v.to_bits());
-        }
-    }
+    use super::PairwiseDifferences;
 
     #[test]
     fn kth_smallest_agrees_with_sorting() {
@@ -211,8 +538,6 @@ mod tests {
                 d.count_le(v),
                 all.iter().filter(|&&w| w <= v).count() as u64
             );
-            let next = all.iter().copied().find(|&w| w > v);
-            assert_eq!(d.next_above(v), next);
         }
         assert_eq!(d.kth_smallest(0), all[0]);
         // Overflowing differences (-inf, +inf) and a larger case that takes the bisection
@@ -297,6 +622,30 @@ mod properties {
                 // Signed zeros compare equal; the selection answers +0.0 for either.
                 prop_assert_eq!(d.kth_smallest(k), want + 0.0, "k = {}", k);
             }
+        }
+
+        /// Through sampled rounds (tiny gather limit and samples): every rank at once, and
+        /// each rank alone.
+        #[test]
+        fn sampled_rounds_match_sorting(
+            mut xs in sample(),
+            mut ys in sample(),
+            gather in 1u64..6,
+            size in 1usize..12,
+        ) {
+            xs.sort_by(f64::total_cmp);
+            ys.sort_by(f64::total_cmp);
+            let all = brute_force(&xs, &ys);
+            let d = PairwiseDifferences::with_floors(&xs, &ys, gather, size);
+            let ks: Vec<u64> = (1..=all.len() as u64).rev().collect();
+            let together = d.select(&ks);
+            for (&k, &kth) in ks.iter().zip(&together) {
+                prop_assert_eq!(kth, all[k as usize - 1] + 0.0, "k = {}", k);
+                prop_assert_eq!(d.select(&[k])[0], kth, "alone, k = {}", k);
+            }
+            // Repeated and out-of-range ranks are clamped.
+            let edge = d.select(&[0, 0, u64::MAX]);
+            prop_assert_eq!(edge, vec![all[0] + 0.0, all[0] + 0.0, all[all.len() - 1] + 0.0]);
         }
 
         /// m = 1 also agrees (one column, many rows).
