@@ -33,6 +33,8 @@ pub(crate) struct PairwiseDifferences<'a> {
     sample_floor: usize,
     /// Gathered differences allowed per point of n + m (2; 0 in the property tests).
     gather_per_point: u64,
+    /// Every column of every row, or (Walsh sums) row i's first n - i columns only.
+    triangle: bool,
 }
 
 /// Bands of at most this many differences (or 2 (n + m), if more) are gathered.
@@ -62,7 +64,7 @@ impl Band {
         Self {
             lo: None,
             count_lo: 0,
-            first_le_lo: Rc::new(vec![d.ys.len(); d.xs.len()]),
+            first_le_lo: Rc::new((0..d.xs.len()).map(|i| d.row_end(i)).collect()),
             hi: d.max(),
             count_hi: d.len(),
             first_le_hi: Rc::new(vec![0; d.xs.len()]),
@@ -106,6 +108,27 @@ impl<'a> PairwiseDifferences<'a> {
             gather_floor: GATHER_FLOOR,
             sample_floor: SAMPLE_FLOOR,
             gather_per_point: 2,
+            triangle: false,
+        }
+    }
+
+    /// The Walsh sums `x[i] + x[j]`, i <= j, of a sample sorted ascending (non-empty, free
+    /// of NaN), given `negated`, its values negated in reverse order (`-x[n - 1 - k]` at k):
+    /// row i, column k is `x[i] - negated[k] = x[i] + x[n - 1 - k]`, one IEEE addition as R's
+    /// `outer(x, x, "+")`, and j = n - 1 - k >= i keeps the first n - i columns.
+    pub(crate) fn walsh(xs: &'a [f64], negated: &'a [f64]) -> Self {
+        Self {
+            triangle: true,
+            ..Self::new(xs, negated)
+        }
+    }
+
+    /// The number of columns row i holds.
+    fn row_end(&self, i: usize) -> usize {
+        if self.triangle {
+            self.ys.len().saturating_sub(i)
+        } else {
+            self.ys.len()
         }
     }
 
@@ -118,12 +141,32 @@ impl<'a> PairwiseDifferences<'a> {
             gather_floor,
             sample_floor,
             gather_per_point: 0,
+            triangle: false,
         }
     }
 
-    /// The number of differences, n * m.
+    /// [`Self::walsh`] with tiny floors.
+    #[cfg(test)]
+    fn walsh_with_floors(
+        xs: &'a [f64],
+        negated: &'a [f64],
+        gather_floor: u64,
+        sample_floor: usize,
+    ) -> Self {
+        Self {
+            triangle: true,
+            ..Self::with_floors(xs, negated, gather_floor, sample_floor)
+        }
+    }
+
+    /// The number of differences, n * m (n (n + 1) / 2 Walsh sums).
     pub(crate) fn len(&self) -> u64 {
-        self.xs.len() as u64 * self.ys.len() as u64
+        let (n, m) = (self.xs.len() as u64, self.ys.len() as u64);
+        if self.triangle {
+            n * (n + 1) / 2
+        } else {
+            n * m
+        }
     }
 
     /// The smallest difference, `min(x) - max(y)`.
@@ -142,14 +185,14 @@ impl<'a> PairwiseDifferences<'a> {
         }
     }
 
-    /// `#{(i, j) : x[i] - y[j] <= v}`.
+    /// `#{(i, j) : x[i] - y[j] <= v}` over the cells held.
     pub(crate) fn count_le(&self, v: f64) -> u64 {
         let m = self.ys.len();
         // For each x (ascending) the y with x - y <= v form a suffix starting at `first`,
         // and `first` only moves right as x grows.
         let mut first = 0usize;
         let mut count = 0u64;
-        for &x in self.xs {
+        for (i, &x) in self.xs.iter().enumerate() {
             while first < m && x - self.ys[first] > v {
                 first += 1;
             }
@@ -157,7 +200,7 @@ impl<'a> PairwiseDifferences<'a> {
                 // Every larger x leaves no y either.
                 break;
             }
-            count += (m - first) as u64;
+            count += self.row_end(i).saturating_sub(first) as u64;
         }
         count
     }
@@ -382,7 +425,6 @@ impl<'a> PairwiseDifferences<'a> {
 
     /// The exact count at `value` (inside the band) and its first columns per row.
     fn cut(&self, band: &Band, value: f64) -> Cut {
-        let m = self.ys.len();
         let mut firsts = Vec::with_capacity(self.xs.len());
         let mut count = 0u64;
         let mut first = 0usize;
@@ -390,12 +432,12 @@ impl<'a> PairwiseDifferences<'a> {
             .xs
             .iter()
             .zip(band.first_le_hi.iter().zip(band.first_le_lo.iter()));
-        for (&x, (&a, &b)) in rows {
-            // The first column with d <= v never moves left as x grows, and lies between the
-            // band's columns for hi and lo.
+        for (i, (&x, (&a, &b))) in rows.enumerate() {
+            // The first column with d <= v never moves left as x grows (a row's end only
+            // shortens it), and lies between the band's columns for hi and lo.
             first = self.first_le(x, value, first.max(a).min(b), b);
             firsts.push(first);
-            count += (m - first) as u64;
+            count += (self.row_end(i) - first) as u64;
         }
         Cut {
             value,
@@ -496,7 +538,7 @@ impl<'a> PairwiseDifferences<'a> {
         // x - y <= lo; the y in between give lo < x - y <= hi. Both only move right.
         let (mut first_le_hi, mut first_le_lo) = (0usize, 0usize);
         let mut out = Vec::new();
-        for &x in self.xs {
+        for (i, &x) in self.xs.iter().enumerate() {
             while first_le_hi < m && x - self.ys[first_le_hi] > hi {
                 first_le_hi += 1;
             }
@@ -508,11 +550,8 @@ impl<'a> PairwiseDifferences<'a> {
                 }
                 None => first_le_lo = m,
             }
-            out.extend(
-                self.ys[first_le_hi..first_le_lo.max(first_le_hi)]
-                    .iter()
-                    .map(|&y| x - y),
-            );
+            let end = first_le_lo.min(self.row_end(i));
+            out.extend(self.ys[first_le_hi.min(end)..end].iter().map(|&y| x - y));
         }
         out
     }
@@ -642,10 +681,41 @@ mod properties {
             for (&k, &kth) in ks.iter().zip(&together) {
                 prop_assert_eq!(kth, all[k as usize - 1] + 0.0, "k = {}", k);
                 prop_assert_eq!(d.select(&[k])[0], kth, "alone, k = {}", k);
+                prop_assert_eq!(d.kth_by_bisection(k), kth, "bisection, k = {}", k);
             }
             // Repeated and out-of-range ranks are clamped.
             let edge = d.select(&[0, 0, u64::MAX]);
             prop_assert_eq!(edge, vec![all[0] + 0.0, all[0] + 0.0, all[all.len() - 1] + 0.0]);
+        }
+
+        /// Walsh sums x[i] + x[j], i <= j: every rank, through sampled rounds and directly,
+        /// and the counts, against all sums sorted.
+        #[test]
+        fn walsh_sums_match_sorting(
+            mut xs in sample(),
+            gather in 1u64..6,
+            size in 1usize..12,
+        ) {
+            xs.sort_by(f64::total_cmp);
+            let negated: Vec<f64> = xs.iter().rev().map(|v| -v).collect();
+            let mut all: Vec<f64> = (0..xs.len())
+                .flat_map(|i| (i..xs.len()).map(move |j| (i, j)))
+                .map(|(i, j)| xs[i] + xs[j])
+                .collect();
+            all.sort_by(f64::total_cmp);
+            let direct = PairwiseDifferences::walsh(&xs, &negated);
+            let rounds = PairwiseDifferences::walsh_with_floors(&xs, &negated, gather, size);
+            prop_assert_eq!(direct.len(), all.len() as u64);
+            let ks: Vec<u64> = (1..=all.len() as u64).collect();
+            let want: Vec<f64> = all.iter().map(|v| v + 0.0).collect();
+            prop_assert_eq!(direct.select(&ks), want.clone());
+            prop_assert_eq!(rounds.select(&ks), want);
+            for (i, &v) in all.iter().enumerate() {
+                let count = all.iter().filter(|&&w| w <= v).count() as u64;
+                prop_assert_eq!(direct.count_le(v), count);
+                // The bisection that takes over after too many rounds.
+                prop_assert_eq!(rounds.kth_by_bisection(i as u64 + 1), v + 0.0);
+            }
         }
 
         /// m = 1 also agrees (one column, many rows).

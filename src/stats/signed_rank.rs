@@ -30,6 +30,8 @@
 use super::mann_whitney::r_sign;
 use super::mann_whitney::Method;
 use super::normal::Reference;
+use super::radix;
+use super::select::PairwiseDifferences;
 use super::StatsError;
 use super::{require_confidence, require_finite};
 
@@ -396,24 +398,20 @@ fn normal(
             n,
         };
     }
-    let w = walsh_averages(x);
-    // Distinct Walsh averages u_k and, for d just above u_k, c_k = #{w > d}.
-    let mut distinct: Vec<(f64, usize)> = Vec::new();
-    for (i, v) in w.iter().enumerate() {
-        match distinct.last_mut() {
-            Some(last) if last.0 == *v => last.1 = w.len() - i - 1,
-            _ => distinct.push((*v, w.len() - i - 1)),
-        }
-    }
+    // The Walsh averages as order statistics of the implicit sums x[i] + x[j], i <= j (one
+    // sort of x, no n (n + 1) / 2 vector): the k-th average is the k-th sum halved, as R's
+    // sort(outer(x, x, "+")[upper]) / 2.
+    let sorted = radix::sorted(x);
+    let negated: Vec<f64> = sorted.iter().rev().map(|v| -v).collect();
+    let sums = PairwiseDifferences::walsh(&sorted, &negated);
+    let total = sums.len();
     // σ between Walsh averages: ties only among equal differences.
     let tie_within = {
-        let mut s = x.to_vec();
-        s.sort_unstable_by(f64::total_cmp);
         let mut t = 0.0;
         let mut i = 0;
-        while i < s.len() {
+        while i < sorted.len() {
             let mut j = i;
-            while j + 1 < s.len() && s[j + 1] == s[i] {
+            while j + 1 < sorted.len() && sorted[j + 1] == sorted[i] {
                 j += 1;
             }
             let k = (j - i + 1) as f64;
@@ -424,31 +422,59 @@ fn normal(
     };
     let sigma0 = sigma(nf, tie_within, inflation);
     let half = nf * (nf + 1.0) / 4.0;
-    let between = |c: usize, correct: bool| {
+    let between = |c: u64, correct: bool| {
         let zd = c as f64 - half;
         let cc = if correct { r_sign(zd) * 0.5 } else { 0.0 };
         (zd - cc) / sigma0
     };
     // The root of W(d) - zq on (mumin, mumax), W non-increasing: the Walsh average where it
-    // turns non-positive, or the middle of the stretch where it is exactly 0.
-    let interior = |zq: f64, correct: bool| -> f64 {
-        // distinct[k].1 is c on (u_k, u_{k+1}); k runs over 0..len-1.
-        let m = distinct.len();
-        let mut k = 0;
-        while k + 1 < m && between(distinct[k].1, correct) - zq > 0.0 {
-            k += 1;
+    // turns non-positive, or the middle of the stretch where it is exactly 0; mumax when that
+    // is the largest average. With c = #{w > d} for d between averages, f(c) = W - zq is
+    // non-decreasing in c, so the root's averages are order statistics whose ranks follow
+    // from the counts alone: a = total + 1 - (least c with f > 0) is where f turns
+    // non-positive, b = total + 1 - (least c with f >= 0) where it turns negative.
+    let first_count = |pred: &dyn Fn(u64) -> bool| {
+        let (mut lo, mut hi) = (0u64, total + 1);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if pred(mid) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
         }
-        if k + 1 >= m {
+        lo
+    };
+    let largest = sums.max() / 2.0;
+    let interior_ranks = |zq: f64, correct: bool| -> (u64, u64) {
+        let f = |c: u64| between(c, correct) - zq;
+        let a = (total + 1).saturating_sub(first_count(&|c| f(c) > 0.0));
+        let b = (total + 1).saturating_sub(first_count(&|c| f(c) >= 0.0));
+        (a, b)
+    };
+    let interior_value = |a: u64, selected: &[f64]| -> f64 {
+        let u_a = selected[0] / 2.0;
+        if a > total || u_a == largest {
             return mumax;
         }
-        if between(distinct[k].1, correct) - zq < 0.0 {
-            return distinct[k].0;
+        let u_b = selected.get(1).map_or(u_a, |v| v / 2.0);
+        if u_b == u_a {
+            u_a
+        } else {
+            (u_a + u_b) / 2.0
         }
-        let mut k2 = k;
-        while k2 + 1 < m - 1 && between(distinct[k2 + 1].1, correct) - zq == 0.0 {
-            k2 += 1;
+    };
+    let interior_selected = |ranks: (u64, u64)| -> Vec<f64> {
+        let (a, b) = ranks;
+        if b > a {
+            sums.select(&[a, b.min(total)])
+        } else {
+            sums.select(&[a])
         }
-        (distinct[k].0 + distinct[k2 + 1].0) / 2.0
+    };
+    let interior = |zq: f64, correct: bool| -> f64 {
+        let ranks = interior_ranks(zq, correct);
+        interior_value(ranks.0, &interior_selected(ranks))
     };
     let w_min = standardised_at(x, mumin, true, inflation);
     let w_max = standardised_at(x, mumax, true, inflation);
@@ -510,6 +536,206 @@ fn normal(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The normal branch as it was before the Walsh averages became implicit order
+    /// statistics: every average materialised and sorted (kept as the oracle).
+    #[allow(clippy::too_many_lines)]
+    fn normal_materialising(
+        x: &[f64],
+        statistic: f64,
+        tie_sum: f64,
+        confidence: f64,
+        inflation: f64,
+        reference: Reference,
+    ) -> SignedRank {
+        let n = x.len();
+        let nf = n as f64;
+        if n == 0 {
+            return SignedRank {
+                method: Method::Normal,
+                statistic,
+                p_value: 1.0,
+                estimate: 0.0,
+                ci: (0.0, 0.0),
+                confidence,
+                n,
+            };
+        }
+        let z = statistic - nf * (nf + 1.0) / 4.0;
+        let s = sigma(nf, tie_sum, inflation);
+        let zs = (z - r_sign(z) * 0.5) / s;
+        let p_value = 2.0 * reference.lower(zs).min(reference.upper(zs));
+        let p_value = if p_value.is_nan() { 1.0 } else { p_value };
+        let (mumin, mumax) = x
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                (a.min(*v), b.max(*v))
+            });
+        if mumin == mumax {
+            // One value: R cannot compute an interval; the pseudo-median is that value.
+            return SignedRank {
+                method: Method::Normal,
+                statistic,
+                p_value,
+                estimate: mumin + 0.0,
+                ci: (mumin + 0.0, mumin + 0.0),
+                confidence,
+                n,
+            };
+        }
+        let w = walsh_averages(x);
+        // Distinct Walsh averages u_k and, for d just above u_k, c_k = #{w > d}.
+        let mut distinct: Vec<(f64, usize)> = Vec::new();
+        for (i, v) in w.iter().enumerate() {
+            match distinct.last_mut() {
+                Some(last) if last.0 == *v => last.1 = w.len() - i - 1,
+                _ => distinct.push((*v, w.len() - i - 1)),
+            }
+        }
+        // σ between Walsh averages: ties only among equal differences.
+        let tie_within = {
+            let mut s = x.to_vec();
+            s.sort_unstable_by(f64::total_cmp);
+            let mut t = 0.0;
+            let mut i = 0;
+            while i < s.len() {
+                let mut j = i;
+                while j + 1 < s.len() && s[j + 1] == s[i] {
+                    j += 1;
+                }
+                let k = (j - i + 1) as f64;
+                t += k * k * k - k;
+                i = j + 1;
+            }
+            t
+        };
+        let sigma0 = sigma(nf, tie_within, inflation);
+        let half = nf * (nf + 1.0) / 4.0;
+        let between = |c: usize, correct: bool| {
+            let zd = c as f64 - half;
+            let cc = if correct { r_sign(zd) * 0.5 } else { 0.0 };
+            (zd - cc) / sigma0
+        };
+        // The root of W(d) - zq on (mumin, mumax), W non-increasing: the Walsh average where it
+        // turns non-positive, or the middle of the stretch where it is exactly 0.
+        let interior = |zq: f64, correct: bool| -> f64 {
+            // distinct[k].1 is c on (u_k, u_{k+1}); k runs over 0..len-1.
+            let m = distinct.len();
+            let mut k = 0;
+            while k + 1 < m && between(distinct[k].1, correct) - zq > 0.0 {
+                k += 1;
+            }
+            if k + 1 >= m {
+                return mumax;
+            }
+            if between(distinct[k].1, correct) - zq < 0.0 {
+                return distinct[k].0;
+            }
+            let mut k2 = k;
+            while k2 + 1 < m - 1 && between(distinct[k2 + 1].1, correct) - zq == 0.0 {
+                k2 += 1;
+            }
+            (distinct[k].0 + distinct[k2 + 1].0) / 2.0
+        };
+        let w_min = standardised_at(x, mumin, true, inflation);
+        let w_max = standardised_at(x, mumax, true, inflation);
+        let root = |zq: f64| {
+            if w_min - zq <= 0.0 {
+                mumin
+            } else if w_max - zq >= 0.0 {
+                mumax
+            } else {
+                interior(zq, true)
+            }
+        };
+        let mut alpha = 1.0 - confidence;
+        let mut level = confidence;
+        loop {
+            let mindiff = w_min - reference.quantile(alpha / 2.0, false);
+            let maxdiff = w_max - reference.quantile(alpha / 2.0, true);
+            if mindiff < 0.0 || maxdiff > 0.0 {
+                alpha *= 2.0;
+            } else {
+                break;
+            }
+        }
+        if alpha >= 1.0 || 1.0 - confidence < alpha * 0.75 {
+            level = 1.0 - alpha.min(1.0);
+        }
+        let ci = if alpha < 1.0 {
+            (
+                root(reference.quantile(alpha / 2.0, false)),
+                root(reference.quantile(alpha / 2.0, true)),
+            )
+        } else {
+            let m = sorted_median(&{
+                let mut s = x.to_vec();
+                s.sort_unstable_by(f64::total_cmp);
+                s
+            });
+            (m, m)
+        };
+        // R: correct <- FALSE; uniroot(W, mumin, mumax).
+        let estimate = if standardised_at(x, mumin, false, inflation) == 0.0 {
+            mumin
+        } else if standardised_at(x, mumax, false, inflation) == 0.0 {
+            mumax
+        } else {
+            interior(0.0, false)
+        };
+        SignedRank {
+            method: Method::Normal,
+            statistic,
+            p_value,
+            estimate: estimate + 0.0,
+            ci: (ci.0 + 0.0, ci.1 + 0.0),
+            confidence: level,
+            n,
+        }
+    }
+
+    mod implicit_walsh {
+        use super::*;
+        use proptest::prelude::*;
+        use proptest::test_runner::RngSeed;
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 96,
+                rng_seed: RngSeed::Fixed(0x000a_15b0),
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            })]
+
+            /// Bit for bit the materialising branch: ties, zeros dropped, both signs,
+            /// inflation 1 and above (Student reference), several levels.
+            #[test]
+            fn normal_branch_matches_materialising(
+                d in prop::collection::vec(prop_oneof![
+                    (-4i32..5).prop_map(f64::from),
+                    -3.0f64..3.0,
+                    (0u32..3).prop_map(|k| f64::from(k) * 0.1),
+                    prop_oneof![Just(1e308), Just(-1e308), Just(f64::MAX)],
+                ], 1..160),
+                confidence in prop_oneof![Just(0.95), Just(0.9), Just(0.5), Just(0.999)],
+                inflation in prop_oneof![Just(1.0), 1.0f64..4.0],
+            ) {
+                let d: Vec<f64> = d.into_iter().filter(|v| *v != 0.0).collect();
+                prop_assume!(!d.is_empty());
+                let r = abs_ranks(&d, 0.0);
+                let reference = if inflation > 1.0 {
+                    Reference::student(d.len() as f64 / inflation - 1.0)
+                } else {
+                    Reference::Normal
+                };
+                let new = normal(&d, r.positive_sum, r.tie_sum, confidence, inflation, reference);
+                let old = normal_materialising(
+                    &d, r.positive_sum, r.tie_sum, confidence, inflation, reference,
+                );
+                prop_assert_eq!(new, old);
+            }
+        }
+    }
 
     #[test]
     #[allow(clippy::approx_constant)] // 3.14 is a data value of R's example, not pi
