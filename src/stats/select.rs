@@ -15,6 +15,11 @@
 //! the work done are deterministic. After [`MAX_ROUNDS`] rounds (never reached on real data)
 //! bisection over the order-preserving integer image of `f64` takes over (at most 64 passes).
 
+/// Each pivot's distance from a target's expected place in the sample, in binomial standard
+/// deviations of a sample quantile: a stratified sample's quantiles vary less than that, so
+/// two rarely miss (a miss costs one more round; it never changes the answer).
+const MARGIN_SDS: f64 = 2.0;
+
 /// Rounds of sampled narrowing before bisection takes over.
 const MAX_ROUNDS: usize = 24;
 
@@ -238,8 +243,9 @@ impl<'a> PairwiseDifferences<'a> {
     }
 
     /// The sample size of a round over `total` differences: enough for a band of about the
-    /// gather limit around a target (margins of three standard deviations of a sample
-    /// quantile), at most a quarter of n + m.
+    /// gather limit around a target even with margins of three standard deviations of a
+    /// sample quantile (so that the last round rarely leaves more than the limit), at most a
+    /// quarter of n + m.
     fn sample_size(&self, total: u64) -> usize {
         let ratio = total as f64 / self.gather_limit() as f64;
         let wanted = 2.0 * 9.0 * ratio * ratio;
@@ -324,7 +330,7 @@ impl<'a> PairwiseDifferences<'a> {
     }
 
     /// Pivots for a round, ascending and distinct: for each target the sample's order
-    /// statistics about three standard deviations of a sample quantile below and above the
+    /// statistics [`MARGIN_SDS`] standard deviations of a sample quantile below and above the
     /// target's expected place in the sample.
     fn pivots(&self, band: &Band, targets: &[Target], round: usize) -> Vec<f64> {
         let total = band.total();
@@ -344,7 +350,7 @@ impl<'a> PairwiseDifferences<'a> {
         for t in targets {
             let q = ((t.k - band.count_lo) as f64 - 0.5) / total as f64;
             let centre = q * size as f64;
-            let margin = 3.0 * (size as f64 * q * (1.0 - q)).sqrt() + 2.0;
+            let margin = MARGIN_SDS * (size as f64 * q * (1.0 - q)).sqrt() + 2.0;
             let (below, above) = ((centre - margin).floor(), (centre + margin).ceil());
             open = match open {
                 Some((lo, hi)) if below <= hi => Some((lo, hi.max(above))),
