@@ -1,7 +1,8 @@
 //! Printing benchmark of the full `mann_whitney` computation (statistic, p-value, estimate and
 //! interval; the normal branch on continuous data) at n = m = 10^3 .. 10^6, next to
-//! `sort_unstable` of the same 2n values and to `test: auto` as a whole (`canaryd::judge` on a
-//! one-metric template), in one run so that the ratios are comparable (issue 18, item 1).
+//! `sort_unstable` of the same 2n values, to `test: auto` as a whole (`canaryd::judge` on a
+//! one-metric template) and to `signed_rank` (auto's paired test) on the same values as n
+//! pairs, in one run so that the ratios are comparable (issue 18, item 1).
 //!
 //! The data are deterministic (a fixed linear congruential generator): latency-like
 //! exponential samples with a small shift. Each time is the best of a few repetitions, since
@@ -14,7 +15,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use canaryd::observation::Observation;
-use canaryd::stats::mann_whitney;
+use canaryd::stats::{mann_whitney, signed_rank};
 use canaryd::template::parse_template;
 
 /// The ratio to the sort that `mann_whitney` should stay within at 10^4 and above.
@@ -82,8 +83,15 @@ fn main() {
     .expect("the bench template is valid");
 
     println!(
-        "{:>9} | {:>14} | {:>14} | {:>6} | {:>14} | {:>9} | goal (<= {GOAL_RATIO}x sort)",
-        "n = m", "mann_whitney", "sort of 2n", "ratio", "auto (judge)", "auto/sort"
+        "{:>9} | {:>14} | {:>14} | {:>6} | {:>14} | {:>9} | {:>14} | {:>8} | goal (<= {GOAL_RATIO}x sort)",
+        "n = m",
+        "mann_whitney",
+        "sort of 2n",
+        "ratio",
+        "auto (judge)",
+        "auto/sort",
+        "signed_rank",
+        "sr/sort"
     );
     for len in sizes {
         let canary = sample(len, 1, 0.002);
@@ -117,6 +125,12 @@ fn main() {
             || (),
             |()| canaryd::judge::judge(&template, black_box(&observations)),
         );
+        // The paired test of `auto` on the same values taken as n pairs.
+        let paired = best_of(
+            reps,
+            || (),
+            |()| signed_rank(black_box(&canary), black_box(&baseline), 0.95),
+        );
         let ratio = mw.as_secs_f64() / sort.as_secs_f64();
         let goal = if len < 10_000 {
             "(not a goal below 10^4)".to_string()
@@ -126,11 +140,13 @@ fn main() {
             "NOT met".to_string()
         };
         println!(
-            "{len:>9} | {:>14} | {:>14} | {ratio:>5.1}x | {:>14} | {:>8.1}x | {goal}",
+            "{len:>9} | {:>14} | {:>14} | {ratio:>5.1}x | {:>14} | {:>8.1}x | {:>14} | {:>7.1}x | {goal}",
             ms(mw),
             ms(sort),
             ms(auto),
             auto.as_secs_f64() / sort.as_secs_f64(),
+            ms(paired),
+            paired.as_secs_f64() / sort.as_secs_f64(),
         );
     }
 }

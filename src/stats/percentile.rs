@@ -18,13 +18,11 @@ pub fn percentile_sorted(sorted: &[f64], p: f64) -> Option<f64> {
     Some(if a == b { a } else { a + frac * (b - a) })
 }
 
-/// A copy of `sample` in ascending order (total order: NaN sorts last).
+/// A copy of `sample` in ascending order (total order: NaN sorts last), radix-sorted when
+/// large (the same bits as `sort_unstable_by(f64::total_cmp)`: values equal under the total
+/// order are the same bits, so no stability is lost).
 pub fn sorted(sample: &[f64]) -> Vec<f64> {
-    let mut copy = sample.to_vec();
-    // Values equal under the total order are the same bits, so an unstable sort gives the same
-    // vector as a stable one, without the stable sort's buffer and merging.
-    copy.sort_unstable_by(f64::total_cmp);
-    copy
+    super::radix::sorted(sample)
 }
 
 /// [`percentile`] by selection instead of a sort, O(n): the same value (the two order

@@ -1,4 +1,4 @@
-//! Sorting `f64` samples in IEEE total order (`f64::total_cmp`), by least-significant-digit
+//! Sorting `f64` samples (NaN and infinities included) in IEEE total order (`f64::total_cmp`), by least-significant-digit
 //! radix sort on the order-preserving integer image of each value for large samples.
 //!
 //! Reference: the result is the same sequence of bit patterns as
@@ -114,13 +114,14 @@ mod tests {
         })]
 
         /// Bit for bit the comparison sort, on both sides of the radix threshold, with ties,
-        /// signed zeros, subnormals and both signs.
+        /// signed zeros, subnormals, infinities, NaNs of both signs and both signs.
         #[test]
         fn radix_matches_comparison_sort(
             values in prop::collection::vec(prop_oneof![
                 (0u32..8).prop_map(f64::from),
                 -1e3f64..1e3,
-                any::<f64>().prop_filter("finite", |v| v.is_finite()),
+                any::<f64>(),
+                prop_oneof![Just(f64::NAN), Just(-f64::NAN), Just(f64::INFINITY), Just(f64::NEG_INFINITY)],
                 prop_oneof![Just(0.0), Just(-0.0), Just(5e-324), Just(-5e-324)],
             ], 0..(2 * RADIX_FROM + 10))
         ) {
