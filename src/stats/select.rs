@@ -56,11 +56,11 @@ struct Band {
     /// d <= value)`; `None` below every difference.
     lo: Option<f64>,
     count_lo: u64,
-    first_le_lo: Rc<Vec<usize>>,
+    first_le_lo: Rc<Vec<Column>>,
     /// The upper bound, inclusive, with `#{d <= hi}` and the first columns with `d <= hi`.
     hi: f64,
     count_hi: u64,
-    first_le_hi: Rc<Vec<usize>>,
+    first_le_hi: Rc<Vec<Column>>,
 }
 
 impl Band {
@@ -69,7 +69,7 @@ impl Band {
         Self {
             lo: None,
             count_lo: 0,
-            first_le_lo: Rc::new((0..d.xs.len()).map(|i| d.row_end(i)).collect()),
+            first_le_lo: Rc::new((0..d.xs.len()).map(|i| d.row_end(i) as Column).collect()),
             hi: d.max(),
             count_hi: d.len(),
             first_le_hi: Rc::new(vec![0; d.xs.len()]),
@@ -82,11 +82,15 @@ impl Band {
     }
 }
 
+/// A column index in a band (half the memory of `usize`; [`PairwiseDifferences::select`]
+/// takes the bisection path for samples longer than `u32::MAX`).
+type Column = u32;
+
 /// A value inside a band with its count and first columns: a bound of a narrower band.
 struct Cut {
     value: f64,
     count: u64,
-    firsts: Rc<Vec<usize>>,
+    firsts: Rc<Vec<Column>>,
 }
 
 /// A wanted rank (1-based, within 1..=n*m) and the slot its answer goes to.
@@ -233,6 +237,12 @@ impl<'a> PairwiseDifferences<'a> {
             })
             .collect();
         targets.sort_unstable_by_key(|t| t.k);
+        if Column::try_from(self.ys.len()).is_err() {
+            for t in &targets {
+                out[t.slot] = self.kth_by_bisection(t.k);
+            }
+            return out;
+        }
         self.select_in(Band::full(self), &targets, 0, &mut out);
         out
     }
@@ -409,8 +419,8 @@ impl<'a> PairwiseDifferences<'a> {
         let mut next = position();
         let mut row_start = 0u64;
         for (i, &x) in self.xs.iter().enumerate() {
-            let (a, b) = (band.first_le_hi[i], band.first_le_lo[i]);
-            let row_end = row_start + (b - a) as u64;
+            let (a, b) = (band.first_le_hi[i] as usize, band.first_le_lo[i] as usize);
+            let row_end = row_start + b.saturating_sub(a) as u64;
             while next < row_end {
                 out.push(x - self.ys[a + (next - row_start) as usize]);
                 if out.len() as u64 == size {
@@ -439,10 +449,11 @@ impl<'a> PairwiseDifferences<'a> {
             .iter()
             .zip(band.first_le_hi.iter().zip(band.first_le_lo.iter()));
         for (i, (&x, (&a, &b))) in rows.enumerate() {
+            let (a, b) = (a as usize, b as usize);
             // The first column with d <= v never moves left as x grows (a row's end only
             // shortens it), and lies between the band's columns for hi and lo.
             first = self.first_le(x, value, first.max(a).min(b), b);
-            firsts.push(first);
+            firsts.push(first as Column);
             count += (self.row_end(i) - first) as u64;
         }
         Cut {
@@ -480,7 +491,7 @@ impl<'a> PairwiseDifferences<'a> {
     fn gather(&self, band: &Band, targets: &[Target], out: &mut [f64]) {
         let mut inside = Vec::with_capacity(band.total() as usize);
         for (i, &x) in self.xs.iter().enumerate() {
-            let (a, b) = (band.first_le_hi[i], band.first_le_lo[i]);
+            let (a, b) = (band.first_le_hi[i] as usize, band.first_le_lo[i] as usize);
             inside.extend(self.ys[a.min(b)..b].iter().map(|&y| x - y));
         }
         // Ascending targets: everything left of a selected place is at most its value, so the
