@@ -20,6 +20,12 @@
 /// two rarely miss (a miss costs one more round; it never changes the answer).
 const MARGIN_SDS: f64 = 2.0;
 
+#[cfg(test)]
+thread_local! {
+    /// How often this thread's selections fell back to bisection (tests only).
+    static FALLBACKS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Rounds of sampled narrowing before bisection takes over.
 const MAX_ROUNDS: usize = 24;
 
@@ -272,6 +278,8 @@ impl<'a> PairwiseDifferences<'a> {
             return self.gather(&band, targets, out);
         }
         if round >= MAX_ROUNDS {
+            #[cfg(test)]
+            FALLBACKS.with(|f| f.set(f.get() + 1));
             for t in targets {
                 out[t.slot] = self.kth_by_bisection(t.k);
             }
@@ -320,7 +328,13 @@ impl<'a> PairwiseDifferences<'a> {
     /// answer is `hi` for the targets among its copies; the others go on without them.
     fn split_top(&self, band: Band, targets: &[Target], round: usize, out: &mut [f64]) {
         let hi = band.hi;
-        let below = from_order_key(order_key(hi).wrapping_sub(1));
+        // The largest value below hi: the next key down, twice for a zero (-0.0 == +0.0, so
+        // counting at -0.0 would drop nothing).
+        let mut key = order_key(hi).wrapping_sub(1);
+        if from_order_key(key) == hi {
+            key = key.wrapping_sub(1);
+        }
+        let below = from_order_key(key);
         let all_copies = hi == f64::NEG_INFINITY || band.lo.is_some_and(|lo| below <= lo);
         let cut = (!all_copies).then(|| self.cuts(&band, &[below]).remove(0));
         let count_below = cut.as_ref().map_or(band.count_lo, |c| c.count);
@@ -661,6 +675,58 @@ mod tests {
             assert_eq!(d.kth_smallest(k as u64), all[k - 1], "k = {k}");
         }
         assert_eq!(d.kth_smallest(1_000_000), all[all.len() - 1]);
+    }
+}
+
+#[cfg(test)]
+mod rounds {
+    use super::{PairwiseDifferences, FALLBACKS};
+
+    /// Tie-heavy samples (values rounded to a grid, zero differences by the thousand, both
+    /// signed zeros) finish in sampled rounds: no fallback to bisection. A zero at the top of
+    /// a band once made every round count at -0.0, which equals +0.0, and so never shrink.
+    #[test]
+    fn tied_samples_need_no_bisection() {
+        let grid = |len: usize, seed: u64, scale: f64| -> Vec<f64> {
+            let mut state = seed;
+            let mut v: Vec<f64> = (0..len)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    let u = ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+                    ((0.2 - 0.02 * u.ln()) * scale).round() / scale
+                })
+                .collect();
+            v.sort_by(f64::total_cmp);
+            v
+        };
+        for (len, scale) in [
+            (361, 1.0),
+            (361, 10.0),
+            (361, 100.0),
+            (5000, 10.0),
+            (5000, 1000.0),
+        ] {
+            let (xs, ys) = (grid(len, 1, scale), grid(len, 2, scale));
+            let nm = (len * len) as u64;
+            let ks = [1, nm / 4, nm / 2, nm / 2 + 1, 3 * nm / 4, nm];
+            FALLBACKS.with(|f| f.set(0));
+            let got = PairwiseDifferences::new(&xs, &ys).select(&ks);
+            let negated: Vec<f64> = xs.iter().rev().map(|v| -v).collect();
+            let walsh = PairwiseDifferences::walsh(&xs, &negated);
+            let total = walsh.len();
+            let walsh_ks = [1, total / 2, total / 2 + 1, total];
+            let walsh_got = walsh.select(&walsh_ks);
+            assert_eq!(FALLBACKS.with(|f| f.get()), 0, "len {len}, grid 1/{scale}");
+            let d = PairwiseDifferences::new(&xs, &ys);
+            for (&k, &v) in ks.iter().zip(&got) {
+                assert_eq!(v, d.kth_by_bisection(k), "k = {k}");
+            }
+            for (&k, &v) in walsh_ks.iter().zip(&walsh_got) {
+                assert_eq!(v, walsh.kth_by_bisection(k), "Walsh k = {k}");
+            }
+        }
     }
 }
 
