@@ -40,7 +40,7 @@ impl Coalescing {
 
     /// How many distinct fetches are in flight.
     #[cfg(test)]
-    fn in_flight(&self) -> usize {
+    fn fetches_in_flight(&self) -> usize {
         self.in_flight.lock().map_or(0, |m| m.len())
     }
 }
@@ -219,11 +219,12 @@ mod tests {
         })
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn identical_fetches_in_flight_share_one_query_and_different_ones_do_not() {
         let backend = counting(false);
         let source = Coalescing::new(backend.clone());
         let w = window(1_700_000_000);
+        let later = window(1_700_000_010);
         let same = futures::future::join_all(
             (0..8).map(|_| source.fetch_scope("m", Scope::Baseline, "up", &w)),
         );
@@ -231,7 +232,7 @@ mod tests {
             same,
             source.fetch_scope("m", Scope::Baseline, "down", &w),
             source.fetch_scope("m", Scope::Canary, "up", &w),
-            source.fetch_scope("m", Scope::Baseline, "up", &window(1_700_000_010)),
+            source.fetch_scope("m", Scope::Baseline, "up", &later),
         );
         assert_eq!(backend.calls.load(Ordering::SeqCst), 4);
         let first = same[0].as_ref().expect("answer").clone();
@@ -241,7 +242,7 @@ mod tests {
         assert_ne!(other_query.expect("answer"), first);
         other_side.expect("answer");
         other_window.expect("answer");
-        assert_eq!(source.in_flight(), 0, "nothing is kept once answered");
+        assert_eq!(source.fetches_in_flight(), 0, "nothing is kept once answered");
         // After the answer, the same query is fetched again: no old answer is served.
         source
             .fetch_scope("m", Scope::Baseline, "up", &w)
@@ -250,7 +251,7 @@ mod tests {
         assert_eq!(backend.calls.load(Ordering::SeqCst), 5);
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_failed_fetch_is_not_shared_each_caller_gets_its_own_error() {
         let backend = counting(true);
         let source = Coalescing::new(backend.clone());
@@ -267,10 +268,10 @@ mod tests {
         }
         // The first fetch, then each of the two waiting callers on its own.
         assert_eq!(backend.calls.load(Ordering::SeqCst), 3);
-        assert_eq!(source.in_flight(), 0);
+        assert_eq!(source.fetches_in_flight(), 0);
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn an_abandoned_fetch_leaves_no_entry_and_the_waiting_caller_fetches_itself() {
         let backend = counting(false);
         let source = Coalescing::new(backend.clone());
@@ -285,6 +286,6 @@ mod tests {
         assert!(gave_up.is_err());
         answer.expect("the follower fetched for itself");
         assert_eq!(backend.calls.load(Ordering::SeqCst), 2);
-        assert_eq!(source.in_flight(), 0);
+        assert_eq!(source.fetches_in_flight(), 0);
     }
 }
