@@ -533,6 +533,8 @@ async fn run_scenario(
         procs.iter().map(Owned::cpu_seconds).sum::<f64>(),
         prometheus.cpu_seconds(),
         range_queries(&client, prom_url).await,
+        machine_busy_seconds(),
+        Instant::now(),
     );
 
     // Wait for the last window (start + lifetime [+ 1 min spread]) plus settle, then for the
@@ -570,6 +572,8 @@ async fn run_scenario(
         canaryd_cpu: cpu.iter().sum::<f64>() - judging_from.0,
         prometheus_cpu: prometheus.cpu_seconds() - judging_from.1,
         queries: range_queries(&client, prom_url).await - judging_from.2,
+        machine_busy: machine_busy_seconds() - judging_from.3,
+        seconds: judging_from.4.elapsed().as_secs_f64(),
         aligned: !spread,
     };
     drop(procs);
@@ -593,7 +597,33 @@ struct Judging {
     prometheus_cpu: f64,
     /// Range queries Prometheus answered meanwhile.
     queries: f64,
+    /// CPU seconds the whole machine spent meanwhile (every process), and the wall time.
+    machine_busy: f64,
+    seconds: f64,
     aligned: bool,
+}
+
+/// CPU seconds the machine has spent (all cores, every process, not idle or waiting for I/O),
+/// from `/proc/stat` (clock ticks of 1/100 s).
+fn machine_busy_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(cpu) = stat.lines().find(|l| l.starts_with("cpu ")) else {
+        return f64::NAN;
+    };
+    let ticks: Vec<f64> = cpu
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+    let busy: f64 = ticks
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .take(6)
+        .map(|(_, t)| t)
+        .sum();
+    busy / 100.0
 }
 
 /// The range queries a Prometheus has answered so far, from its own `/metrics`.
@@ -710,6 +740,12 @@ fn report(
             judging.queries,
             per_query * 1000.0,
             judging.queries / n,
+        );
+        let others = judging.machine_busy - judging.canaryd_cpu - judging.prometheus_cpu;
+        println!(
+            "  the machine meanwhile ({:.0} s): {:.1} CPU s busy, of which other processes \
+             (this bench, other builds) {:.1} s",
+            judging.seconds, judging.machine_busy, others
         );
         if judging.aligned {
             // Every analysis falls due at once each interval: one wave is `analyses` judgments,
