@@ -242,7 +242,11 @@ mod tests {
         assert_ne!(other_query.expect("answer"), first);
         other_side.expect("answer");
         other_window.expect("answer");
-        assert_eq!(source.fetches_in_flight(), 0, "nothing is kept once answered");
+        assert_eq!(
+            source.fetches_in_flight(),
+            0,
+            "nothing is kept once answered"
+        );
         // After the answer, the same query is fetched again: no old answer is served.
         source
             .fetch_scope("m", Scope::Baseline, "up", &w)

@@ -214,7 +214,10 @@ async fn a_hung_judgment_holds_one_slot_not_the_interval_loop() {
         assert_eq!(a["intervals"].as_array().unwrap().len(), 4, "{a:#}");
     }
     let (_, held) = app
-        .get(&format!("/api/v1/analyses/{}", held["id"].as_str().unwrap()))
+        .get(&format!(
+            "/api/v1/analyses/{}",
+            held["id"].as_str().unwrap()
+        ))
         .await;
     assert!(
         held["intervals"].as_array().unwrap().is_empty(),
