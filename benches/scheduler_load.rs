@@ -660,6 +660,7 @@ async fn lag_from_metrics(client: &reqwest::Client, base: &str) -> (f64, f64) {
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 fn report(
     label: &str,
     f: &Figures,
@@ -744,7 +745,7 @@ fn report(
         let others = judging.machine_busy - judging.canaryd_cpu - judging.prometheus_cpu;
         println!(
             "  the machine meanwhile ({:.0} s): {:.1} CPU s busy, of which other processes \
-             (this bench, other builds) {:.1} s",
+             (PostgreSQL, this bench, other builds) {:.1} s",
             judging.seconds, judging.machine_busy, others
         );
         if judging.aligned {
