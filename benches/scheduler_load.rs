@@ -527,6 +527,16 @@ async fn run_scenario(
         _ => None,
     };
 
+    // From here on the instances judge: their CPU and Prometheus' (with the range queries it
+    // answered) are the work that the lag is made of.
+    let judging_from = (
+        procs.iter().map(Owned::cpu_seconds).sum::<f64>(),
+        prometheus.cpu_seconds(),
+        range_queries(&client, prom_url).await,
+        machine_busy_seconds(),
+        Instant::now(),
+    );
+
     // Wait for the last window (start + lifetime [+ 1 min spread]) plus settle, then for the
     // store to say every analysis is completed (at most 5 minutes more).
     let store = Store::connect(&db_url).await.expect("open the store");
@@ -558,6 +568,14 @@ async fn run_scenario(
     let memory: Vec<(f64, f64)> = procs.iter().map(Owned::memory_mb).collect();
     let cpu: Vec<f64> = procs.iter().map(Owned::cpu_seconds).collect();
     let prom_cpu = prometheus.cpu_seconds() - prom_cpu_before;
+    let judging = Judging {
+        canaryd_cpu: cpu.iter().sum::<f64>() - judging_from.0,
+        prometheus_cpu: prometheus.cpu_seconds() - judging_from.1,
+        queries: range_queries(&client, prom_url).await - judging_from.2,
+        machine_busy: machine_busy_seconds() - judging_from.3,
+        seconds: judging_from.4.elapsed().as_secs_f64(),
+        aligned: !spread,
+    };
     drop(procs);
     let f = read_figures(&db_url).await;
     report(
@@ -568,7 +586,59 @@ async fn run_scenario(
         prom_cpu,
         &metric_lag,
         idle.as_ref(),
+        &judging,
     );
+}
+
+/// The work of the judging part of a scenario (from just before the first interval falls due
+/// to the end).
+struct Judging {
+    canaryd_cpu: f64,
+    prometheus_cpu: f64,
+    /// Range queries Prometheus answered meanwhile.
+    queries: f64,
+    /// CPU seconds the whole machine spent meanwhile (every process), and the wall time.
+    machine_busy: f64,
+    seconds: f64,
+    aligned: bool,
+}
+
+/// CPU seconds the machine has spent (all cores, every process, not idle or waiting for I/O),
+/// from `/proc/stat` (clock ticks of 1/100 s).
+fn machine_busy_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(cpu) = stat.lines().find(|l| l.starts_with("cpu ")) else {
+        return f64::NAN;
+    };
+    let ticks: Vec<f64> = cpu
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+    let busy: f64 = ticks
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .take(6)
+        .map(|(_, t)| t)
+        .sum();
+    busy / 100.0
+}
+
+/// The range queries a Prometheus has answered so far, from its own `/metrics`.
+async fn range_queries(client: &reqwest::Client, prom_url: &str) -> f64 {
+    let text = match client.get(format!("{prom_url}/metrics")).send().await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    text.lines()
+        .filter(|l| {
+            l.starts_with("prometheus_http_requests_total{")
+                && l.contains("handler=\"/api/v1/query_range\"")
+        })
+        .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+        .sum()
 }
 
 /// (count, sum) of `canaryd_interval_lag_seconds` on an instance's `/metrics`.
@@ -590,6 +660,7 @@ async fn lag_from_metrics(client: &reqwest::Client, base: &str) -> (f64, f64) {
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 fn report(
     label: &str,
     f: &Figures,
@@ -598,6 +669,7 @@ fn report(
     prom_cpu: f64,
     metric_lag: &[(f64, f64)],
     idle: Option<&(f64, Vec<f64>)>,
+    judging: &Judging,
 ) {
     println!("scheduler_load, {label}:");
     println!(
@@ -656,6 +728,40 @@ fn report(
         None => println!("  idle CPU: not measured (the analyses took too long to create)"),
     }
     let p99 = f.quantile(0.99);
+    if f.intervals > 0 && judging.queries > 0.0 {
+        let n = f.intervals as f64;
+        let per_judgment = judging.canaryd_cpu / n;
+        let per_query = judging.prometheus_cpu / judging.queries;
+        println!(
+            "  judging: canaryd CPU {:.1} s ({:.2} ms per interval), Prometheus CPU {:.1} s for \
+             {:.0} range queries ({:.2} ms each; {:.2} per interval sent, 6 asked)",
+            judging.canaryd_cpu,
+            per_judgment * 1000.0,
+            judging.prometheus_cpu,
+            judging.queries,
+            per_query * 1000.0,
+            judging.queries / n,
+        );
+        let others = judging.machine_busy - judging.canaryd_cpu - judging.prometheus_cpu;
+        println!(
+            "  the machine meanwhile ({:.0} s): {:.1} CPU s busy, of which other processes \
+             (PostgreSQL, this bench, other builds) {:.1} s",
+            judging.seconds, judging.machine_busy, others
+        );
+        if judging.aligned {
+            // Every analysis falls due at once each interval: one wave is `analyses` judgments,
+            // and no schedule can judge the last of them before the CPU they need is spent.
+            let cores = std::thread::available_parallelism().map_or(2, |c| c.get()) as f64;
+            let wave = f.analyses as f64;
+            let every_query = (6.0 * wave * per_query + wave * per_judgment) / cores;
+            let sent = ((judging.queries / n) * wave * per_query + wave * per_judgment) / cores;
+            println!(
+                "  floor of one aligned wave of {wave:.0} judgments on {cores:.0} cores: {every_query:.1} s \
+                 with 6 queries each, {sent:.1} s with the queries sent; p99 lag / floor = {:.2}",
+                p99 / sent
+            );
+        }
+    }
     let peak = memory.iter().map(|m| m.0).fold(0.0, f64::max);
     let all_judged = f.intervals as i64 == f.expected_intervals;
     let met = |ok: bool| if ok { "met" } else { "NOT met" };

@@ -204,10 +204,17 @@ impl Scheduler {
     /// until the earliest, and claims in batches. So the store sees one small range query per
     /// poll interval and one claim per batch, never a query per due time, whatever the number
     /// of analyses; what other instances change is seen at the next re-read.
+    ///
+    /// Judgments run as a pipeline: at most `max_concurrent_judgments` at once, each slot
+    /// refilled as soon as one ends from what was claimed, and the next batch is claimed as
+    /// soon as fewer than a slot's worth of claimed analyses wait for a slot. (It used to
+    /// claim a batch and wait for its slowest judgment before claiming again, so every batch
+    /// ended with idle slots while more was due.)
     async fn analyses_loop(self: Arc<Self>) {
         self.release_old_leases().await;
         let poll = Duration::from_millis(self.settings.scheduler.poll_interval_ms.max(10));
         let batch = self.settings.scheduler.batch_size.max(1);
+        let max = self.settings.scheduler.max_concurrent_judgments.max(1);
         // Enough to keep a few batches going between re-reads; more is read again when the
         // timer runs dry of it.
         let limit = (batch * 4).max(256);
@@ -216,7 +223,15 @@ impl Scheduler {
         let mut reread_at = tokio::time::Instant::now();
         let mut last_read: Option<tokio::time::Instant> = None;
         let mut claim_after = tokio::time::Instant::now();
+        // Claimed (leased to this instance) and waiting for a judgment slot, in claim order.
+        let mut claimed: std::collections::VecDeque<AnalysisRow> =
+            std::collections::VecDeque::new();
+        let mut running = tokio::task::JoinSet::new();
         loop {
+            while running.len() < max {
+                let Some(a) = claimed.pop_front() else { break };
+                running.spawn(self.clone().judge_claimed(a));
+            }
             let notified = self.wake.notified();
             let now = self.now();
             let dry = self.timer().needs_reread() && tokio::time::Instant::now() >= claim_after;
@@ -224,7 +239,13 @@ impl Scheduler {
                 match self.store.due_analyses(now + horizon, limit).await {
                     Ok(rows) => {
                         let cut = rows.len() as i64 >= limit;
-                        self.timer().replace(rows, cut);
+                        let mut timer = self.timer();
+                        timer.replace(rows, cut);
+                        // Claimed here but not judged yet: the re-read does not see them as
+                        // free (leased), and they must not be claimed twice by this loop.
+                        for a in &claimed {
+                            timer.remove(&a.id);
+                        }
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "reading the due analyses failed");
@@ -236,11 +257,20 @@ impl Scheduler {
             }
             let now = self.now();
             let earliest = self.timer().earliest();
-            if earliest.is_some_and(|t| t <= now) && tokio::time::Instant::now() >= claim_after {
-                match self.analyses_tick().await {
-                    // A full batch: more may be due at once.
-                    Ok(n) if n as i64 >= batch => {}
-                    Ok(_) => claim_after = tokio::time::Instant::now() + CLAIM_COALESCE.min(poll),
+            // Claim again while the slots still have work: fewer than one slot's worth left.
+            let hungry = claimed.len() < max;
+            if hungry
+                && earliest.is_some_and(|t| t <= now)
+                && tokio::time::Instant::now() >= claim_after
+            {
+                match self.claim_analyses(batch).await {
+                    Ok(ids) => {
+                        // A full batch: more may be due at once; else wait a little.
+                        if (ids.len() as i64) < batch {
+                            claim_after = tokio::time::Instant::now() + CLAIM_COALESCE.min(poll);
+                        }
+                        claimed.extend(ids);
+                    }
                     Err(e) => {
                         tracing::warn!(work = ?Work::Analyses, error = %e, "scheduler step failed");
                         self.timer().forget_due(now);
@@ -251,16 +281,17 @@ impl Scheduler {
             }
             let until_reread = reread_at.saturating_duration_since(tokio::time::Instant::now());
             let wait = match earliest {
-                Some(t) => {
+                Some(t) if hungry => {
                     let due_in = Duration::from_millis((t - now).num_milliseconds().max(0) as u64);
                     let claim_in =
                         claim_after.saturating_duration_since(tokio::time::Instant::now());
                     until_reread.min(due_in.max(claim_in))
                 }
-                None => until_reread,
+                _ => until_reread,
             };
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
+                Some(_) = running.join_next(), if !running.is_empty() => {}
                 _ = notified => {
                     let soonest = last_read.map_or_else(tokio::time::Instant::now, |t| t + REREAD_COALESCE);
                     reread_at = reread_at.min(soonest);
@@ -332,49 +363,57 @@ impl Scheduler {
         self.now() + seconds(self.settings.scheduler.lease_seconds.max(1.0))
     }
 
+    /// Claims up to `limit` due analyses for this instance and takes them out of the timer.
+    async fn claim_analyses(&self, limit: i64) -> Result<Vec<AnalysisRow>, SchedulerError> {
+        let at = self.now();
+        let rows = self
+            .store
+            .claim_due_analysis_rows(&self.owner, self.lease_until(), limit)
+            .await?;
+        let mut timer = self.timer();
+        for a in &rows {
+            timer.remove(&a.id);
+        }
+        if (rows.len() as i64) < limit {
+            // Every free row due at `at` is claimed now: what the timer still has as due by
+            // then is another instance's, and the next re-read says when it is free.
+            timer.forget_due(at);
+        }
+        Ok(rows)
+    }
+
+    /// Judges the next interval of claimed analysis `a`; on failure releases it so that it
+    /// is claimed again.
+    async fn judge_claimed(self: Arc<Self>, a: AnalysisRow) {
+        let id = a.id.clone();
+        if let Err(e) = self.process_analysis(a).await {
+            tracing::warn!(analysis_id = %id, error = %e, "interval not recorded");
+            let _ = self.store.release_analysis(&self.owner, &id).await;
+        }
+    }
+
+    /// One claim and its judgments, waiting for all of them ([`Self::run_due`]).
     async fn analyses_tick(self: &Arc<Self>) -> Result<usize, SchedulerError> {
         let batch = self.settings.scheduler.batch_size.max(1);
-        let at = self.now();
-        let ids = self
-            .store
-            .claim_due_analyses(&self.owner, self.lease_until(), batch)
-            .await?;
-        let n = ids.len();
-        {
-            let mut timer = self.timer();
-            for id in &ids {
-                timer.remove(id);
-            }
-            if (n as i64) < batch {
-                // Every free row due at `at` is claimed now: what the timer still has as due
-                // by then is another instance's, and the next re-read says when it is free.
-                timer.forget_due(at);
-            }
-        }
+        let rows = self.claim_analyses(batch).await?;
+        let n = rows.len();
         let max = self.settings.scheduler.max_concurrent_judgments.max(1);
         let mut running = tokio::task::JoinSet::new();
-        for id in ids {
+        for a in rows {
             while running.len() >= max {
                 running.join_next().await;
             }
-            let me = self.clone();
-            running.spawn(async move {
-                if let Err(e) = me.process_analysis(&id).await {
-                    tracing::warn!(analysis_id = %id, error = %e, "interval not recorded");
-                    let _ = me.store.release_analysis(&me.owner, &id).await;
-                }
-            });
+            running.spawn(self.clone().judge_claimed(a));
         }
         while running.join_next().await.is_some() {}
         Ok(n)
     }
 
-    /// Judges the next interval of analysis `id`, which this instance has claimed.
-    #[tracing::instrument(skip_all, fields(analysis_id = %id))]
-    async fn process_analysis(&self, id: &str) -> Result<(), SchedulerError> {
-        let Some(a) = self.store.get_analysis(id).await? else {
-            return Ok(());
-        };
+    /// Judges the next interval of analysis `a`, which this instance has just claimed (the
+    /// row as the claim returned it: no second read).
+    #[tracing::instrument(skip_all, fields(analysis_id = %a.id))]
+    async fn process_analysis(&self, a: AnalysisRow) -> Result<(), SchedulerError> {
+        let id = a.id.as_str();
         if !a.state.is_open() || a.next_index >= a.interval_count {
             return self
                 .store

@@ -11,6 +11,7 @@
 //! that grid in `align`, the points budget of one answer in `points`.
 
 mod align;
+mod coalesce;
 pub mod datadog;
 mod fetch;
 pub mod file;

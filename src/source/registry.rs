@@ -41,7 +41,10 @@ pub fn build_source(
 /// keeps its connections alive from one judgment to the next (the scheduler benchmark,
 /// `benches/scheduler_load.rs`, measured the difference). Keyed by runtime because pooled
 /// connections belong to the runtime that opened them (actix-web runs one per worker).
-/// Outside a runtime, or for settings that cannot be keyed, this is [`build_source`].
+/// Identical fetches in flight on a shared source share one backend query
+/// ([`coalesce`](super::coalesce)): analyses that fall due together over the same scopes ask
+/// the same question at the same moment. Outside a runtime, or for settings that cannot be
+/// keyed, this is [`build_source`].
 ///
 /// # Errors
 /// As [`build_source`]; an error is not remembered.
@@ -65,7 +68,8 @@ pub fn shared_source(
     if let Some(found) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
         return Ok(found);
     }
-    let source = build_source(name, settings)?;
+    let built = build_source(name, settings)?;
+    let source: Arc<dyn MetricSource> = Arc::new(super::coalesce::Coalescing::new(built));
     if let Ok(mut c) = cache.lock() {
         if c.len() >= MOST {
             c.clear();

@@ -374,41 +374,48 @@ impl Store {
         lease_until: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<String>, StoreError> {
-        self.check_file()?;
-        let now = self.clock.now();
-        let rows = match &self.pool {
-            Pool::Sqlite(p) => sqlx::query(sqlx::AssertSqlSafe(format!(
-                "UPDATE analyses SET lease_owner = $1, lease_until = $2 WHERE id IN \
-                     (SELECT id FROM analyses WHERE state IN {OPEN_STATES} \
-                     AND next_due_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
-                     ORDER BY next_due_at LIMIT $4) RETURNING id"
-            )))
-            .bind(owner)
-            .bind(At(lease_until))
-            .bind(At(now))
-            .bind(limit)
-            .fetch_all(p)
+        Ok(self
+            .claim_due_analysis_rows(owner, lease_until, limit)
             .await?
             .into_iter()
-            .map(|r| r.try_get::<String, _>("id"))
-            .collect::<Result<Vec<_>, _>>()?,
-            Pool::Postgres(p) => sqlx::query(sqlx::AssertSqlSafe(format!(
+            .map(|a| a.id)
+            .collect())
+    }
+
+    /// [`Self::claim_due_analyses`], returning the claimed rows as the claim left them (leased
+    /// to `owner`), so that the scheduler does not read each one again.
+    pub async fn claim_due_analysis_rows(
+        &self,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<AnalysisRow>, StoreError> {
+        self.check_file()?;
+        let now = self.clock.now();
+        // PostgreSQL skips rows another instance's claim has locked instead of waiting for it.
+        let skip_locked = match &self.pool {
+            Pool::Sqlite(_) => "",
+            Pool::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+        };
+        with_pool!(self, |p| {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE analyses SET lease_owner = $1, lease_until = $2 WHERE id IN \
                  (SELECT id FROM analyses WHERE state IN {OPEN_STATES} \
                  AND next_due_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
-                 ORDER BY next_due_at LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id"
+                 ORDER BY next_due_at LIMIT $4{skip_locked}) RETURNING {ANALYSIS_COLUMNS}"
             )))
             .bind(owner)
             .bind(At(lease_until))
             .bind(At(now))
             .bind(limit)
             .fetch_all(p)
-            .await?
-            .into_iter()
-            .map(|r| r.try_get::<String, _>("id"))
-            .collect::<Result<Vec<_>, _>>()?,
-        };
-        Ok(rows)
+            .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                out.push(analysis_from_row!(row));
+            }
+            Ok(out)
+        })
     }
 
     /// The free analyses (open, no live lease) whose next interval is due at or before

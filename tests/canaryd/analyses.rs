@@ -167,6 +167,69 @@ async fn past_windows_are_judged_at_once_and_called_back(db: Db) {
     app.stop().await;
 }
 
+/// A judgment whose backend hangs holds one judgment slot, not the interval loop: with two
+/// slots, every other analysis is judged to the end while it still waits. (The loop used to
+/// claim a batch and wait for every judgment of it before claiming again: one hung query
+/// stopped all judging until its timeout.)
+#[tokio::test]
+async fn a_hung_judgment_holds_one_slot_not_the_interval_loop() {
+    let upstream = support::prometheus()
+        .url
+        .trim_start_matches("http://")
+        .to_string();
+    let proxy = crate::support::fake::holding_proxy(upstream, "held").await;
+    let app = spawn_app(Db::Sqlite, |s| {
+        fast(s);
+        s.scheduler.max_concurrent_judgments = 2;
+        s.scheduler.batch_size = 4;
+        let p = s.sources.get_mut("prometheus").expect("source");
+        p.url = proxy.url.clone();
+        p.timeout_seconds = Some(600.0);
+        p.judgment_timeout_seconds = Some(600.0);
+    })
+    .await;
+    app.put_fixture_template("fixture-latency").await;
+    let body = |canary: &str, start: i64| {
+        json!({
+            "template": "fixture-latency",
+            "baseline": "baseline",
+            "canary": canary,
+            "start": start,
+            "lifetime_minutes": 10,
+            "interval_minutes": 2.5,
+            "stop_on_fail": false,
+        })
+    };
+    // The hung one falls due first, so that it is in the first claimed batch.
+    let (status, held) = app.post("/api/v1/analyses", &body("held", T0 - 10)).await;
+    assert_eq!(status, 201, "{held}");
+    let mut others = Vec::new();
+    for _ in 0..6 {
+        let (status, made) = app.post("/api/v1/analyses", &body("canary", T0)).await;
+        assert_eq!(status, 201, "{made}");
+        others.push(made["id"].as_str().unwrap().to_string());
+    }
+    for id in &others {
+        let a = wait_for(&app, id, |a| a["state"] == "completed").await;
+        assert_eq!(a["intervals"].as_array().unwrap().len(), 4, "{a:#}");
+    }
+    let (_, held) = app
+        .get(&format!(
+            "/api/v1/analyses/{}",
+            held["id"].as_str().unwrap()
+        ))
+        .await;
+    assert!(
+        held["intervals"].as_array().unwrap().is_empty(),
+        "the hung analysis is still waiting for its backend: {held:#}"
+    );
+    assert!(
+        !proxy.requests.lock().unwrap().is_empty(),
+        "its query was sent and held"
+    );
+    app.stop().await;
+}
+
 async fn stop_on_fail_ends_at_the_first_failing_interval(db: Db) {
     let app = spawn_app(db, fast).await;
     app.put_fixture_template("fixture-latency").await;

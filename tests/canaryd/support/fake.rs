@@ -128,6 +128,43 @@ pub async fn failing_proxy(upstream: String, needle: &'static str) -> Fake {
     .await
 }
 
+/// A proxy in front of `upstream` that never answers a request whose head contains `needle`
+/// (it holds the connection open, a backend hung for that one query) and forwards the rest.
+/// The heads of the held requests are in [`Fake::requests`].
+pub async fn holding_proxy(upstream: String, needle: &'static str) -> Fake {
+    let (listener, url) = bind().await;
+    let hits = Arc::new(AtomicUsize::new(0));
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let (h, r) = (hits.clone(), requests.clone());
+    tokio::spawn(async move {
+        let held = Arc::new(Mutex::new(Vec::new()));
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let (h, r, held, upstream) = (h.clone(), r.clone(), held.clone(), upstream.clone());
+            tokio::spawn(async move {
+                let Some(head) = read_head(&mut stream).await else {
+                    return;
+                };
+                h.fetch_add(1, Ordering::SeqCst);
+                if head.contains(needle) {
+                    if let Ok(mut log) = r.lock() {
+                        log.push(head);
+                    }
+                    if let Ok(mut held) = held.lock() {
+                        held.push(stream);
+                    }
+                    return;
+                }
+                forward(stream, &head, &upstream, std::time::Duration::ZERO).await;
+            });
+        }
+    });
+    Fake {
+        url,
+        hits,
+        requests,
+    }
+}
+
 /// A proxy in front of `upstream` that holds each answer back for `delay`, as a backend across
 /// a network would.
 pub async fn slow_proxy(upstream: String, delay: std::time::Duration) -> Fake {
