@@ -27,6 +27,7 @@
 //! stored blob is a format byte ([`FORMAT`]) and the zstd frame.
 
 use serde_json::{Map, Number, Value};
+use std::cell::RefCell;
 
 /// The first byte of every blob: the layout above. Another layout gets another number.
 const FORMAT: u8 = 1;
@@ -125,7 +126,30 @@ pub(crate) fn encode_values(out: &mut Vec<u8>, values: &[Option<f64>]) {
 }
 
 fn compressed_len(bytes: &[u8]) -> usize {
-    zstd::bulk::compress(bytes, ZSTD_LEVEL).map_or(bytes.len(), |z| z.len())
+    zstd_compress(bytes).map_or(bytes.len(), |z| z.len())
+}
+
+thread_local! {
+    /// One zstd context per thread, reused: a fresh one per call (`zstd::bulk::compress`) cost
+    /// 18-32 µs against 10 µs for a 3 KB array, and a judgment compresses each array twice
+    /// (choosing its encoding) and the whole blob once. The output is the same bytes.
+    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
+}
+
+/// `zstd::bulk::compress(bytes, ZSTD_LEVEL)` on this thread's reused context.
+fn zstd_compress(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    COMPRESSOR.with(|cell| {
+        let Ok(mut slot) = cell.try_borrow_mut() else {
+            return zstd::bulk::compress(bytes, ZSTD_LEVEL);
+        };
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Compressor::new(ZSTD_LEVEL)?);
+        }
+        match slot.as_mut() {
+            Some(compressor) => compressor.compress(bytes),
+            None => zstd::bulk::compress(bytes, ZSTD_LEVEL),
+        }
+    })
 }
 
 /// One encoding of `values`; `common`: every decimal value at the largest scale among them
@@ -323,7 +347,7 @@ fn numbers_of(array: &[Value]) -> Option<Vec<Option<f64>>> {
 fn compress(payload: &[u8]) -> Vec<u8> {
     let mut out = vec![FORMAT];
     // Compressing into memory fails only on allocation; then the payload is kept as it is.
-    match zstd::bulk::compress(payload, ZSTD_LEVEL) {
+    match zstd_compress(payload) {
         Ok(z) => out.extend_from_slice(&z),
         Err(_) => {
             out[0] = 0;
