@@ -460,14 +460,16 @@ impl<'a> PairwiseDifferences<'a> {
                     out.push(lo);
                     out.push(hi);
                 }
-                [value] => out.push(self.cut(band, value)),
+                // An odd one out (a single value: the repeated-top split) is counted twice.
+                [value] => out.push(self.cut_pair(band, value, value).0),
                 _ => {}
             }
         }
         out
     }
 
-    /// [`Self::cut`] at `lo <= hi` in one pass.
+    /// The exact counts at `lo <= hi` (both inside the band) and their first columns per row,
+    /// in one pass.
     fn cut_pair(&self, band: &Band, lo: f64, hi: f64) -> (Cut, Cut) {
         let n = self.xs.len();
         let (mut firsts_lo, mut firsts_hi) = (Vec::with_capacity(n), Vec::with_capacity(n));
@@ -479,7 +481,9 @@ impl<'a> PairwiseDifferences<'a> {
             .zip(band.first_le_hi.iter().zip(band.first_le_lo.iter()));
         for (i, (&x, (&a, &b))) in rows.enumerate() {
             let (a, b) = (a as usize, b as usize);
-            // As in `cut`; and in a row, d <= lo starts no earlier than d <= hi.
+            // The first column with d <= v never moves left as x grows (a row's end only
+            // shortens it) and lies between the band's columns for hi and lo; in a row,
+            // d <= lo starts no earlier than d <= hi.
             first_hi = self.first_le(x, hi, first_hi.max(a).min(b), b);
             first_lo = self.first_le(x, lo, first_lo.max(first_hi).min(b), b);
             firsts_lo.push(first_lo as Column);
@@ -494,30 +498,6 @@ impl<'a> PairwiseDifferences<'a> {
             firsts: Rc::new(firsts),
         };
         (cut(lo, count_lo, firsts_lo), cut(hi, count_hi, firsts_hi))
-    }
-
-    /// The exact count at `value` (inside the band) and its first columns per row.
-    fn cut(&self, band: &Band, value: f64) -> Cut {
-        let mut firsts = Vec::with_capacity(self.xs.len());
-        let mut count = 0u64;
-        let mut first = 0usize;
-        let rows = self
-            .xs
-            .iter()
-            .zip(band.first_le_hi.iter().zip(band.first_le_lo.iter()));
-        for (i, (&x, (&a, &b))) in rows.enumerate() {
-            let (a, b) = (a as usize, b as usize);
-            // The first column with d <= v never moves left as x grows (a row's end only
-            // shortens it), and lies between the band's columns for hi and lo.
-            first = self.first_le(x, value, first.max(a).min(b), b);
-            firsts.push(first as Column);
-            count += (self.row_end(i) - first) as u64;
-        }
-        Cut {
-            value,
-            count,
-            firsts: Rc::new(firsts),
-        }
     }
 
     /// The first column j in `from..to` with `x - y[j] <= v`, or `to`; the columns before
