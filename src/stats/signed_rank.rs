@@ -156,6 +156,40 @@ fn abs_ranks(x: &[f64], d: f64) -> AbsRanks {
         .map(|e| (e.abs(), e > 0.0))
         .collect();
     v.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    summarise_abs_ranks(&v)
+}
+
+/// [`abs_ranks`] of a sample sorted ascending, without a sort: x - d is non-decreasing along
+/// it (rounded subtraction is monotone), so the absolute values of the negative part (read
+/// backwards) and of the positive part are two ascending runs, merged in one pass.
+fn abs_ranks_of_sorted(sorted: &[f64], d: f64) -> AbsRanks {
+    let negative = sorted.partition_point(|xi| xi - d < 0.0);
+    let positive = sorted.partition_point(|xi| xi - d <= 0.0);
+    let below = sorted[..negative]
+        .iter()
+        .rev()
+        .map(|xi| ((xi - d).abs(), false));
+    let above = sorted[positive..].iter().map(|xi| ((xi - d).abs(), true));
+    let mut v = Vec::with_capacity(negative + sorted.len() - positive);
+    let (mut below, mut above) = (below.peekable(), above.peekable());
+    loop {
+        let next = match (below.peek(), above.peek()) {
+            (Some(b), Some(a)) if b.0 <= a.0 => below.next(),
+            (Some(_), Some(_)) => above.next(),
+            (Some(_), None) => below.next(),
+            (None, Some(_)) => above.next(),
+            (None, None) => None,
+        };
+        match next {
+            Some(e) => v.push(e),
+            None => break,
+        }
+    }
+    summarise_abs_ranks(&v)
+}
+
+/// Mid-ranks of `(|e|, e > 0)` sorted by `|e|`: the positive rank sum and the tie sum.
+fn summarise_abs_ranks(v: &[(f64, bool)]) -> AbsRanks {
     let (mut positive_sum, mut tie_sum, mut ties) = (0.0, 0.0, false);
     let mut i = 0;
     while i < v.len() {
@@ -344,9 +378,14 @@ fn signif2(v: f64) -> f64 {
     (v * scale).round() / scale
 }
 
-/// R's standardised W(d) of the interval search, evaluated literally at `d`.
+/// R's standardised W(d), evaluated literally at `d` (the test oracle's).
+#[cfg(test)]
 fn standardised_at(x: &[f64], d: f64, correct: bool, inflation: f64) -> f64 {
-    let r = abs_ranks(x, d);
+    standardised(&abs_ranks(x, d), correct, inflation)
+}
+
+/// R's standardised W(d) of the interval search from the ranks at d.
+fn standardised(r: &AbsRanks, correct: bool, inflation: f64) -> f64 {
     let nx = r.n as f64;
     let zd = r.positive_sum - nx * (nx + 1.0) / 4.0;
     let s = sigma(nx, r.tie_sum, inflation);
@@ -464,27 +503,30 @@ fn normal(
             (u_a + u_b) / 2.0
         }
     };
-    let interior_selected = |ranks: (u64, u64)| -> Vec<f64> {
-        let (a, b) = ranks;
+    // The order statistics an interior root needs (1-based): D[a], and D[b] when f is 0
+    // between them.
+    let needed = |(a, b): (u64, u64)| -> Vec<u64> {
         if b > a {
-            sums.select(&[a, b.min(total)])
+            vec![a, b.min(total)]
         } else {
-            sums.select(&[a])
+            vec![a]
         }
     };
-    let interior = |zq: f64, correct: bool| -> f64 {
-        let ranks = interior_ranks(zq, correct);
-        interior_value(ranks.0, &interior_selected(ranks))
-    };
-    let w_min = standardised_at(x, mumin, true, inflation);
-    let w_max = standardised_at(x, mumax, true, inflation);
+    // W at the ends, literally (with their real ties and zeros), from the sorted sample.
+    let (at_min, at_max) = (
+        abs_ranks_of_sorted(&sorted, mumin),
+        abs_ranks_of_sorted(&sorted, mumax),
+    );
+    let w_min = standardised(&at_min, true, inflation);
+    let w_max = standardised(&at_max, true, inflation);
+    // Each root is an end (Err) or an interior root's ranks (Ok).
     let root = |zq: f64| {
         if w_min - zq <= 0.0 {
-            mumin
+            Err(mumin)
         } else if w_max - zq >= 0.0 {
-            mumax
+            Err(mumax)
         } else {
-            interior(zq, true)
+            Ok(interior_ranks(zq, true))
         }
     };
     let mut alpha = 1.0 - confidence;
@@ -501,27 +543,46 @@ fn normal(
     if alpha >= 1.0 || 1.0 - confidence < alpha * 0.75 {
         level = 1.0 - alpha.min(1.0);
     }
-    let ci = if alpha < 1.0 {
+    let median = || {
+        let m = sorted_median(&sorted);
+        Err(m)
+    };
+    let (lower, upper) = if alpha < 1.0 {
         (
             root(reference.quantile(alpha / 2.0, false)),
             root(reference.quantile(alpha / 2.0, true)),
         )
     } else {
-        let m = sorted_median(&{
-            let mut s = x.to_vec();
-            s.sort_unstable_by(f64::total_cmp);
-            s
-        });
-        (m, m)
+        (median(), median())
     };
     // R: correct <- FALSE; uniroot(W, mumin, mumax).
-    let estimate = if standardised_at(x, mumin, false, inflation) == 0.0 {
-        mumin
-    } else if standardised_at(x, mumax, false, inflation) == 0.0 {
-        mumax
+    let estimate = if standardised(&at_min, false, inflation) == 0.0 {
+        Err(mumin)
+    } else if standardised(&at_max, false, inflation) == 0.0 {
+        Err(mumax)
     } else {
-        interior(0.0, false)
+        Ok(interior_ranks(0.0, false))
     };
+    // The interior roots' order statistics, selected together (shared rounds).
+    let roots = [lower, upper, estimate];
+    let ks: Vec<u64> = roots
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .flat_map(|&ranks| needed(ranks))
+        .collect();
+    let selected = sums.select(&ks);
+    let mut next = 0usize;
+    let mut value = |r: &Result<(u64, u64), f64>| match r {
+        Err(end) => *end,
+        Ok(ranks) => {
+            let used = needed(*ranks).len();
+            let v = interior_value(ranks.0, &selected[next..next + used]);
+            next += used;
+            v
+        }
+    };
+    let ci = (value(&roots[0]), value(&roots[1]));
+    let estimate = value(&roots[2]);
     SignedRank {
         method: Method::Normal,
         statistic,
@@ -706,6 +767,29 @@ mod tests {
                 failure_persistence: None,
                 ..ProptestConfig::default()
             })]
+
+            /// The merge of the sorted sample's two runs ranks as the sort does, at any shift
+            /// (one of the values, between them, beyond them).
+            #[test]
+            fn abs_ranks_of_sorted_match_sorting(
+                x in prop::collection::vec(prop_oneof![
+                    (-4i32..5).prop_map(f64::from),
+                    -3.0f64..3.0,
+                    prop_oneof![Just(1e308), Just(-1e308), Just(0.0), Just(-0.0)],
+                ], 1..80),
+                pick in 0usize..80,
+                shift in -5.0f64..5.0,
+            ) {
+                let sorted = radix::sorted(&x);
+                for d in [x[pick % x.len()], shift, 0.0, 1e308] {
+                    let (a, b) = (abs_ranks_of_sorted(&sorted, d), abs_ranks(&x, d));
+                    prop_assert_eq!(
+                        (a.n, a.positive_sum.to_bits(), a.tie_sum.to_bits(), a.ties),
+                        (b.n, b.positive_sum.to_bits(), b.tie_sum.to_bits(), b.ties),
+                        "d = {}", d
+                    );
+                }
+            }
 
             /// Bit for bit the materialising branch: ties, zeros dropped, both signs,
             /// inflation 1 and above (Student reference), several levels.
