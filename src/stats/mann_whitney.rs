@@ -24,7 +24,7 @@
 
 use super::normal::Reference;
 use super::radix;
-use super::select::PairwiseDifferences;
+use super::select::{first_count, PairwiseDifferences};
 use super::wilcox_dist::RankSumDistribution;
 use super::StatsError;
 use super::{require_confidence, require_samples};
@@ -488,28 +488,14 @@ impl RootFinder<'_, '_> {
         (dz - correction) / self.sigma0 - zq
     }
 
-    /// The smallest c in 0..=nm with `pred(c)` (pred monotone false..true), or nm + 1.
-    fn first_count(&self, pred: impl Fn(u64) -> bool) -> u64 {
-        let (mut lo, mut hi) = (0u64, self.diffs.len() + 1);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if pred(mid) {
-                hi = mid;
-            } else {
-                lo = mid + 1;
-            }
-        }
-        lo
-    }
-
     /// The order statistics that bound the root strictly inside (mumin, mumax): f > 0 for d
     /// below `D[a]` and f < 0 for d at or above `D[b]` (1-based); between them f == 0, and
     /// a == b when no count gives exactly 0.
     fn interior_ranks(&self, zq: f64, correct: bool) -> (u64, u64) {
         let nm = self.diffs.len();
         // f is non-decreasing in c. c_pos: least c with f > 0; c_neg: greatest c with f < 0.
-        let c_pos = self.first_count(|c| self.f(c, zq, correct) > 0.0);
-        let c_neg_plus_1 = self.first_count(|c| self.f(c, zq, correct) >= 0.0);
+        let c_pos = first_count(nm, |c| self.f(c, zq, correct) > 0.0);
+        let c_neg_plus_1 = first_count(nm, |c| self.f(c, zq, correct) >= 0.0);
         let a = (nm + 1).saturating_sub(c_pos);
         let b = nm.saturating_sub(c_neg_plus_1) + 1;
         (a, b)

@@ -114,6 +114,22 @@ fn splitmix64(state: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The least count c in 0..=total for which `pred` holds (`pred` false then true as c grows),
+/// or total + 1: where a monotone statistic of the count crosses a level. Pure arithmetic, no
+/// pass over the data.
+pub(crate) fn first_count(total: u64, pred: impl Fn(u64) -> bool) -> u64 {
+    let (mut lo, mut hi) = (0u64, total + 1);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if pred(mid) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    lo
+}
+
 impl<'a> PairwiseDifferences<'a> {
     /// `xs` and `ys` must be sorted ascending, non-empty and free of NaN.
     pub(crate) fn new(xs: &'a [f64], ys: &'a [f64]) -> Self {

@@ -31,7 +31,7 @@ use super::mann_whitney::r_sign;
 use super::mann_whitney::Method;
 use super::normal::Reference;
 use super::radix;
-use super::select::PairwiseDifferences;
+use super::select::{first_count, PairwiseDifferences};
 use super::StatsError;
 use super::{require_confidence, require_finite};
 
@@ -472,23 +472,11 @@ fn normal(
     // non-decreasing in c, so the root's averages are order statistics whose ranks follow
     // from the counts alone: a = total + 1 - (least c with f > 0) is where f turns
     // non-positive, b = total + 1 - (least c with f >= 0) where it turns negative.
-    let first_count = |pred: &dyn Fn(u64) -> bool| {
-        let (mut lo, mut hi) = (0u64, total + 1);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if pred(mid) {
-                hi = mid;
-            } else {
-                lo = mid + 1;
-            }
-        }
-        lo
-    };
     let largest = sums.max() / 2.0;
     let interior_ranks = |zq: f64, correct: bool| -> (u64, u64) {
         let f = |c: u64| between(c, correct) - zq;
-        let a = (total + 1).saturating_sub(first_count(&|c| f(c) > 0.0));
-        let b = (total + 1).saturating_sub(first_count(&|c| f(c) >= 0.0));
+        let a = (total + 1).saturating_sub(first_count(total, |c| f(c) > 0.0));
+        let b = (total + 1).saturating_sub(first_count(total, |c| f(c) >= 0.0));
         (a, b)
     };
     let interior_value = |a: u64, selected: &[f64]| -> f64 {
