@@ -216,24 +216,11 @@ impl<'a> PairwiseDifferences<'a> {
         }
     }
 
-    /// `#{(i, j) : x[i] - y[j] <= v}` over the cells held.
-    pub(crate) fn count_le(&self, v: f64) -> u64 {
-        let m = self.ys.len();
-        // For each x (ascending) the y with x - y <= v form a suffix starting at `first`,
-        // and `first` only moves right as x grows.
-        let mut first = 0usize;
-        let mut count = 0u64;
-        for (i, &x) in self.xs.iter().enumerate() {
-            while first < m && x - self.ys[first] > v {
-                first += 1;
-            }
-            if first == m {
-                // Every larger x leaves no y either.
-                break;
-            }
-            count += self.row_end(i).saturating_sub(first) as u64;
-        }
-        count
+    /// `#{(i, j) : x[i] - y[j] <= v}` over the cells held, for v up to the largest difference
+    /// (the counting pass on the whole matrix).
+    #[cfg(test)]
+    fn count_le(&self, v: f64) -> u64 {
+        self.cut_pair(&Band::full(self), v, v).0.count
     }
 
     /// The k-th smallest difference, 1-based; k is clamped to 1..=n*m.
@@ -542,11 +529,7 @@ impl<'a> PairwiseDifferences<'a> {
 
     /// Every live difference of the band, selected at each target.
     fn gather(&self, band: &Band, targets: &[Target], out: &mut [f64]) {
-        let mut inside = Vec::with_capacity(band.total() as usize);
-        for (i, &x) in self.xs.iter().enumerate() {
-            let (a, b) = (band.first_le_hi[i] as usize, band.first_le_lo[i] as usize);
-            inside.extend(self.ys[a.min(b)..b].iter().map(|&y| x - y));
-        }
+        let mut inside = self.live(band);
         // Ascending targets: everything left of a selected place is at most its value, so the
         // next target selects in the part from there on.
         let mut from = 0usize;
@@ -563,67 +546,49 @@ impl<'a> PairwiseDifferences<'a> {
         }
     }
 
-    /// The k-th smallest difference by bisection over the order of `f64` (at most 64 passes).
+    /// Every live difference of the band, in no order.
+    fn live(&self, band: &Band) -> Vec<f64> {
+        let mut inside = Vec::with_capacity(band.total() as usize);
+        for (i, &x) in self.xs.iter().enumerate() {
+            let (a, b) = (band.first_le_hi[i] as usize, band.first_le_lo[i] as usize);
+            inside.extend(self.ys[a.min(b)..b].iter().map(|&y| x - y));
+        }
+        inside
+    }
+
+    /// The k-th smallest difference by bisection over the order of `f64` (at most 64 passes),
+    /// narrowing a band with the same counting pass as the sampled rounds.
     fn kth_by_bisection(&self, k: u64) -> f64 {
         let k = k.clamp(1, self.len().max(1));
-        // Bracket (lo, hi] in the order of f64 keys with count_le(lo) < k <= count_le(hi).
-        // lo starts just below the smallest difference (count 0); a key of 0 is below -inf.
+        let mut band = Band::full(self);
+        // Keys (lo, hi] bracket the k-th difference: the band's bounds. lo starts just below
+        // the smallest difference (no lower bound; a key of 0 is below -inf).
         let mut lo = order_key(self.min()).saturating_sub(1);
-        let mut count_lo = 0u64;
         let mut hi = order_key(self.max());
-        let mut count_hi = self.len();
-        // Once few differences remain in the bracket, gathering them beats more passes.
-        let gather_limit = self.gather_limit();
         while hi - lo > 1 {
-            if count_hi - count_lo <= gather_limit {
-                // With count_lo == 0 nothing lies at or below lo: no lower bound is needed
-                // (and lo may then be the key below -inf, which is not a number).
-                let lo_v = (count_lo > 0).then(|| from_order_key(lo));
-                let mut inside = self.between(lo_v, from_order_key(hi));
-                let rank = (k - count_lo - 1) as usize;
+            if band.total() <= self.gather_limit() {
+                // Once few differences remain in the band, gathering them beats more passes.
+                let mut inside = self.live(&band);
+                let rank = (k - band.count_lo - 1) as usize;
                 if rank < inside.len() {
                     let (_, kth, _) = inside.select_nth_unstable_by(rank, f64::total_cmp);
                     return *kth + 0.0;
                 }
-                // Unreachable: the gathered set has count_hi - count_lo > rank elements.
+                // Unreachable: the band holds count_hi - count_lo > rank differences.
                 break;
             }
             let mid = lo + (hi - lo) / 2;
-            let count_mid = self.count_le(from_order_key(mid));
-            if count_mid >= k {
-                hi = mid;
-                count_hi = count_mid;
+            let value = from_order_key(mid);
+            let (cut, _) = self.cut_pair(&band, value, value);
+            if cut.count >= k {
+                (hi, band.hi, band.count_hi, band.first_le_hi) =
+                    (mid, value, cut.count, cut.firsts);
             } else {
-                lo = mid;
-                count_lo = count_mid;
+                (lo, band.lo, band.count_lo, band.first_le_lo) =
+                    (mid, Some(value), cut.count, cut.firsts);
             }
         }
         from_order_key(hi) + 0.0
-    }
-
-    /// Every difference `d` with `lo < d <= hi` (no lower bound for `None`), in no order.
-    fn between(&self, lo: Option<f64>, hi: f64) -> Vec<f64> {
-        let m = self.ys.len();
-        // For each x: first_le_hi is the first y with x - y <= hi, first_le_lo the first with
-        // x - y <= lo; the y in between give lo < x - y <= hi. Both only move right.
-        let (mut first_le_hi, mut first_le_lo) = (0usize, 0usize);
-        let mut out = Vec::new();
-        for (i, &x) in self.xs.iter().enumerate() {
-            while first_le_hi < m && x - self.ys[first_le_hi] > hi {
-                first_le_hi += 1;
-            }
-            match lo {
-                Some(lo) => {
-                    while first_le_lo < m && x - self.ys[first_le_lo] > lo {
-                        first_le_lo += 1;
-                    }
-                }
-                None => first_le_lo = m,
-            }
-            let end = first_le_lo.min(self.row_end(i));
-            out.extend(self.ys[first_le_hi.min(end)..end].iter().map(|&y| x - y));
-        }
-        out
     }
 }
 
