@@ -303,6 +303,21 @@ fn normal_test(
     }
 }
 
+/// `sum(NTIES^3 - NTIES)` over the runs of equal values of a sorted sample, summed in
+/// ascending order.
+pub(crate) fn tie_sum_sorted(s: &[f64]) -> f64 {
+    let mut sum = 0.0;
+    let mut start = 0usize;
+    for k in 1..=s.len() {
+        if k == s.len() || s[k] != s[start] {
+            let t = (k - start) as f64;
+            sum += t * t * t - t;
+            start = k;
+        }
+    }
+    sum
+}
+
 /// R's `sign`: -1, 0 or 1.
 pub(crate) fn r_sign(v: f64) -> f64 {
     if v > 0.0 {
@@ -441,19 +456,7 @@ impl<'a> Samples<'a> {
 
     /// `sum(NTIES^3 - NTIES)` for ties within x and within y only (no cross ties).
     fn tie_sum_within(&self) -> f64 {
-        fn within(s: &[f64]) -> f64 {
-            let mut sum = 0.0;
-            let mut start = 0usize;
-            for k in 1..=s.len() {
-                if k == s.len() || s[k] != s[start] {
-                    let t = (k - start) as f64;
-                    sum += t * t * t - t;
-                    start = k;
-                }
-            }
-            sum
-        }
-        within(self.xs) + within(self.ys)
+        tie_sum_sorted(self.xs) + tie_sum_sorted(self.ys)
     }
 
     /// R's SIGMA for a given `sum(NTIES^3 - NTIES)`.

@@ -27,8 +27,8 @@
 //! [`signed_rank_inflated`] is the normal branch with the variance of V multiplied by a design
 //! effect, for serially dependent differences (see [`super::autocorrelation`]).
 
-use super::mann_whitney::r_sign;
 use super::mann_whitney::Method;
+use super::mann_whitney::{r_sign, tie_sum_sorted};
 use super::normal::Reference;
 use super::radix;
 use super::select::{first_count, PairwiseDifferences};
@@ -445,20 +445,7 @@ fn normal(
     let sums = PairwiseDifferences::walsh(&sorted, &negated);
     let total = sums.len();
     // σ between Walsh averages: ties only among equal differences.
-    let tie_within = {
-        let mut t = 0.0;
-        let mut i = 0;
-        while i < sorted.len() {
-            let mut j = i;
-            while j + 1 < sorted.len() && sorted[j + 1] == sorted[i] {
-                j += 1;
-            }
-            let k = (j - i + 1) as f64;
-            t += k * k * k - k;
-            i = j + 1;
-        }
-        t
-    };
+    let tie_within = tie_sum_sorted(&sorted);
     let sigma0 = sigma(nf, tie_within, inflation);
     let half = nf * (nf + 1.0) / 4.0;
     let between = |c: u64, correct: bool| {
@@ -531,17 +518,14 @@ fn normal(
     if alpha >= 1.0 || 1.0 - confidence < alpha * 0.75 {
         level = 1.0 - alpha.min(1.0);
     }
-    let median = || {
-        let m = sorted_median(&sorted);
-        Err(m)
-    };
     let (lower, upper) = if alpha < 1.0 {
         (
             root(reference.quantile(alpha / 2.0, false)),
             root(reference.quantile(alpha / 2.0, true)),
         )
     } else {
-        (median(), median())
+        let median = sorted_median(&sorted);
+        (Err(median), Err(median))
     };
     // R: correct <- FALSE; uniroot(W, mumin, mumax).
     let estimate = if standardised(&at_min, false, inflation) == 0.0 {
